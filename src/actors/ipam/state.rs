@@ -1,0 +1,83 @@
+//! The ipam actor's state: which key (veth) holds which address in each network's pool.
+
+use crate::events::catalogue::IpamEvent;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IpamState {
+    /// network → key → allocation.
+    pub pools: BTreeMap<String, BTreeMap<String, Allocation>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Allocation {
+    pub ip: Ipv4Addr,
+    pub hostname: String,
+    #[serde(rename = "static")]
+    pub is_static: bool,
+    /// Learned from a device veth rather than handed out by mkube (IPAM-5).
+    pub from_device: bool,
+}
+
+impl IpamState {
+    pub fn apply(&mut self, event: &IpamEvent) {
+        match event {
+            IpamEvent::IpAllocated {
+                network,
+                key,
+                ip,
+                hostname,
+                is_static,
+            } => {
+                let alloc = Allocation {
+                    ip: *ip,
+                    hostname: hostname.clone(),
+                    is_static: *is_static,
+                    from_device: false,
+                };
+                self.pools
+                    .entry(network.clone())
+                    .or_default()
+                    .insert(key.clone(), alloc);
+            }
+            IpamEvent::IpRecorded { network, key, ip } => {
+                let pool = self.pools.entry(network.clone()).or_default();
+                let hostname = pool
+                    .get(key)
+                    .map(|a| a.hostname.clone())
+                    .unwrap_or_default();
+                let is_static = pool.get(key).is_some_and(|a| a.is_static);
+                pool.insert(
+                    key.clone(),
+                    Allocation {
+                        ip: *ip,
+                        hostname,
+                        is_static,
+                        from_device: true,
+                    },
+                );
+            }
+            IpamEvent::IpReleased { network, key } => {
+                if let Some(pool) = self.pools.get_mut(network) {
+                    pool.remove(key);
+                    if pool.is_empty() {
+                        self.pools.remove(network);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The key holding `ip` in `network`, if any.
+    pub fn holder(&self, network: &str, ip: Ipv4Addr) -> Option<&str> {
+        self.pools
+            .get(network)?
+            .iter()
+            .find(|(_, a)| a.ip == ip)
+            .map(|(k, _)| k.as_str())
+    }
+}

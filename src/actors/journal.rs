@@ -1,0 +1,184 @@
+//! How an actor records a fact: append the event to the log, and only after the server's
+//! acknowledgement apply it to the actor's state. Appending is a call, not an actor hop.
+
+use crate::events::log::Appended;
+use crate::events::{AppendError, Envelope, Event, EventLog, subject};
+use actix::prelude::*;
+use bytes::Bytes;
+use std::collections::{BTreeMap, HashMap};
+
+/// An actor's handle to the log plus the last sequence of each subject it writes.
+pub struct Journal {
+    log: EventLog,
+    actor: &'static str,
+    subject_seqs: HashMap<String, u64>,
+}
+
+impl Journal {
+    /// `all_seqs` is the replayed map of every subject; the journal keeps those under `areas`.
+    pub fn new(
+        log: EventLog,
+        actor: &'static str,
+        areas: &[&str],
+        all_seqs: &BTreeMap<String, u64>,
+    ) -> Self {
+        let prefixes: Vec<String> = areas
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}.{}.{a}",
+                    subject::PREFIX,
+                    subject::escape_token(log.node())
+                )
+            })
+            .collect();
+        let subject_seqs = all_seqs
+            .iter()
+            .filter(|(s, _)| {
+                prefixes
+                    .iter()
+                    .any(|p| s.as_str() == p || s.starts_with(&format!("{p}.")))
+            })
+            .map(|(s, q)| (s.clone(), *q))
+            .collect();
+        Journal {
+            log,
+            actor,
+            subject_seqs,
+        }
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+}
+
+/// An actor whose state is the fold of its own events.
+pub trait Persistent: Actor<Context = Context<Self>> {
+    fn journal(&mut self) -> &mut Journal;
+    /// The state fold; pure.
+    fn apply(&mut self, event: &Event);
+}
+
+/// Appends `event` and applies it once acknowledged; resolves to the stream sequence.
+/// On a conflict (another writer got there first) the subject is caught up — the other
+/// writer's events are applied — and `Conflict` is returned so the caller can decide again.
+/// Use inside an `AtomicResponse` so one actor's appends never interleave.
+pub fn commit<A: Persistent>(
+    actor: &mut A,
+    event: Event,
+    correlation: &str,
+) -> ResponseActFuture<A, Result<u64, AppendError>> {
+    let journal = actor.journal();
+    let log = journal.log.clone();
+    let subject = subject::for_event(log.node(), &event);
+    let expected = journal.subject_seqs.get(&subject).copied().unwrap_or(0);
+    let envelope = Envelope::new(log.node(), journal.actor, correlation, event);
+    let data = Bytes::from(envelope.encode());
+    let msg_id = uuid::Uuid::new_v4().to_string();
+    let event = envelope.event;
+    let fut = async move {
+        let result = log.append(&subject, &msg_id, expected, data).await;
+        let catch_up = match &result {
+            Err(AppendError::Conflict { .. }) => {
+                log.read_subject_after(&subject, expected).await.ok()
+            }
+            _ => None,
+        };
+        (subject, result, catch_up)
+    };
+    Box::pin(fut.into_actor(actor).map(move |(subject, result, catch_up), act, _| {
+        match result {
+            Ok(Appended { seq, .. }) => {
+                act.journal().subject_seqs.insert(subject, seq);
+                act.apply(&event);
+                Ok(seq)
+            }
+            Err(conflict @ AppendError::Conflict { .. }) => {
+                for record in catch_up.unwrap_or_default() {
+                    act.journal().subject_seqs.insert(record.subject.clone(), record.seq);
+                    match record.decode() {
+                        Ok(env) => act.apply(&env.event),
+                        Err(e) => tracing::error!(error = %e, "skipping undecodable record while catching up"),
+                    }
+                }
+                Err(conflict)
+            }
+            Err(e) => Err(e),
+        }
+    }))
+}
+
+/// The message every actor accepts to record one of its own area's facts as is. Decisions
+/// that produce facts (IPAM allocation, pod declaration) have their own messages.
+#[derive(Debug)]
+pub struct Record<E> {
+    pub event: E,
+    pub correlation: String,
+}
+
+impl<E: 'static> Message for Record<E> {
+    type Result = Result<u64, AppendError>;
+}
+
+/// Ask an actor for a copy of its state.
+#[derive(Debug, Default)]
+pub struct GetState<S>(std::marker::PhantomData<S>);
+
+impl<S> GetState<S> {
+    pub fn new() -> Self {
+        GetState(std::marker::PhantomData)
+    }
+}
+
+impl<S: 'static> Message for GetState<S> {
+    type Result = S;
+}
+
+/// Implements `Persistent`, `Record<E>` and `GetState<S>` for an actor with fields `journal`
+/// and `state`, folding area event type `E` via `state.apply`.
+#[macro_export]
+macro_rules! persistent_actor {
+    ($actor:ty, $state:ty, $( $variant:ident($event:ty) => $apply:ident ),+ $(,)?) => {
+        impl $crate::actors::journal::Persistent for $actor {
+            fn journal(&mut self) -> &mut $crate::actors::journal::Journal {
+                &mut self.journal
+            }
+            fn apply(&mut self, event: &$crate::events::Event) {
+                match event {
+                    $( $crate::events::Event::$variant(e) => self.state.$apply(e), )+
+                    #[allow(unreachable_patterns)]
+                    other => tracing::error!(area = %other.area(), "event of another area ignored"),
+                }
+            }
+        }
+
+        $(
+        impl ::actix::Handler<$crate::actors::journal::Record<$event>> for $actor {
+            type Result = ::actix::AtomicResponse<Self, Result<u64, $crate::events::AppendError>>;
+            fn handle(
+                &mut self,
+                msg: $crate::actors::journal::Record<$event>,
+                _: &mut Self::Context,
+            ) -> Self::Result {
+                ::actix::AtomicResponse::new($crate::actors::journal::commit(
+                    self,
+                    $crate::events::Event::$variant(msg.event),
+                    &msg.correlation,
+                ))
+            }
+        }
+        )+
+
+        impl ::actix::Handler<$crate::actors::journal::GetState<$state>> for $actor {
+            type Result = ::actix::MessageResult<$crate::actors::journal::GetState<$state>>;
+            fn handle(
+                &mut self,
+                _: $crate::actors::journal::GetState<$state>,
+                _: &mut Self::Context,
+            ) -> Self::Result {
+                ::actix::MessageResult(self.state.clone())
+            }
+        }
+    };
+}

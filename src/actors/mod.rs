@@ -1,0 +1,17 @@
+//! `actors/` decides. One actix actor per area, each with its state (`state.rs`, a pure
+//! `apply`), its typed messages and its effects; `cluster.rs` folds the log into all of them,
+//! `wiring.rs` boots them in order.
+
+pub mod cluster;
+pub mod consistency;
+pub mod dns;
+pub mod images;
+pub mod ipam;
+pub mod journal;
+pub mod pods;
+pub mod replay;
+pub mod snapshotter;
+pub mod veths;
+pub mod wiring;
+
+pub use cluster::{ClusterState, Fold};

@@ -1,0 +1,138 @@
+//! The one place that connects the log, replays it, and starts the actors in order.
+
+use super::consistency::ConsistencyActor;
+use super::dns::DnsActor;
+use super::images::ImagesActor;
+use super::ipam::IpamActor;
+use super::journal::Journal;
+use super::pods::PodsActor;
+use super::replay::boot_replay;
+use super::snapshotter::Snapshotter;
+use super::veths::VethsActor;
+use crate::config::Config;
+use crate::events::log::{EventLog, LogError, LogSettings};
+use crate::events::snapshot::SnapshotStore;
+use crate::metrics::Metrics;
+use actix::prelude::*;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Logs `BOOT: <phase>` with the phase's and the total milliseconds since process start.
+pub struct BootClock {
+    start: Instant,
+    last: Mutex<Instant>,
+}
+
+impl Default for BootClock {
+    fn default() -> Self {
+        let now = Instant::now();
+        BootClock {
+            start: now,
+            last: Mutex::new(now),
+        }
+    }
+}
+
+impl BootClock {
+    pub fn phase(&self, phase: &str) {
+        let now = Instant::now();
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let phase_ms = now.duration_since(*last).as_millis() as u64;
+        let total_ms = now.duration_since(self.start).as_millis() as u64;
+        *last = now;
+        tracing::info!(phase_ms, total_ms, "BOOT: {phase}");
+    }
+}
+
+/// The running system: the log and every actor's address.
+#[derive(Clone)]
+pub struct Cluster {
+    pub log: EventLog,
+    pub pods: Addr<PodsActor>,
+    pub ipam: Addr<IpamActor>,
+    pub veths: Addr<VethsActor>,
+    pub dns: Addr<DnsActor>,
+    pub images: Addr<ImagesActor>,
+    pub consistency: Addr<ConsistencyActor>,
+    pub snapshotter: Snapshotter,
+}
+
+pub fn log_settings(config: &Config) -> LogSettings {
+    LogSettings {
+        url: config.nats.url.clone(),
+        stream: config.nats.stream.clone(),
+        node: config.node_name.clone(),
+        replicas: config.nats.replicas,
+    }
+}
+
+/// Connect, replay (snapshot + tail, `apply` only), then start the actors with their slices.
+/// Must run inside an actix system.
+pub async fn boot(
+    config: &Config,
+    metrics: Metrics,
+    clock: &BootClock,
+) -> Result<Cluster, LogError> {
+    let log = EventLog::connect(log_settings(config), metrics.clone()).await?;
+    log.wait_ready().await;
+    clock.phase("NATS connected");
+
+    let snapshots = SnapshotStore::open(&log).await?;
+    let replayed = boot_replay(&log, &snapshots).await?;
+    metrics.set_replay(replayed.duration, replayed.fold.folded);
+    if let Some(seq) = replayed.snapshot_seq {
+        metrics.snapshot_at(chrono::Utc::now().timestamp(), false);
+        tracing::info!(snapshot_seq = seq, "replayed from snapshot");
+    }
+    for e in &replayed.fold.undecodable {
+        metrics.count_undecodable();
+        tracing::error!(seq = e.seq, reason = %e.reason, "undecodable event skipped during replay");
+    }
+    tracing::info!(
+        events = replayed.fold.folded,
+        last_seq = replayed.target,
+        ms = replayed.duration.as_millis() as u64,
+        "replay complete"
+    );
+    clock.phase("replay complete");
+
+    let fold = replayed.fold;
+    let seqs = &fold.subject_seqs;
+    let state = fold.state.clone();
+    let journal = |name, areas| Journal::new(log.clone(), name, areas, seqs);
+    // Order: what others ask first. Pods will ask ipam, veths, dns and images.
+    let ipam = IpamActor::new(
+        journal(IpamActor::NAME, IpamActor::AREAS),
+        state.ipam,
+        config,
+    )
+    .start();
+    let veths = VethsActor::new(journal(VethsActor::NAME, VethsActor::AREAS), state.veths).start();
+    let dns = DnsActor::new(journal(DnsActor::NAME, DnsActor::AREAS), state.dns).start();
+    let images =
+        ImagesActor::new(journal(ImagesActor::NAME, ImagesActor::AREAS), state.images).start();
+    let pods = PodsActor::new(journal(PodsActor::NAME, PodsActor::AREAS), state.pods).start();
+    let consistency = ConsistencyActor::new(
+        journal(ConsistencyActor::NAME, ConsistencyActor::AREAS),
+        state.consistency,
+    )
+    .start();
+    let snapshotter = Snapshotter::spawn(
+        log.clone(),
+        snapshots,
+        fold,
+        config.nats.snapshot_every,
+        metrics,
+    );
+    clock.phase("actors started");
+    Ok(Cluster {
+        log,
+        pods,
+        ipam,
+        veths,
+        dns,
+        images,
+        consistency,
+        snapshotter,
+    })
+}

@@ -1,0 +1,105 @@
+//! `mkube run`: load the config, serve health at once, replay, start the actors, serve.
+
+use anyhow::Context as _;
+use clap::Args;
+use mkube::actors::wiring::{self, BootClock};
+use mkube::api::{self, ApiState};
+use mkube::config;
+use mkube::metrics::Metrics;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Configuration file (YAML).
+    #[arg(long, default_value = "/etc/mkube/config.yaml")]
+    config: PathBuf,
+    /// Override `nodeName`.
+    #[arg(long)]
+    node_name: Option<String>,
+    /// Override `nats.url`.
+    #[arg(long)]
+    nats_url: Option<String>,
+    /// Override `api.listen`.
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let clock = BootClock::default();
+    let origin = args.config.display().to_string();
+    let loaded = config::load(&args.config)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let mut cfg = loaded.config;
+    // Only flags the user set override the file.
+    if let Some(v) = args.node_name {
+        cfg.node_name = v;
+    }
+    if let Some(v) = args.nats_url {
+        cfg.nats.url = v;
+    }
+    if let Some(v) = args.listen {
+        cfg.api.listen = v;
+    }
+    cfg.validate(&origin)?;
+    clock.phase("config loaded");
+
+    let metrics = Metrics::new();
+    let state = ApiState {
+        node: cfg.node_name.clone(),
+        started: Instant::now(),
+        metrics: metrics.clone(),
+        cluster: Arc::new(OnceLock::new()),
+    };
+    let server = api::server(&cfg.api.listen, state.clone())
+        .with_context(|| format!("binding the API on {}", cfg.api.listen))?;
+    let handle = server.handle();
+    let server_task = actix_web::rt::spawn(server);
+    tracing::info!(listen = %cfg.api.listen, "API listening (health now, data after replay)");
+    clock.phase("HTTP listening");
+
+    let booting = async {
+        let mut delay = Duration::from_secs(1);
+        loop {
+            match wiring::boot(&cfg, metrics.clone(), &clock).await {
+                Ok(cluster) => return cluster,
+                Err(e) => {
+                    tracing::error!(error = %e, retry_in_s = delay.as_secs(), "boot failed");
+                    actix_web::rt::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    };
+    let cluster = tokio::select! {
+        cluster = booting => cluster,
+        _ = shutdown_signal() => {
+            handle.stop(true).await;
+            return Ok(());
+        }
+    };
+    let _ = state.cluster.set(cluster.clone());
+    clock.phase("complete, serving");
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: writing a final snapshot");
+    match cluster.snapshotter.flush().await {
+        Ok(seq) => tracing::info!(seq, "final snapshot written"),
+        Err(e) => tracing::warn!(error = %e, "final snapshot not written"),
+    }
+    handle.stop(true).await;
+    let _ = server_task.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,56 @@
+use serde::{Deserialize, Serialize};
+
+/// The image cache: resolved digests and RouterOS tarballs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "payload", rename_all_fields = "camelCase")]
+pub enum ImagesEvent {
+    /// The registry answered this digest for the (normalised) reference.
+    ImageResolved { reference: String, digest: String },
+    /// A complete tarball (and its digest sidecar) exists on disk.
+    TarballBuilt {
+        reference: String,
+        digest: String,
+        path: String,
+        size: u64,
+    },
+    /// The reference was invalidated (push or redeploy): its digest and tarball are gone.
+    ImageCleared { reference: String },
+}
+
+impl ImagesEvent {
+    pub fn reference(&self) -> &str {
+        match self {
+            ImagesEvent::ImageResolved { reference, .. }
+            | ImagesEvent::TarballBuilt { reference, .. }
+            | ImagesEvent::ImageCleared { reference } => reference,
+        }
+    }
+
+    pub fn key(&self) -> Vec<String> {
+        vec![repository_of(self.reference()).to_string()]
+    }
+}
+
+/// `host:5000/app:v1` → `host:5000/app`; `app@sha256:…` → `app`. A `:` counts as a tag
+/// separator only after the last `/` (API-5 [D]).
+pub fn repository_of(reference: &str) -> &str {
+    let without_digest = reference.split('@').next().unwrap_or(reference);
+    let last_slash = without_digest.rfind('/').map_or(0, |i| i + 1);
+    match without_digest[last_slash..].rfind(':') {
+        Some(colon) => &without_digest[..last_slash + colon],
+        None => without_digest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repository_of;
+
+    #[test]
+    fn repository_strips_tag_and_digest_only() {
+        assert_eq!(repository_of("host:5000/app:v1"), "host:5000/app");
+        assert_eq!(repository_of("host:5000/app"), "host:5000/app");
+        assert_eq!(repository_of("app@sha256:abc"), "app");
+        assert_eq!(repository_of("nginx:latest"), "nginx");
+    }
+}

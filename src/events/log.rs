@@ -1,0 +1,403 @@
+//! The event log on JetStream: one stream (`MKUBE_EVENTS` by default) over `mkube.<node>.>`,
+//! file storage. Appends are durable (the server's ack is awaited), carry a `Nats-Msg-Id` so a
+//! retried append is stored once, and the expected last sequence of their subject so two
+//! writers cannot both win.
+
+use super::record::Record;
+use super::subject;
+use crate::metrics::Metrics;
+use async_nats::connection::State;
+use async_nats::jetstream::{self, consumer, context::PublishErrorKind, stream};
+use async_nats::{Client, ConnectOptions, HeaderMap};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long the de-duplication window of the stream is: a retry inside it is stored once.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// How long one append waits for the server's acknowledgement.
+const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// NATS is not reachable (or did not answer in time); nothing was applied.
+    #[error("event log unavailable: {0}")]
+    Unavailable(String),
+    /// Another writer appended to this subject since `expected`; catch up and decide again.
+    #[error("conflicting append on {subject}: expected last subject sequence {expected}")]
+    Conflict { subject: String, expected: u64 },
+    #[error("event log refused the append: {0}")]
+    Rejected(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("event log unavailable: {0}")]
+    Unavailable(String),
+    #[error("event log error: {0}")]
+    Other(String),
+}
+
+/// Where the log lives and how it is shaped.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub url: String,
+    pub stream: String,
+    pub node: String,
+    pub replicas: usize,
+}
+
+/// The outcome of a successful append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    /// The server had this message id already: a retry, stored once.
+    pub duplicate: bool,
+}
+
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    js: jetstream::Context,
+    settings: LogSettings,
+    metrics: Metrics,
+}
+
+impl EventLog {
+    /// Connects (retrying in the background until the server answers) and keeps reconnecting
+    /// with back-off forever. After every reconnect the stream is ensured again, because a
+    /// restarted server may have lost it.
+    pub async fn connect(settings: LogSettings, metrics: Metrics) -> Result<EventLog, LogError> {
+        let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let client = ConnectOptions::new()
+            .name(format!("mkube-{}", settings.node))
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .connection_timeout(Duration::from_secs(2))
+            .reconnect_delay_callback(|attempts| {
+                // First try at once, then 100 ms doubling to 5 s: fast after a blip, gentle
+                // during an outage.
+                match attempts {
+                    0 | 1 => Duration::ZERO,
+                    n => Duration::from_millis(100 << (n - 2).min(6)).min(Duration::from_secs(5)),
+                }
+            })
+            .event_callback(move |event| {
+                let tx = events_tx.clone();
+                async move {
+                    let _ = tx.send(event);
+                }
+            })
+            .connect(settings.url.as_str())
+            .await
+            .map_err(|e| LogError::Other(format!("connecting to {}: {e}", settings.url)))?;
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(ACK_TIMEOUT);
+        let log = EventLog {
+            inner: Arc::new(Inner {
+                client,
+                js,
+                settings,
+                metrics,
+            }),
+        };
+        let watcher = log.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events_rx.recv().await {
+                watcher.on_connection_event(event).await;
+            }
+        });
+        Ok(log)
+    }
+
+    async fn on_connection_event(&self, event: async_nats::Event) {
+        match event {
+            async_nats::Event::Connected => {
+                self.inner.metrics.set_nats_connected(true);
+                tracing::info!(url = %self.inner.settings.url, "NATS connected");
+                if let Err(e) = self.ensure_stream().await {
+                    tracing::warn!(error = %e, "re-creating the event stream after reconnect failed");
+                }
+            }
+            async_nats::Event::Disconnected => {
+                self.inner.metrics.set_nats_connected(false);
+                tracing::warn!(url = %self.inner.settings.url, "NATS disconnected; writes refused until it is back");
+            }
+            other => tracing::debug!(event = %other, "NATS connection event"),
+        }
+    }
+
+    pub fn settings(&self) -> &LogSettings {
+        &self.inner.settings
+    }
+
+    pub fn node(&self) -> &str {
+        &self.inner.settings.node
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.inner.js
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.inner.client.connection_state() == State::Connected
+    }
+
+    /// Waits until the server answers and the stream exists, retrying with back-off.
+    pub async fn wait_ready(&self) {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.ensure_stream().await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "event log not ready");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// Creates the stream, or brings an existing one to the configured shape.
+    pub async fn ensure_stream(&self) -> Result<(), LogError> {
+        let s = &self.inner.settings;
+        let config = stream::Config {
+            name: s.stream.clone(),
+            subjects: vec![subject::stream_filter(&s.node)],
+            storage: stream::StorageType::File,
+            num_replicas: s.replicas.max(1),
+            duplicate_window: DUPLICATE_WINDOW,
+            allow_direct: true,
+            ..Default::default()
+        };
+        self.inner
+            .js
+            .get_or_create_stream(config)
+            .await
+            .map(|_| ())
+            .map_err(|e| LogError::Unavailable(format!("stream {}: {e}", s.stream)))
+    }
+
+    /// Appends one encoded envelope. `expected` is the last sequence this writer saw on the
+    /// subject (0 = none). `msg_id` must be the same for every retry of the same append.
+    pub async fn append(
+        &self,
+        subject: &str,
+        msg_id: &str,
+        expected: u64,
+        data: Bytes,
+    ) -> Result<Appended, AppendError> {
+        if !self.is_connected() {
+            return Err(AppendError::Unavailable("not connected to NATS".into()));
+        }
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", msg_id);
+            headers.insert(
+                "Nats-Expected-Last-Subject-Sequence",
+                expected.to_string().as_str(),
+            );
+            let result = async {
+                self.inner
+                    .js
+                    .publish_with_headers(subject.to_string(), headers, data.clone())
+                    .await?
+                    .await
+            }
+            .await;
+            match result {
+                Ok(ack) => {
+                    self.inner.metrics.observe_append(started.elapsed());
+                    return Ok(Appended {
+                        seq: ack.sequence,
+                        duplicate: ack.duplicate,
+                    });
+                }
+                Err(e) => match e.kind() {
+                    PublishErrorKind::WrongLastSequence => {
+                        // The server checks the expected sequence before de-duplicating, so a
+                        // retry whose first try was stored lands here: our id on the subject's
+                        // last record means it is ours, stored once.
+                        if let Some(seq) = self.last_with_id(subject, msg_id).await {
+                            self.inner.metrics.observe_append(started.elapsed());
+                            return Ok(Appended {
+                                seq,
+                                duplicate: true,
+                            });
+                        }
+                        return Err(AppendError::Conflict {
+                            subject: subject.to_string(),
+                            expected,
+                        });
+                    }
+                    // Same message id: if the first try was stored, the retry is a duplicate.
+                    PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe
+                        if attempt < 3 && self.is_connected() =>
+                    {
+                        tracing::warn!(subject, attempt, error = %e, "append not acknowledged; retrying with the same message id");
+                    }
+                    PublishErrorKind::StreamNotFound if attempt < 3 => {
+                        self.ensure_stream()
+                            .await
+                            .map_err(|e| AppendError::Unavailable(e.to_string()))?;
+                    }
+                    PublishErrorKind::TimedOut
+                    | PublishErrorKind::BrokenPipe
+                    | PublishErrorKind::StreamNotFound => {
+                        return Err(AppendError::Unavailable(e.to_string()));
+                    }
+                    _ => return Err(AppendError::Rejected(e.to_string())),
+                },
+            }
+        }
+    }
+
+    /// The sequence of the subject's last record if it carries `msg_id`.
+    async fn last_with_id(&self, subject: &str, msg_id: &str) -> Option<u64> {
+        let stream = self.stream().await.ok()?;
+        let last = stream.direct_get_last_for_subject(subject).await.ok()?;
+        let id = last.headers.get("Nats-Msg-Id")?;
+        (id.as_str() == msg_id).then_some(last.sequence)
+    }
+
+    /// The stream's last sequence right now (0 when empty).
+    pub async fn last_sequence(&self) -> Result<u64, LogError> {
+        let stream = self.stream().await?;
+        let info = stream
+            .get_info()
+            .await
+            .map_err(|e| LogError::Unavailable(format!("stream info: {e}")))?;
+        Ok(info.state.last_sequence)
+    }
+
+    async fn stream(&self) -> Result<stream::Stream, LogError> {
+        let name = &self.inner.settings.stream;
+        self.inner
+            .js
+            .get_stream(name)
+            .await
+            .map_err(|e| LogError::Unavailable(format!("stream {name}: {e}")))
+    }
+
+    /// Reads records with `from <= seq <= until` in order (an `until` past the end reads to
+    /// the stream's last sequence as of this call), then ends.
+    pub async fn read(
+        &self,
+        from: u64,
+        until: u64,
+    ) -> Result<impl Stream<Item = Result<Record, LogError>> + use<>, LogError> {
+        let from = from.max(1);
+        let until = until.min(self.last_sequence().await?);
+        let messages = if from > until {
+            None
+        } else {
+            Some(self.ordered_messages(from).await?)
+        };
+        Ok(records_of(messages, until))
+    }
+
+    /// Follows the stream from `from` forever (for `events --follow` and the snapshotter).
+    pub async fn follow(
+        &self,
+        from: u64,
+    ) -> Result<impl Stream<Item = Result<Record, LogError>> + use<>, LogError> {
+        let messages = self.ordered_messages(from.max(1)).await?;
+        Ok(records_of(Some(messages), u64::MAX))
+    }
+
+    async fn ordered_messages(&self, from: u64) -> Result<consumer::pull::Ordered, LogError> {
+        let stream = self.stream().await?;
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: from,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| LogError::Unavailable(format!("creating reader: {e}")))?;
+        consumer
+            .messages()
+            .await
+            .map_err(|e| LogError::Unavailable(format!("reading: {e}")))
+    }
+
+    /// Records on exactly one subject after sequence `after` (to catch up after a conflict).
+    pub async fn read_subject_after(
+        &self,
+        subject: &str,
+        after: u64,
+    ) -> Result<Vec<Record>, LogError> {
+        let stream = self.stream().await?;
+        let mut out = Vec::new();
+        let mut next = after + 1;
+        loop {
+            match stream
+                .direct_get_next_for_subject(subject, Some(next))
+                .await
+            {
+                Ok(msg) => {
+                    next = msg.sequence + 1;
+                    out.push(Record {
+                        seq: msg.sequence,
+                        subject: msg.subject.to_string(),
+                        stored: msg.time,
+                        data: msg.payload,
+                    });
+                }
+                Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => return Ok(out),
+                Err(e) => return Err(LogError::Unavailable(format!("reading {subject}: {e}"))),
+            }
+        }
+    }
+}
+
+fn records_of(
+    messages: Option<consumer::pull::Ordered>,
+    until: u64,
+) -> impl Stream<Item = Result<Record, LogError>> {
+    futures::stream::unfold(messages, move |state| async move {
+        let mut messages = state?;
+        match messages.next().await? {
+            Err(e) => Some((Err(LogError::Unavailable(e.to_string())), None)),
+            Ok(msg) => {
+                let info = match msg.info() {
+                    Ok(info) => info,
+                    Err(e) => {
+                        return Some((Err(LogError::Other(format!("message info: {e}"))), None));
+                    }
+                };
+                let seq = info.stream_sequence;
+                if seq > until {
+                    return None;
+                }
+                let record = Record {
+                    seq,
+                    subject: msg.subject.to_string(),
+                    stored: info.published,
+                    data: msg.payload.clone(),
+                };
+                // `pending` counts what the reader has not delivered yet: 0 means the bounded read is done.
+                let drained = until != u64::MAX && info.pending == 0;
+                let next = if seq >= until || drained {
+                    None
+                } else {
+                    Some(messages)
+                };
+                Some((Ok(record), next))
+            }
+        }
+    })
+}

@@ -1,0 +1,8 @@
+//! mkube: Kubernetes-style pods on MikroTik RouterOS 7, as an event-sourced actor system.
+//! See DESIGN.md (shared) for the shape; this file only names the rooms.
+
+pub mod actors;
+pub mod api;
+pub mod config;
+pub mod events;
+pub mod metrics;

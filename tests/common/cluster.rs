@@ -1,0 +1,57 @@
+//! An in-process cluster on a test NATS server: the same `wiring::boot` the binary uses.
+
+use mkube::actors::wiring::{self, BootClock, Cluster};
+use mkube::config::{self, Config};
+use mkube::events::log::{EventLog, LogSettings};
+use mkube::metrics::Metrics;
+
+pub const NODE: &str = "test-node";
+
+/// A loopback config with two networks, for actors that need pools.
+pub fn config(nats_url: &str) -> Config {
+    let yaml = format!(
+        r#"
+nodeName: {NODE}
+networks:
+  - name: t
+    bridge: t
+    cidr: 127.77.0.0/24
+    gateway: 127.77.0.1
+    ipamStart: 127.77.0.100
+    ipamEnd: 127.77.0.102
+    dns: {{endpoint: "http://127.0.0.1:9", zone: t.lo, server: 127.77.0.252, staticRecords: []}}
+  - name: u
+    bridge: u
+    cidr: 127.78.0.0/24
+    dns: {{endpoint: "http://127.0.0.1:9", zone: u.lo, server: 127.78.0.252, staticRecords: []}}
+nats: {{url: "{nats_url}", snapshotEvery: 1000}}
+"#
+    );
+    config::from_yaml_str(&yaml, "test")
+        .expect("test config")
+        .config
+}
+
+pub async fn boot(config: &Config) -> Cluster {
+    wiring::boot(config, Metrics::new(), &BootClock::default())
+        .await
+        .expect("boot")
+}
+
+/// A bare log handle (for reading and raw appends) on the test stream.
+pub async fn log(config: &Config) -> EventLog {
+    let log = EventLog::connect(wiring::log_settings(config), Metrics::new())
+        .await
+        .expect("connect");
+    log.wait_ready().await;
+    log
+}
+
+pub fn settings(url: &str) -> LogSettings {
+    LogSettings {
+        url: url.to_string(),
+        stream: "MKUBE_EVENTS".into(),
+        node: NODE.into(),
+        replicas: 1,
+    }
+}
