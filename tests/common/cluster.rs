@@ -55,3 +55,20 @@ pub fn settings(url: &str) -> LogSettings {
         replicas: 1,
     }
 }
+
+/// Records any catalogue event through the actor that owns its area.
+pub async fn record(c: &Cluster, event: mkube::events::Event, correlation: &str) -> u64 {
+    use mkube::actors::journal::Record;
+    use mkube::events::Event;
+    let correlation = correlation.to_string();
+    let r = match event {
+        Event::Pods(event) => c.pods.send(Record { event, correlation }).await,
+        Event::Lifecycle(event) => c.pods.send(Record { event, correlation }).await,
+        Event::Ipam(event) => c.ipam.send(Record { event, correlation }).await,
+        Event::Veths(event) => c.veths.send(Record { event, correlation }).await,
+        Event::Dns(event) => c.dns.send(Record { event, correlation }).await,
+        Event::Images(event) => c.images.send(Record { event, correlation }).await,
+        Event::Consistency(event) => c.consistency.send(Record { event, correlation }).await,
+    };
+    r.expect("actor alive").expect("append")
+}

