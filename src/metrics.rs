@@ -38,12 +38,9 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("mkube");
         let events_appended = Counter::default();
-        let append_latency = Histogram::new(
-            [
-                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0,
-            ]
-            .into_iter(),
-        );
+        let append_latency = Histogram::new([
+            0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0,
+        ]);
         let replay_duration = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let replayed_events = Gauge::default();
         let undecodable_events = Counter::default();

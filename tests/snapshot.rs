@@ -16,7 +16,12 @@ use proptest::prelude::*;
 /// same keys.
 fn event(kind: u8, key: u8) -> Event {
     let name = format!("p{}", key % 4);
-    let ns = if key % 2 == 0 { "default" } else { "infra" }.to_string();
+    let ns = if key.is_multiple_of(2) {
+        "default"
+    } else {
+        "infra"
+    }
+    .to_string();
     let ip = format!("127.77.0.{}", 10 + key % 8).parse().unwrap();
     match kind % 12 {
         0 => PodsEvent::PodDeclared {
@@ -37,7 +42,7 @@ fn event(kind: u8, key: u8) -> Event {
             container: "web".into(),
             device_name: "d".into(),
             device_id: format!("*{key}"),
-            adopted: key % 3 == 0,
+            adopted: key.is_multiple_of(3),
         }
         .into(),
         3 => PodsEvent::ContainerStarted {
@@ -51,7 +56,7 @@ fn event(kind: u8, key: u8) -> Event {
             key: format!("veth{key}"),
             ip,
             hostname: name,
-            is_static: key % 2 == 0,
+            is_static: key.is_multiple_of(2),
         }
         .into(),
         5 => IpamEvent::IpReleased {

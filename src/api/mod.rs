@@ -33,7 +33,6 @@ pub fn server(listen: &str, state: ApiState) -> std::io::Result<actix_web::dev::
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
-            .app_data(web::PayloadConfig::new(MAX_BODY))
             .configure(configure)
             .default_service(web::to(status::not_found_route))
     })

@@ -1,7 +1,8 @@
 //! Pods as desired state: create, list, get and delete, answered from the pods actor's fold.
 //! (Device effects, update/patch, watch and tables come with the pods end-to-end work.)
 
-use super::{ApiState, status};
+use super::status::{self, ApiError};
+use super::{ApiState, MAX_BODY};
 use crate::actors::journal::GetState;
 use crate::actors::pods::state::PodsState;
 use crate::actors::pods::{Declare, Delete, PodsError};
@@ -25,24 +26,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-fn cluster(state: &ApiState) -> Result<&Cluster, HttpResponse> {
-    state.cluster.get().ok_or_else(status::not_ready)
+type Reply = Result<HttpResponse, ApiError>;
+
+fn cluster(state: &ApiState) -> Result<&Cluster, ApiError> {
+    state.cluster.get().ok_or_else(ApiError::not_ready)
 }
 
-async fn pods_state(state: &ApiState) -> Result<PodsState, HttpResponse> {
+async fn pods_state(state: &ApiState) -> Result<PodsState, ApiError> {
     cluster(state)?
         .pods
         .send(GetState::<PodsState>::new())
         .await
-        .map_err(|e| status::internal(format!("pods actor unavailable: {e}")))
+        .map_err(|e| ApiError::internal(format!("pods actor unavailable: {e}")))
 }
 
-fn list(pods: Vec<Pod>) -> HttpResponse {
+fn list(pods: impl Iterator<Item = Pod>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "kind": "PodList",
         "apiVersion": "v1",
         "metadata": ListMeta::default(),
-        "items": pods.into_iter().map(with_kind).collect::<Vec<_>>(),
+        "items": pods.map(with_kind).collect::<Vec<_>>(),
     }))
 }
 
@@ -55,35 +58,25 @@ fn with_kind(pod: Pod) -> serde_json::Value {
     v
 }
 
-async fn list_all(state: web::Data<ApiState>) -> HttpResponse {
-    match pods_state(&state).await {
-        Ok(s) => list(s.pods.into_values().map(|p| p.pod).collect()),
-        Err(resp) => resp,
-    }
+async fn list_all(state: web::Data<ApiState>) -> Reply {
+    let pods = pods_state(&state).await?;
+    Ok(list(pods.pods.into_values().map(|p| p.pod)))
 }
 
-async fn list_namespaced(state: web::Data<ApiState>, path: web::Path<String>) -> HttpResponse {
+async fn list_namespaced(state: web::Data<ApiState>, path: web::Path<String>) -> Reply {
     let ns = path.into_inner();
-    match pods_state(&state).await {
-        Ok(s) => list(
-            s.pods
-                .into_values()
-                .map(|p| p.pod)
-                .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()))
-                .collect(),
-        ),
-        Err(resp) => resp,
-    }
+    let pods = pods_state(&state).await?;
+    Ok(list(pods.pods.into_values().map(|p| p.pod).filter(|p| {
+        p.metadata.namespace.as_deref() == Some(ns.as_str())
+    })))
 }
 
-async fn get(state: web::Data<ApiState>, path: web::Path<(String, String)>) -> HttpResponse {
+async fn get(state: web::Data<ApiState>, path: web::Path<(String, String)>) -> Reply {
     let (ns, name) = path.into_inner();
-    match pods_state(&state).await {
-        Ok(s) => match s.pods.get(&format!("{ns}/{name}")) {
-            Some(p) => HttpResponse::Ok().json(with_kind(p.pod.clone())),
-            None => status::not_found(format!("pod {ns}/{name} not found")),
-        },
-        Err(resp) => resp,
+    let pods = pods_state(&state).await?;
+    match pods.pods.get(&format!("{ns}/{name}")) {
+        Some(p) => Ok(HttpResponse::Ok().json(with_kind(p.pod.clone()))),
+        None => Err(ApiError::not_found(format!("pod {ns}/{name} not found"))),
     }
 }
 
@@ -106,29 +99,20 @@ pub fn valid_name(name: &str) -> Result<(), String> {
 async fn create(
     state: web::Data<ApiState>,
     path: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
+    payload: web::Payload,
+) -> Reply {
     let ns = path.into_inner();
-    let cluster = match cluster(&state) {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    let mut pod: Pod = match serde_json::from_slice(&body) {
-        Ok(p) => p,
-        Err(e) => return status::bad_request(format!("invalid pod JSON: {e}")),
-    };
-    if let Err(e) = valid_name(&ns) {
-        return status::bad_request(format!("namespace: {e}"));
-    }
+    let cluster = cluster(&state)?;
+    let body = status::read_body(payload, MAX_BODY).await?;
+    let mut pod: Pod = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid pod JSON: {e}")))?;
+    valid_name(&ns).map_err(|e| ApiError::bad_request(format!("namespace: {e}")))?;
     let name = pod.metadata.name.clone().unwrap_or_default();
-    if let Err(e) = valid_name(&name) {
-        return status::bad_request(e);
-    }
-    if pod.metadata.namespace.as_deref().is_some_and(|n| n != ns) {
-        return status::bad_request(format!(
-            "the namespace of the object ({}) does not match the namespace on the request ({ns})",
-            pod.metadata.namespace.as_deref().unwrap_or_default()
-        ));
+    valid_name(&name).map_err(ApiError::bad_request)?;
+    if let Some(body_ns) = pod.metadata.namespace.as_deref().filter(|n| *n != ns) {
+        return Err(ApiError::bad_request(format!(
+            "the namespace of the object ({body_ns}) does not match the namespace on the request ({ns})"
+        )));
     }
     pod.metadata.namespace = Some(ns);
     if pod.metadata.creation_timestamp.is_none() {
@@ -137,45 +121,42 @@ async fn create(
                 .ok()
                 .map(Time);
     }
-    let correlation = uuid::Uuid::new_v4().to_string();
     let msg = Declare {
         pod,
         source: PodSource::Api,
-        correlation,
+        correlation: uuid::Uuid::new_v4().to_string(),
     };
-    match cluster.pods.send(msg).await {
-        Ok(Ok((pod, seq))) => {
-            let mut pod = pod;
-            pod.metadata.resource_version = Some(seq.to_string());
-            HttpResponse::Created().json(with_kind(pod))
-        }
-        Ok(Err(e)) => pods_error(&e),
-        Err(e) => status::internal(format!("pods actor unavailable: {e}")),
-    }
+    let (mut pod, seq) = cluster
+        .pods
+        .send(msg)
+        .await
+        .map_err(|e| ApiError::internal(format!("pods actor unavailable: {e}")))?
+        .map_err(|e| pods_error(&e))?;
+    pod.metadata.resource_version = Some(seq.to_string());
+    Ok(HttpResponse::Created().json(with_kind(pod)))
 }
 
-async fn delete(state: web::Data<ApiState>, path: web::Path<(String, String)>) -> HttpResponse {
+async fn delete(state: web::Data<ApiState>, path: web::Path<(String, String)>) -> Reply {
     let (namespace, name) = path.into_inner();
-    let cluster = match cluster(&state) {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
+    let cluster = cluster(&state)?;
     let msg = Delete {
         namespace,
         name: name.clone(),
         correlation: uuid::Uuid::new_v4().to_string(),
     };
-    match cluster.pods.send(msg).await {
-        Ok(Ok(_)) => status::success(format!("pod \"{name}\" deleted")),
-        Ok(Err(e)) => pods_error(&e),
-        Err(e) => status::internal(format!("pods actor unavailable: {e}")),
-    }
+    cluster
+        .pods
+        .send(msg)
+        .await
+        .map_err(|e| ApiError::internal(format!("pods actor unavailable: {e}")))?
+        .map_err(|e| pods_error(&e))?;
+    Ok(status::success(&format!("pod \"{name}\" deleted")))
 }
 
-fn pods_error(e: &PodsError) -> HttpResponse {
+fn pods_error(e: &PodsError) -> ApiError {
     match e {
-        PodsError::AlreadyExists(_) => status::conflict(e.to_string()),
-        PodsError::NotFound(_) => status::not_found(e.to_string()),
-        PodsError::Log(append) => status::from_append(append),
+        PodsError::AlreadyExists(_) => ApiError::already_exists(e.to_string()),
+        PodsError::NotFound(_) => ApiError::not_found(e.to_string()),
+        PodsError::Log(append) => append.into(),
     }
 }

@@ -3,14 +3,107 @@
 
 use crate::events::AppendError;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+use std::fmt;
 
-pub fn status(code: StatusCode, reason: &str, message: impl Into<String>) -> HttpResponse {
+/// An API failure; renders as a `v1.Status`.
+#[derive(Debug)]
+pub struct ApiError {
+    code: StatusCode,
+    reason: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(code: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NotFound", message)
+    }
+
+    pub fn already_exists(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "AlreadyExists", message)
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("request body larger than {limit} bytes"),
+        )
+    }
+
+    pub fn not_ready() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "mkube is still replaying its event log",
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
+    }
+}
+
+/// A write the log did not take: unavailable → 503, conflict → 409, anything else → 500.
+impl From<&AppendError> for ApiError {
+    fn from(err: &AppendError) -> Self {
+        match err {
+            AppendError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                format!("write refused, nothing changed: {err}"),
+            ),
+            AppendError::Conflict { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                format!("{err}; retry the request"),
+            ),
+            AppendError::Rejected(_) => Self::internal(err.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.code.as_u16(),
+            self.reason,
+            self.message
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        status(self.code, self.reason, &self.message)
+    }
+}
+
+fn status(code: StatusCode, reason: &str, message: &str) -> HttpResponse {
     let body = Status {
         code: Some(code.as_u16() as i32),
-        message: Some(message.into()),
-        reason: Some(reason.to_string()),
+        message: Some(message.to_string()),
+        reason: (!reason.is_empty()).then(|| reason.to_string()),
         status: Some(
             if code.is_success() {
                 "Success"
@@ -21,68 +114,38 @@ pub fn status(code: StatusCode, reason: &str, message: impl Into<String>) -> Htt
         ),
         ..Default::default()
     };
-    HttpResponse::build(code).json(with_kind(body))
-}
-
-/// `Status` with `kind`/`apiVersion` set, as the API server sends it.
-fn with_kind(status: Status) -> serde_json::Value {
-    let mut v = serde_json::to_value(status).unwrap_or_default();
+    let mut v = serde_json::to_value(body).unwrap_or_default();
     if let Some(obj) = v.as_object_mut() {
         obj.insert("kind".into(), "Status".into());
         obj.insert("apiVersion".into(), "v1".into());
         obj.insert("metadata".into(), serde_json::json!({}));
     }
-    v
+    HttpResponse::build(code).json(v)
 }
 
-pub fn success(message: impl Into<String>) -> HttpResponse {
+/// `200 Status{status: Success}`, as a delete answers.
+pub fn success(message: &str) -> HttpResponse {
     status(StatusCode::OK, "", message)
 }
 
-pub fn bad_request(message: impl Into<String>) -> HttpResponse {
-    status(StatusCode::BAD_REQUEST, "BadRequest", message)
-}
-
-pub fn not_found(message: impl Into<String>) -> HttpResponse {
-    status(StatusCode::NOT_FOUND, "NotFound", message)
-}
-
-pub fn conflict(message: impl Into<String>) -> HttpResponse {
-    status(StatusCode::CONFLICT, "AlreadyExists", message)
-}
-
-pub fn not_ready() -> HttpResponse {
-    status(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "ServiceUnavailable",
-        "mkube is still replaying its event log",
-    )
-}
-
-pub fn internal(message: impl Into<String>) -> HttpResponse {
-    status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
-}
-
-/// A write the log did not take: unavailable → 503, conflict → 409, anything else → 500.
-pub fn from_append(err: &AppendError) -> HttpResponse {
-    match err {
-        AppendError::Unavailable(_) => status(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
-            format!("write refused, nothing changed: {err}"),
-        ),
-        AppendError::Conflict { .. } => status(
-            StatusCode::CONFLICT,
-            "Conflict",
-            format!("{err}; retry the request"),
-        ),
-        AppendError::Rejected(_) => internal(err.to_string()),
+/// Reads a request body of at most `limit` bytes; more is a 413 `Status`.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
     }
+    Ok(body.freeze())
 }
 
 pub async fn not_found_route(req: HttpRequest) -> HttpResponse {
-    not_found(format!(
-        "the server could not find the requested resource {}",
+    ApiError::not_found(format!(
+        "the server could not find the requested resource ({} {})",
+        req.method(),
         req.path()
     ))
+    .error_response()
 }

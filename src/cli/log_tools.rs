@@ -122,7 +122,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
             }
             None => Box::pin(open(&args.source).await?.read(1, until_seq).await?),
         };
-    let mut printer = Printer::new(args.filter.format);
+    let mut printer = Printer::new(args.filter.format, false);
     let mut fold = Fold::default();
     futures::pin_mut!(records);
     while let Some(record) = records.next().await {
@@ -211,7 +211,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
 
 pub async fn events(args: EventsArgs) -> anyhow::Result<()> {
     let log = open(&args.source).await?;
-    let mut printer = Printer::new(args.filter.format);
+    let mut printer = Printer::new(args.filter.format, args.follow);
     let last = log.last_sequence().await?;
     let from = args
         .from_seq

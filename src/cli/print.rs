@@ -10,13 +10,16 @@ use std::io::Write;
 pub struct Printer {
     format: Format,
     out: std::io::BufWriter<std::io::Stdout>,
+    /// Flush after every event (when following live events, a line must not wait).
+    live: bool,
 }
 
 impl Printer {
-    pub fn new(format: Format) -> Self {
+    pub fn new(format: Format, live: bool) -> Self {
         Printer {
             format,
             out: std::io::BufWriter::new(std::io::stdout()),
+            live,
         }
     }
 
@@ -56,6 +59,9 @@ impl Printer {
             ),
         };
         let _ = writeln!(self.out, "{line}");
+        if self.live {
+            let _ = self.out.flush();
+        }
     }
 
     pub fn state(&mut self, fold: &Fold) {

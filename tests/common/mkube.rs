@@ -49,6 +49,15 @@ impl MkubeProcess {
 
     /// Starts with the config `text(listen)` returns for a free listen address.
     pub fn start_config(dir: &Path, text: impl Fn(&str) -> String) -> MkubeProcess {
+        Self::start_env(dir, text, &[])
+    }
+
+    /// As `start_config`, with extra environment variables (e.g. `MKUBE_LOG_FORMAT=json`).
+    pub fn start_env(
+        dir: &Path,
+        text: impl Fn(&str) -> String,
+        env: &[(&str, &str)],
+    ) -> MkubeProcess {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let config = dir.join("config.yaml");
@@ -58,6 +67,7 @@ impl MkubeProcess {
             .args(["run", "--config"])
             .arg(&config)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
