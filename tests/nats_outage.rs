@@ -6,8 +6,10 @@ mod common;
 use common::mkube::MkubeProcess;
 use common::{NatsServer, cluster};
 use futures::StreamExt;
+use mkube::actors::ClusterState;
 use mkube::actors::journal::Record;
 use mkube::events::catalogue::VethsEvent;
+use mkube::events::snapshot::SnapshotStore;
 use mkube::events::{AppendError, Event};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -25,7 +27,8 @@ fn veth(i: u32) -> VethsEvent {
 #[actix_rt::test]
 async fn nats_killed_mid_stream_loses_no_acknowledged_event() {
     let mut nats = NatsServer::start();
-    let cfg = cluster::config(&nats.url());
+    let mut cfg = cluster::config(&nats.url());
+    cfg.nats.snapshot_every = 10;
     let c = cluster::boot(&cfg).await;
     let mut acked = BTreeSet::new();
     let mut refused = 0;
@@ -103,6 +106,39 @@ async fn nats_killed_mid_stream_loses_no_acknowledged_event() {
         .await;
     let lost: Vec<_> = acked.difference(&stored).collect();
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    // The snapshotter's reader was re-created after the restart: it keeps writing a snapshot
+    // every 10 events past the restart point, and a flush covers everything.
+    let store = SnapshotStore::open(&log).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while store
+        .load::<ClusterState>()
+        .await
+        .unwrap()
+        .is_none_or(|s| s.last_seq < 70)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no periodic snapshot after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let covered = c
+        .snapshotter
+        .flush()
+        .await
+        .expect("snapshot after the restart");
+    assert_eq!(covered, last);
+    let snap = store
+        .load::<ClusterState>()
+        .await
+        .unwrap()
+        .expect("a snapshot");
+    assert_eq!(snap.last_seq, last);
+    assert!(
+        acked
+            .iter()
+            .all(|name| snap.state.veths.veths.contains_key(name))
+    );
 }
 
 #[actix_rt::test]

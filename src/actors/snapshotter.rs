@@ -7,7 +7,6 @@ use crate::events::log::{EventLog, LogError};
 use crate::events::snapshot::SnapshotStore;
 use crate::metrics::Metrics;
 use futures::StreamExt;
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 #[derive(Clone)]
@@ -51,81 +50,54 @@ async fn run(
     mut requests: mpsc::Receiver<oneshot::Sender<Result<u64, LogError>>>,
 ) {
     let mut since_snapshot = 0u64;
-    let mut backoff = Duration::from_millis(200);
+    let records = log.follow(fold.last_seq + 1);
+    futures::pin_mut!(records);
     loop {
-        let records = match log.follow(fold.last_seq + 1).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(error = %e, "snapshotter cannot follow the log yet");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    req = requests.recv() => match req {
-                        Some(reply) => { let _ = reply.send(Err(e)); }
-                        None => return,
-                    },
+        tokio::select! {
+            Some(record) = records.next() => {
+                if record.seq <= fold.last_seq {
+                    continue;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                continue;
+                let _ = fold.record(&record);
+                fold.undecodable.clear();
+                since_snapshot += 1;
+                if since_snapshot >= every && save(&store, &fold, &metrics).await.is_ok() {
+                    since_snapshot = 0;
+                }
             }
-        };
-        backoff = Duration::from_millis(200);
-        futures::pin_mut!(records);
-        loop {
-            tokio::select! {
-                next = records.next() => match next {
-                    Some(Ok(record)) => {
-                        if record.seq <= fold.last_seq {
-                            continue;
-                        }
-                        let _ = fold.record(&record);
-                        fold.undecodable.clear();
-                        since_snapshot += 1;
-                        if since_snapshot >= every && save(&store, &fold, &metrics).await.is_ok() {
-                            since_snapshot = 0;
-                        }
-                    }
-                    // Reader lost (NATS restart): follow again from where the fold is.
-                    _ => break,
-                },
-                req = requests.recv() => {
-                    let Some(reply) = req else { return };
-                    let result = catch_up(&log, &mut records, &mut fold).await;
-                    let result = match result {
-                        Ok(()) => save(&store, &fold, &metrics).await.map(|_| fold.last_seq),
-                        Err(e) => Err(e),
-                    };
-                    if result.is_ok() {
-                        since_snapshot = 0;
-                    }
-                    let _ = reply.send(result);
+            request = requests.recv() => {
+                let Some(reply) = request else { return };
+                let result = match catch_up(&log, &mut fold).await {
+                    Ok(()) => save(&store, &fold, &metrics).await.map(|_| fold.last_seq),
+                    Err(e) => Err(e),
+                };
+                if result.is_ok() {
+                    since_snapshot = 0;
                 }
+                let _ = reply.send(result);
             }
         }
     }
 }
 
-async fn catch_up(
-    log: &EventLog,
-    records: &mut (impl futures::Stream<Item = Result<crate::events::Record, LogError>> + Unpin),
-    fold: &mut Fold,
-) -> Result<(), LogError> {
+/// Folds everything up to the stream's current last sequence with a fresh bounded reader, so a
+/// flush never waits on the follower. The follower then skips what was folded here.
+async fn catch_up(log: &EventLog, fold: &mut Fold) -> Result<(), LogError> {
     let target = log.last_sequence().await?;
-    while fold.last_seq < target {
-        match tokio::time::timeout(Duration::from_secs(5), records.next()).await {
-            Ok(Some(Ok(record))) => {
-                if record.seq > fold.last_seq {
-                    let _ = fold.record(&record);
-                    fold.undecodable.clear();
-                }
-            }
-            Ok(Some(Err(e))) => return Err(e),
-            Ok(None) | Err(_) => {
-                return Err(LogError::Unavailable(format!(
-                    "snapshot catch-up stalled at {} of {target}",
-                    fold.last_seq
-                )));
-            }
+    let records = log.read(fold.last_seq + 1, target).await?;
+    futures::pin_mut!(records);
+    while let Some(record) = records.next().await {
+        let record = record?;
+        if record.seq > fold.last_seq {
+            let _ = fold.record(&record);
+            fold.undecodable.clear();
         }
+    }
+    if fold.last_seq < target {
+        return Err(LogError::Unavailable(format!(
+            "snapshot catch-up stopped at {} of {target}",
+            fold.last_seq
+        )));
     }
     Ok(())
 }

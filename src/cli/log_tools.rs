@@ -224,10 +224,10 @@ pub async fn events(args: EventsArgs) -> anyhow::Result<()> {
         }
     };
     if args.follow {
-        let records = log.follow(from).await?;
+        let records = log.follow(from);
         futures::pin_mut!(records);
         while let Some(record) = records.next().await {
-            show(&record?);
+            show(&record);
         }
     } else {
         let records = log.read(from, last).await?;

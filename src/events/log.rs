@@ -308,13 +308,20 @@ impl EventLog {
         Ok(records_of(messages, until))
     }
 
-    /// Follows the stream from `from` forever (for `events --follow` and the snapshotter).
-    pub async fn follow(
-        &self,
-        from: u64,
-    ) -> Result<impl Stream<Item = Result<Record, LogError>> + use<>, LogError> {
-        let messages = self.ordered_messages(from.max(1)).await?;
-        Ok(records_of(Some(messages), u64::MAX))
+    /// Follows the stream from `from` forever, in order, without gaps or repeats. The reader
+    /// survives NATS restarts: when it fails, or sits idle while the stream has moved past it
+    /// (a consumer lost with the server), it is re-created from the next sequence.
+    pub fn follow(&self, from: u64) -> impl Stream<Item = Record> + use<> {
+        let state = Follower {
+            log: self.clone(),
+            next: from.max(1),
+            messages: None,
+            retry: Duration::from_millis(100),
+        };
+        futures::stream::unfold(state, |mut f| async move {
+            let record = f.next_record().await;
+            Some((record, f))
+        })
     }
 
     async fn ordered_messages(&self, from: u64) -> Result<consumer::pull::Ordered, LogError> {
@@ -359,6 +366,68 @@ impl EventLog {
                 }
                 Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => return Ok(out),
                 Err(e) => return Err(LogError::Unavailable(format!("reading {subject}: {e}"))),
+            }
+        }
+    }
+}
+
+struct Follower {
+    log: EventLog,
+    next: u64,
+    messages: Option<consumer::pull::Ordered>,
+    retry: Duration,
+}
+
+/// How long a follower waits for a message before checking whether its reader is stale.
+const FOLLOW_IDLE: Duration = Duration::from_secs(2);
+
+impl Follower {
+    async fn next_record(&mut self) -> Record {
+        loop {
+            let Some(messages) = self.messages.as_mut() else {
+                match self.log.ordered_messages(self.next).await {
+                    Ok(m) => {
+                        self.messages = Some(m);
+                        self.retry = Duration::from_millis(100);
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "follower cannot read yet");
+                        tokio::time::sleep(self.retry).await;
+                        self.retry = (self.retry * 2).min(Duration::from_secs(5));
+                    }
+                }
+                continue;
+            };
+            match tokio::time::timeout(FOLLOW_IDLE, messages.next()).await {
+                Ok(Some(Ok(msg))) => {
+                    let Ok(info) = msg.info() else { continue };
+                    let seq = info.stream_sequence;
+                    if seq < self.next {
+                        continue;
+                    }
+                    self.next = seq + 1;
+                    return Record {
+                        seq,
+                        subject: msg.subject.to_string(),
+                        stored: info.published,
+                        data: msg.payload.clone(),
+                    };
+                }
+                Ok(Some(Err(_))) | Ok(None) => self.messages = None,
+                Err(_idle) => {
+                    if self
+                        .log
+                        .last_sequence()
+                        .await
+                        .is_ok_and(|last| last >= self.next)
+                    {
+                        tracing::debug!(
+                            next = self.next,
+                            "follower stalled; re-creating its reader"
+                        );
+                        self.messages = None;
+                    }
+                }
             }
         }
     }
