@@ -163,13 +163,6 @@ async fn before_replay_health_answers_and_data_routes_say_503() {
         .await
         .unwrap();
     expect_status(post, 503, "replaying").await;
-    let metrics = http
-        .get(mk.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = mk.get_text(&http, "/metrics").await;
     assert!(metrics.contains("mkube_nats_connected 0"));
 }

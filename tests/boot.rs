@@ -80,14 +80,7 @@ async fn clean_shutdown_snapshots_and_the_next_boot_starts_from_it() {
         .await
         .unwrap();
     assert_eq!(got.status(), 200);
-    let metrics = http
-        .get(second.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = second.get_text(&http, "/metrics").await;
     for name in [
         "mkube_replay_duration_seconds",
         "mkube_snapshot_age_seconds",
@@ -119,13 +112,6 @@ async fn a_killed_controller_replays_everything_it_acknowledged() {
     first.kill();
     let second = MkubeProcess::start(dir.path(), cluster::NODE, &nats.url());
     second.wait_ready(&http).await;
-    let list: Value = http
-        .get(second.url("/api/v1/pods"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = second.get_json(&http, "/api/v1/pods").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 5);
 }

@@ -218,14 +218,7 @@ async fn undecodable_records_are_reported_with_their_sequence_and_skipped() {
     let mk = common::mkube::MkubeProcess::start(dir.path(), "test-node", &nats.url());
     let http = reqwest::Client::new();
     mk.wait_ready(&http).await;
-    let metrics = http
-        .get(mk.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = mk.get_text(&http, "/metrics").await;
     assert!(
         metrics.contains("mkube_undecodable_events_total 1"),
         "{metrics}"

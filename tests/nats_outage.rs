@@ -159,14 +159,7 @@ async fn while_nats_is_down_reads_are_served_and_writes_get_503() {
 
     nats.kill();
     // Reads still come from the actors' state.
-    let list: serde_json::Value = http
-        .get(mk.url("/api/v1/pods"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: serde_json::Value = mk.get_json(&http, "/api/v1/pods").await;
     assert_eq!(list["items"][0]["metadata"]["name"], "before");
     assert_eq!(
         http.get(mk.url("/healthz")).send().await.unwrap().status(),
@@ -189,14 +182,7 @@ async fn while_nats_is_down_reads_are_served_and_writes_get_503() {
     let status: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(status["kind"], "Status");
     assert_eq!(status["code"], 503);
-    let metrics = http
-        .get(mk.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = mk.get_text(&http, "/metrics").await;
     assert!(metrics.contains("mkube_nats_connected 0"), "{metrics}");
     let deleted = http
         .delete(mk.url("/api/v1/namespaces/default/pods/before"))
@@ -222,14 +208,7 @@ async fn while_nats_is_down_reads_are_served_and_writes_get_503() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let list: serde_json::Value = http
-        .get(mk.url("/api/v1/pods"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: serde_json::Value = mk.get_json(&http, "/api/v1/pods").await;
     let names: Vec<_> = list["items"]
         .as_array()
         .unwrap()

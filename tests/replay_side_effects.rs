@@ -57,14 +57,7 @@ async fn booting_over_a_populated_log_contacts_nothing_and_appends_nothing() {
     let http = reqwest::Client::new();
     mk.wait_ready(&http).await;
     // Replayed state is served…
-    let pods: serde_json::Value = http
-        .get(mk.url("/api/v1/pods"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pods: serde_json::Value = mk.get_json(&http, "/api/v1/pods").await;
     assert!(pods["items"].is_array());
     assert!(mk.log_text().contains("replay complete"));
     // …while nothing was contacted and nothing appended.

@@ -92,6 +92,28 @@ impl MkubeProcess {
         format!("{}{path}", self.base)
     }
 
+    /// GET `path` and return the body as text (any status).
+    pub async fn get_text(&self, http: &reqwest::Client, path: &str) -> String {
+        http.get(self.url(path))
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("body")
+    }
+
+    /// GET `path` and parse the body as JSON (any status).
+    pub async fn get_json(&self, http: &reqwest::Client, path: &str) -> serde_json::Value {
+        http.get(self.url(path))
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
