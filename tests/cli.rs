@@ -256,3 +256,19 @@ async fn events_follow_prints_new_events_as_they_arrive() {
     let all = stdout_lines(&cli(&["events", "--nats", &nats.url(), "--format", "json"]));
     assert_eq!(all.len(), 26);
 }
+
+/// Reading tools never create streams: a mistyped stream name is an error, not a new stream.
+#[actix_rt::test]
+async fn replay_of_a_missing_stream_fails_and_creates_nothing() {
+    let (nats, cfg) = populated().await;
+    let out = cli(&["replay", "--nats", &nats.url(), "--stream", "TYPO"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TYPO"));
+    let log = cluster::log(&cfg).await;
+    let names: Vec<String> = futures::StreamExt::collect::<Vec<_>>(log.jetstream().stream_names())
+        .await
+        .into_iter()
+        .map(|n| n.unwrap())
+        .collect();
+    assert!(!names.contains(&"TYPO".to_string()), "{names:?}");
+}

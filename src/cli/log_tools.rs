@@ -100,7 +100,7 @@ async fn open(source: &NatsSource) -> anyhow::Result<EventLog> {
         node: String::new(),
         replicas: 1,
     };
-    let log = EventLog::connect(settings, Metrics::new()).await?;
+    let log = EventLog::connect_reader(settings, Metrics::new()).await?;
     let deadline = std::time::Duration::from_secs(10);
     tokio::time::timeout(deadline, async {
         while !log.is_connected() {

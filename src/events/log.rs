@@ -66,6 +66,8 @@ struct Inner {
     js: jetstream::Context,
     settings: LogSettings,
     metrics: Metrics,
+    /// Writers create the stream (and re-create it after a reconnect); readers never do.
+    writer: bool,
 }
 
 impl EventLog {
@@ -73,6 +75,23 @@ impl EventLog {
     /// with back-off forever. After every reconnect the stream is ensured again, because a
     /// restarted server may have lost it.
     pub async fn connect(settings: LogSettings, metrics: Metrics) -> Result<EventLog, LogError> {
+        Self::open(settings, metrics, true).await
+    }
+
+    /// Connects for reading only (`mkube replay`, `events`): never creates a stream, so a
+    /// mistyped stream name is an error rather than a new, empty stream.
+    pub async fn connect_reader(
+        settings: LogSettings,
+        metrics: Metrics,
+    ) -> Result<EventLog, LogError> {
+        Self::open(settings, metrics, false).await
+    }
+
+    async fn open(
+        settings: LogSettings,
+        metrics: Metrics,
+        writer: bool,
+    ) -> Result<EventLog, LogError> {
         let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
         let client = ConnectOptions::new()
             .name(format!("mkube-{}", settings.node))
@@ -104,6 +123,7 @@ impl EventLog {
                 js,
                 settings,
                 metrics,
+                writer,
             }),
         };
         let watcher = log.clone();
@@ -120,6 +140,9 @@ impl EventLog {
             async_nats::Event::Connected => {
                 self.inner.metrics.set_nats_connected(true);
                 tracing::info!(url = %self.inner.settings.url, "NATS connected");
+                if !self.inner.writer {
+                    return;
+                }
                 if let Err(e) = self.ensure_stream().await {
                     tracing::warn!(error = %e, "re-creating the event stream after reconnect failed");
                 }
