@@ -94,6 +94,7 @@ fn main() {
         eprintln!("eventlog: benchmarks run under `cargo bench --bench eventlog`; skipping");
         return;
     }
+    mkube::tls::ensure_ring_provider();
     let params = Params::from_env();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

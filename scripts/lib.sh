@@ -42,6 +42,13 @@ ensure_python_nats() {
   fi
 }
 
+ensure_docker_registry() {
+  if [ ! -x /usr/bin/docker-registry ]; then
+    echo ">> installing docker-registry" >&2
+    apt-get update -qq >&2 && apt-get install -y -qq docker-registry >&2
+  fi
+}
+
 ensure_rust_tools() {
   command -v cargo >/dev/null || { echo "cargo is required (rustup)" >&2; return 1; }
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >&2 || true

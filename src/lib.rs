@@ -6,3 +6,6 @@ pub mod api;
 pub mod config;
 pub mod events;
 pub mod metrics;
+pub mod routeros;
+pub mod sim;
+pub mod tls;

@@ -21,7 +21,7 @@ async fn malformed_pod_requests_are_rejected_and_leave_no_trace() {
     let nats = NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
     let mk = MkubeProcess::start(dir.path(), cluster::NODE, &nats.url());
-    let http = reqwest::Client::new();
+    let http = common::http();
     mk.wait_ready(&http).await;
     let pods = mk.url("/api/v1/namespaces/default/pods");
     let good =
@@ -136,7 +136,7 @@ async fn before_replay_health_answers_and_data_routes_say_503() {
     let dir = tempfile::tempdir().unwrap();
     let dead = format!("nats://127.0.0.1:{}", free_port());
     let mk = MkubeProcess::start(dir.path(), "lonely", &dead);
-    let http = reqwest::Client::new();
+    let http = common::http();
     let health = http.get(mk.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     assert!(

@@ -13,7 +13,7 @@ async fn clean_shutdown_snapshots_and_the_next_boot_starts_from_it() {
     let dir = tempfile::tempdir().unwrap();
     let url = nats.url();
     let text = |listen: &str| config_text(cluster::NODE, &url, listen, "");
-    let http = reqwest::Client::new();
+    let http = common::http();
 
     let mut first = MkubeProcess::start_env(dir.path(), text, &[("MKUBE_LOG_FORMAT", "json")]);
     first.wait_ready(&http).await;
@@ -96,7 +96,7 @@ async fn clean_shutdown_snapshots_and_the_next_boot_starts_from_it() {
 async fn a_killed_controller_replays_everything_it_acknowledged() {
     let nats = NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let http = reqwest::Client::new();
+    let http = common::http();
     let mut first = MkubeProcess::start(dir.path(), cluster::NODE, &nats.url());
     first.wait_ready(&http).await;
     for i in 0..5 {

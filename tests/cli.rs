@@ -216,7 +216,7 @@ async fn undecodable_records_are_reported_with_their_sequence_and_skipped() {
     // A booting controller skips it too, and counts it.
     let dir = tempfile::tempdir().unwrap();
     let mk = common::mkube::MkubeProcess::start(dir.path(), "test-node", &nats.url());
-    let http = reqwest::Client::new();
+    let http = common::http();
     mk.wait_ready(&http).await;
     let metrics = mk.get_text(&http, "/metrics").await;
     assert!(

@@ -146,7 +146,7 @@ async fn while_nats_is_down_reads_are_served_and_writes_get_503() {
     let mut nats = NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
     let mk = MkubeProcess::start(dir.path(), "outage", &nats.url());
-    let http = reqwest::Client::new();
+    let http = common::http();
     mk.wait_ready(&http).await;
     let pod = |name: &str| serde_json::json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "img"}]}});
     let post = |name: &'static str| {

@@ -54,7 +54,7 @@ async fn booting_over_a_populated_log_contacts_nothing_and_appends_nothing() {
         )
     };
     let mk = MkubeProcess::start_config(dir.path(), config_text);
-    let http = reqwest::Client::new();
+    let http = common::http();
     mk.wait_ready(&http).await;
     // Replayed state is served…
     let pods: serde_json::Value = mk.get_json(&http, "/api/v1/pods").await;

@@ -9,3 +9,9 @@ pub mod samples;
 
 #[allow(unused_imports)]
 pub use nats::NatsServer;
+
+/// An HTTP client for tests (rustls with ring, see `mkube::tls`).
+pub fn http() -> reqwest::Client {
+    ::mkube::tls::ensure_ring_provider();
+    reqwest::Client::new()
+}

@@ -1,0 +1,84 @@
+//! `/file`: root-dir move-aside, directory creation, removal (§4.7).
+
+use super::client::{RosClient, ok_if_gone};
+use super::error::{ErrorKind, RosError};
+use super::resources::FileEntry;
+use super::values::{Props, Row, normalize_path, rows_of};
+
+/// What [`RosClient::move_aside`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveAside {
+    /// Renamed to this path.
+    Moved { to: String },
+    /// Nothing at the path (already gone).
+    Absent,
+}
+
+impl RosClient {
+    /// Renames `path` to `<path>.trash-<uuid>` (`/file/set`, O(1) on one
+    /// disk). `no such item` means already gone. Never lists or walks the
+    /// path.
+    pub async fn move_aside(&self, path: &str) -> Result<MoveAside, RosError> {
+        let from = normalize_path(path);
+        let to = format!("{from}.trash-{}", uuid::Uuid::new_v4());
+        let body = Props::new().set("numbers", from).set("name", &to);
+        match self.post("/file/set", &body).await {
+            Ok(_) => Ok(MoveAside::Moved { to }),
+            Err(e) if e.is_gone() => Ok(MoveAside::Absent),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates each segment of a directory path in turn; `already exist`
+    /// is success.
+    pub async fn ensure_directory(&self, path: &str) -> Result<(), RosError> {
+        let path = normalize_path(path);
+        let mut current = String::new();
+        for segment in path.split('/').filter(|s| !s.is_empty()) {
+            if !current.is_empty() {
+                current.push('/');
+            }
+            current.push_str(segment);
+            // The first segment is the disk itself.
+            if !current.contains('/') {
+                continue;
+            }
+            let body = Props::new().set("name", &current).set("type", "directory");
+            match self.post("/file/add", &body).await {
+                Ok(_) => {}
+                Err(e) if e.is(ErrorKind::AlreadyExists) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// `/file/remove {"numbers": path}`; `false` when it was absent.
+    pub async fn remove_file(&self, path: &str) -> Result<bool, RosError> {
+        let body = Props::new().set("numbers", normalize_path(path));
+        ok_if_gone(self.post("/file/remove", &body).await.map(|_| ()))
+    }
+
+    /// `GET /file?name=`: the entry, if present. Slow on big disks (the
+    /// device walks the whole tree); avoid on hot paths.
+    pub async fn find_file(&self, path: &str) -> Result<Option<FileEntry>, RosError> {
+        let name = normalize_path(path);
+        let rows: Vec<FileEntry> = self.get_rows("/file", &[("name", name)]).await?;
+        Ok(rows.into_iter().find(|f| f.name == name))
+    }
+
+    /// `POST /tool/fetch {"url", "dst-path", "mode":"http"}`: the device
+    /// downloads a file onto its disk. Uses the long (add) timeout; returns
+    /// the progress rows.
+    pub async fn fetch_to_device(&self, url: &str, dst_path: &str) -> Result<Vec<Row>, RosError> {
+        let body = Props::new()
+            .set("url", url)
+            .set("dst-path", normalize_path(dst_path))
+            .set("mode", "http");
+        let timeout = self.options().add_timeout;
+        let value = self
+            .post_with_timeout("/tool/fetch", &body, timeout)
+            .await?;
+        Ok(rows_of(value))
+    }
+}

@@ -1,0 +1,228 @@
+//! HTTP(S) transport to one registry repository: scheme detection (HTTPS, then
+//! plain HTTP), Basic and Bearer-token authentication, status mapping.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
+use reqwest::{Response, StatusCode};
+
+use super::challenge::{self, Challenge};
+use super::reference::ImageRef;
+use super::tls::client_config;
+use super::{ImportError, PullOptions};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A connected registry for one repository.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    http: reqwest::Client,
+    /// `scheme://host[:port]`
+    base: String,
+    repo: String,
+    username: Option<String>,
+    password: Option<String>,
+    /// Current `Authorization` header value, once a challenge was answered.
+    auth: Option<String>,
+}
+
+impl Registry {
+    /// Build the client and find out which scheme the registry speaks.
+    pub(crate) async fn connect(image: &ImageRef, opts: &PullOptions) -> Result<Self, ImportError> {
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(client_config(opts)?)
+            .no_proxy()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .build()
+            .map_err(|e| ImportError::Registry(format!("http client: {e}")))?;
+        let schemes: Vec<&str> = match image.scheme.as_deref() {
+            Some(s) => vec![s],
+            None => vec!["https", "http"],
+        };
+        let mut first_error = None;
+        for scheme in schemes {
+            let base = format!("{scheme}://{}", image.host);
+            match http.get(format!("{base}/v2/")).send().await {
+                Ok(_) => {
+                    return Ok(Self {
+                        http,
+                        base,
+                        repo: image.repo.clone(),
+                        username: opts.username.clone(),
+                        password: opts.password.clone(),
+                        auth: None,
+                    });
+                }
+                Err(e) => {
+                    let err = transport_error(&image.host, &e);
+                    // A certificate problem means the registry does speak TLS:
+                    // never downgrade to plain HTTP then.
+                    if matches!(err, ImportError::Certificate(_)) {
+                        return Err(err);
+                    }
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| ImportError::Registry("no scheme".into())))
+    }
+
+    /// `GET /v2/<repo>/<kind>/<reference>`, authenticating once on 401.
+    pub(crate) async fn get(
+        &mut self,
+        kind: &str,
+        reference: &str,
+        accept: Option<&str>,
+    ) -> Result<Response, ImportError> {
+        let url = format!("{}/v2/{}/{kind}/{reference}", self.base, self.repo);
+        let mut answered = false;
+        loop {
+            let mut req = self.http.get(&url);
+            if let Some(accept) = accept {
+                req = req.header(ACCEPT, accept);
+            }
+            if let Some(auth) = &self.auth {
+                req = req.header(AUTHORIZATION, auth);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| transport_error(&self.base, &e))?;
+            match resp.status() {
+                s if s.is_success() => return Ok(resp),
+                StatusCode::UNAUTHORIZED if !answered => {
+                    answered = true;
+                    self.answer(resp.headers()).await?;
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    return Err(ImportError::Registry(format!(
+                        "unauthorized: {}/{}",
+                        self.host(),
+                        self.repo
+                    )));
+                }
+                StatusCode::NOT_FOUND => {
+                    let what = if kind == "manifests" {
+                        "manifest"
+                    } else {
+                        "blob"
+                    };
+                    return Err(ImportError::NotFound(format!(
+                        "{what} unknown: {}/{}:{reference}",
+                        self.host(),
+                        self.repo
+                    )));
+                }
+                s => {
+                    return Err(ImportError::Registry(format!(
+                        "{} answered {s} for {kind}/{reference}",
+                        self.host()
+                    )));
+                }
+            }
+        }
+    }
+
+    fn host(&self) -> &str {
+        self.base.split_once("://").map_or(&self.base, |(_, h)| h)
+    }
+
+    /// Answer a 401's challenge, setting `self.auth`.
+    async fn answer(&mut self, headers: &HeaderMap) -> Result<(), ImportError> {
+        let challenge = headers
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(challenge::parse)
+            .find(|c| c.scheme == "bearer" || c.scheme == "basic")
+            .ok_or_else(|| ImportError::Registry(format!("unauthorized: {}", self.host())))?;
+        if challenge.scheme == "basic" {
+            let basic = self.basic().ok_or_else(|| {
+                ImportError::Registry(format!("unauthorized: {} needs credentials", self.host()))
+            })?;
+            self.auth = Some(basic);
+            return Ok(());
+        }
+        let token = self.fetch_token(&challenge).await?;
+        self.auth = Some(format!("Bearer {token}"));
+        Ok(())
+    }
+
+    fn basic(&self) -> Option<String> {
+        let user = self.username.as_deref()?;
+        let pass = self.password.as_deref().unwrap_or("");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        Some(format!("Basic {encoded}"))
+    }
+
+    /// `GET <realm>?service=…&scope=…`, Basic credentials when configured.
+    async fn fetch_token(&self, challenge: &Challenge) -> Result<String, ImportError> {
+        let realm = challenge
+            .params
+            .get("realm")
+            .ok_or_else(|| ImportError::Registry("bearer challenge without realm".into()))?;
+        let default_scope = format!("repository:{}:pull", self.repo);
+        let scope = challenge.params.get("scope").unwrap_or(&default_scope);
+        let mut query: Vec<(&str, &str)> = vec![("scope", scope.as_str())];
+        if let Some(service) = challenge.params.get("service") {
+            query.push(("service", service.as_str()));
+        }
+        let mut req = self.http.get(realm.as_str()).query(&query);
+        if let Some(basic) = self.basic() {
+            req = req.header(AUTHORIZATION, basic);
+        }
+        let resp = req.send().await.map_err(|e| transport_error(realm, &e))?;
+        if !resp.status().is_success() {
+            return Err(ImportError::Registry(format!(
+                "token request failed: {}",
+                resp.status()
+            )));
+        }
+        let body: serde_json::Value = resp
+            .json()
+            .await
+            .map_err(|e| ImportError::Registry(format!("bad token answer: {e}")))?;
+        body.get("token")
+            .or_else(|| body.get("access_token"))
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| ImportError::Registry("token answer without token".into()))
+    }
+}
+
+/// Map a reqwest failure: certificate problems apart, everything else is "could not connect".
+pub(crate) fn transport_error(target: &str, err: &reqwest::Error) -> ImportError {
+    if let Some(tls) = find_rustls_error(err) {
+        if let rustls::Error::InvalidCertificate(why) = tls {
+            return ImportError::Certificate(format!("{target}: {why:?}"));
+        }
+        return ImportError::Registry(format!("tls error with {target}: {tls}"));
+    }
+    let mut root: &dyn std::error::Error = err;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    ImportError::Registry(format!("could not connect to {target}: {root}"))
+}
+
+fn find_rustls_error(err: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        // `io::Error::source` skips the wrapped error itself, so step into it.
+        cur = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
