@@ -951,88 +951,35 @@ async fn bearer_token_flow_with_credentials() {
 // ---------------------------------------------------------------------------
 // §5.1 item 8: `check-certificate` against docker-registry serving TLS
 
-/// A throwaway CA and a server certificate for IP 127.0.0.1, made with the
-/// `openssl` CLI; `None` when it is not installed.
-fn make_certs(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
-    let openssl = |args: &[&str]| {
-        Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
+/// A throwaway CA (ECDSA P-256) and a server certificate for IP 127.0.0.1 signed by it,
+/// written as PEM files: (CA, server certificate, server key).
+fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     };
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let ok = openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=mkube test CA",
-            ],
-        ]
-        .concat(),
-    ) && openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-keyout",
-                "srv.key",
-                "-out",
-                "srv.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        ]
-        .concat(),
-    ) && openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "srv.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "srv.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-    ]);
-    ok.then(|| (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key")))
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "mkube test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let paths = (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"));
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
 }
 
 #[tokio::test]
 async fn pull_over_tls_honours_check_certificate() {
     let certs = tempfile::tempdir().unwrap();
-    let Some((ca, cert, key)) = make_certs(certs.path()) else {
-        eprintln!("skipping: the openssl CLI is needed to make test certificates");
-        return;
-    };
+    let (ca, cert, key) = make_certs(certs.path());
     let reg = start_registry(Some((&cert, &key))).await;
     let ca_pem = std::fs::read(&ca).unwrap();
 
