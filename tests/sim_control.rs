@@ -294,3 +294,20 @@ fn binary_starts_and_answers() {
     assert!(s(&body.unwrap(), "version").starts_with("7.21"));
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
 }
+
+/// §5.2 seed: seeding the same bridges and addresses again (as the demo does on every start
+/// with a persisted state) adds nothing.
+#[actix_rt::test]
+async fn seeding_is_idempotent() {
+    let sim = start(Profile::V7_22).await;
+    let seed =
+        json!({"bridges": ["b1"], "addresses": [{"address": "127.42.0.1/24", "interface": "b1"}]});
+    sim.control("POST", "/seed", Some(seed.clone())).await;
+    sim.control("POST", "/seed", Some(seed)).await;
+    let (_, bridges) = sim.get("/interface/bridge").await;
+    let (_, addresses) = sim.get("/ip/address").await;
+    assert_eq!(bridges.as_array().unwrap().len(), 1);
+    assert_eq!(addresses.as_array().unwrap().len(), 1);
+    assert_eq!(s(&addresses[0], "network"), "127.42.0.0");
+    sim.stop().await;
+}

@@ -7,88 +7,25 @@
 //! The registry tests run Debian's `docker-registry` (2.8) on loopback; the
 //! scripts/test runner installs it (`ensure_docker_registry`).
 
+mod registry_support;
+
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use mkube::sim::routeros::import::{
     ImportError, PullOptions, extract_docker_archive, pull_remote_image,
+};
+use registry_support::{
+    E, OCI_MANIFEST, TAR_LAYER, free_port, gzip, http_client, layer, push_image, push_manifest,
+    push_multi_arch, sha, start_registry,
 };
 use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------------------
-// Building layers and archives
-
-/// One entry of a layer tar.
-enum E<'a> {
-    Dir(&'a str),
-    File(&'a str, &'a str),
-    Exec(&'a str, &'a str),
-    Link(&'a str, &'a str),
-    Hard(&'a str, &'a str),
-    /// Raw name written straight into the header (bypasses the tar crate's checks).
-    Raw(&'a str, &'a str),
-}
-
-fn layer(entries: &[E<'_>]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for e in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_mtime(1_700_000_000);
-        match e {
-            E::Dir(p) => {
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(0o755);
-                h.set_size(0);
-                b.append_data(&mut h, p, &[][..]).unwrap();
-            }
-            E::File(p, data) | E::Exec(p, data) => {
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(if matches!(e, E::Exec(..)) {
-                    0o755
-                } else {
-                    0o644
-                });
-                h.set_size(data.len() as u64);
-                b.append_data(&mut h, p, data.as_bytes()).unwrap();
-            }
-            E::Link(p, target) => {
-                h.set_entry_type(tar::EntryType::Symlink);
-                h.set_mode(0o777);
-                h.set_size(0);
-                b.append_link(&mut h, p, target).unwrap();
-            }
-            E::Hard(p, target) => {
-                h.set_entry_type(tar::EntryType::Link);
-                h.set_mode(0o644);
-                h.set_size(0);
-                b.append_link(&mut h, p, target).unwrap();
-            }
-            E::Raw(name, data) => {
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(0o644);
-                h.set_size(data.len() as u64);
-                let raw = &mut h.as_old_mut().name;
-                raw[..name.len()].copy_from_slice(name.as_bytes());
-                h.set_cksum();
-                b.append(&h, data.as_bytes()).unwrap();
-            }
-        }
-    }
-    b.into_inner().unwrap()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(data).unwrap();
-    gz.finish().unwrap()
-}
+// Building archives (layer builders live in registry_support)
 
 /// A docker-save archive: `<id>/layer.tar` per layer, config, `repositories`,
 /// and `manifest.json` last (as `docker save` did for years).
@@ -409,216 +346,8 @@ fn zstd_layer_is_refused_clearly() {
 }
 
 // ---------------------------------------------------------------------------
-// §5.1 item 8: pulls from a real registry (Debian docker-registry 2.8)
-
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().no_proxy().build().unwrap()
-}
-
-/// A `docker-registry serve` child on loopback, killed on drop.
-struct RegistryProc {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for RegistryProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `tls`: (certificate, key) paths.
-async fn start_registry(tls: Option<(&Path, &Path)>) -> RegistryProc {
-    assert!(
-        Path::new(REGISTRY_BIN).exists(),
-        "{REGISTRY_BIN} not found: install the Debian package `docker-registry` \
-         (scripts/test does it via ensure_docker_registry)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let tls_cfg = tls.map_or(String::new(), |(c, k)| {
-        format!(
-            "  tls:\n    certificate: {}\n    key: {}\n",
-            c.display(),
-            k.display()
-        )
-    });
-    let config = format!(
-        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: test-secret\n{tls_cfg}",
-        dir.path().join("data").display()
-    );
-    let cfg_path = dir.path().join("config.yml");
-    std::fs::write(&cfg_path, config).unwrap();
-    let child = Command::new(REGISTRY_BIN)
-        .arg("serve")
-        .arg(&cfg_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn docker-registry");
-    let mut reg = RegistryProc {
-        child,
-        port,
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        if let Ok(Some(status)) = reg.child.try_wait() {
-            panic!("docker-registry exited: {status}");
-        }
-        assert!(Instant::now() < deadline, "docker-registry did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    reg
-}
-
-fn sha(data: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(data)))
-}
-
-/// Plain OCI push calls: POST uploads/ → PUT ?digest=…
-async fn push_blob(client: &reqwest::Client, base: &str, repo: &str, data: &[u8]) -> String {
-    let digest = sha(data);
-    let resp = client
-        .post(format!("{base}/v2/{repo}/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 202, "start upload");
-    let location = resp.headers()["location"].to_str().unwrap().to_string();
-    let url = if location.starts_with("http") {
-        location
-    } else {
-        format!("{base}{location}")
-    };
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let resp = client
-        .put(format!("{url}{sep}digest={digest}"))
-        .header("content-type", "application/octet-stream")
-        .body(data.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status(),
-        201,
-        "finish upload: {}",
-        resp.text().await.unwrap()
-    );
-    digest
-}
-
-async fn push_manifest(
-    client: &reqwest::Client,
-    base: &str,
-    repo: &str,
-    reference: &str,
-    media_type: &str,
-    body: &[u8],
-) -> String {
-    let resp = client
-        .put(format!("{base}/v2/{repo}/manifests/{reference}"))
-        .header("content-type", media_type)
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status(),
-        201,
-        "push manifest: {}",
-        resp.text().await.unwrap()
-    );
-    sha(body)
-}
-
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-
-/// Push a single-platform image; returns (manifest digest, manifest body).
-async fn push_image(
-    client: &reqwest::Client,
-    base: &str,
-    repo: &str,
-    arch: &str,
-    layers: &[(Vec<u8>, &str)],
-) -> (String, Vec<u8>) {
-    let config = serde_json::json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})
-        .to_string()
-        .into_bytes();
-    let config_digest = push_blob(client, base, repo, &config).await;
-    let mut descs = Vec::new();
-    for (data, media_type) in layers {
-        let digest = push_blob(client, base, repo, data).await;
-        descs.push(
-            serde_json::json!({"mediaType": media_type, "digest": digest, "size": data.len()}),
-        );
-    }
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
-        "layers": descs,
-    })
-    .to_string()
-    .into_bytes();
-    let digest = push_manifest(client, base, repo, &sha(&manifest), OCI_MANIFEST, &manifest).await;
-    (digest, manifest)
-}
-
-const GZ_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-const TAR_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-
-/// Multi-arch `app:multi` (amd64 + arm64 with different content) and `app:arm`.
-/// Returns the arm64 and amd64 manifest digests.
-async fn push_multi_arch(client: &reqwest::Client, base: &str) -> (String, String) {
-    let arm_base = gzip(&layer(&[
-        E::Dir("etc"),
-        E::File("etc/arch", "arm64"),
-        E::File("etc/old", "x"),
-    ]));
-    let arm_top = layer(&[E::File("etc/.wh.old", ""), E::File("etc/top", "arm-top")]);
-    let (arm, arm_body) = push_image(
-        client,
-        base,
-        "app",
-        "arm64",
-        &[(arm_base, GZ_LAYER), (arm_top, TAR_LAYER)],
-    )
-    .await;
-    let amd_layer = gzip(&layer(&[E::Dir("etc"), E::File("etc/arch", "amd64")]));
-    let (amd, amd_body) = push_image(client, base, "app", "amd64", &[(amd_layer, GZ_LAYER)]).await;
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_INDEX,
-        "manifests": [
-            {"mediaType": OCI_MANIFEST, "digest": amd, "size": amd_body.len(), "platform": {"os": "linux", "architecture": "amd64"}},
-            {"mediaType": OCI_MANIFEST, "digest": arm, "size": arm_body.len(), "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-        ],
-    })
-    .to_string()
-    .into_bytes();
-    push_manifest(client, base, "app", "multi", OCI_INDEX, &index).await;
-    push_manifest(client, base, "app", "arm", OCI_MANIFEST, &arm_body).await;
-    (arm, amd)
-}
+// §5.1 item 8: pulls from a real registry (Debian docker-registry 2.8, started
+// and filled by registry_support)
 
 fn http_opts() -> PullOptions {
     PullOptions {

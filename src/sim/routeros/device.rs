@@ -247,6 +247,13 @@ impl Device {
                 .and_then(|x| x.as_str())
                 .unwrap_or("")
                 .to_string();
+            // Seeding is idempotent: the same address on the same interface is kept once.
+            let exists = self.t.table_mut(ADDRESS).iter().any(|r| {
+                r.get("address") == Some(&address) && r.get("interface") == Some(&interface)
+            });
+            if exists {
+                continue;
+            }
             let id = self.t.alloc();
             let mut r = Row::new();
             r.insert(".id".into(), fmt_id(id));
