@@ -45,7 +45,8 @@ ensure_python_nats() {
 ensure_docker_registry() {
   if [ ! -x /usr/bin/docker-registry ]; then
     echo ">> installing docker-registry" >&2
-    apt-get update -qq >&2 && apt-get install -y -qq docker-registry >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >&2
   fi
 }
 
