@@ -50,6 +50,15 @@ ensure_docker_registry() {
   fi
 }
 
+# skopeo: the real OCI client of the registry tests (tests/registry_clients.rs).
+ensure_skopeo() {
+  if ! command -v skopeo >/dev/null 2>&1; then
+    echo ">> installing skopeo" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo >&2
+  fi
+}
+
 ensure_rust_tools() {
   command -v cargo >/dev/null || { echo "cargo is required (rustup)" >&2; return 1; }
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >&2 || true

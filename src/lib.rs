@@ -6,6 +6,8 @@ pub mod api;
 pub mod config;
 pub mod events;
 pub mod metrics;
+pub mod oci;
+pub mod registry;
 pub mod routeros;
 pub mod sim;
 pub mod tls;

@@ -109,8 +109,12 @@ pub async fn boot(
     .start();
     let veths = VethsActor::new(journal(VethsActor::NAME, VethsActor::AREAS), state.veths).start();
     let dns = DnsActor::new(journal(DnsActor::NAME, DnsActor::AREAS), state.dns).start();
-    let images =
-        ImagesActor::new(journal(ImagesActor::NAME, ImagesActor::AREAS), state.images).start();
+    let images = ImagesActor::new(
+        journal(ImagesActor::NAME, ImagesActor::AREAS),
+        state.images,
+        config,
+    )
+    .start();
     let pods = PodsActor::new(journal(PodsActor::NAME, PodsActor::AREAS), state.pods).start();
     let consistency = ConsistencyActor::new(
         journal(ConsistencyActor::NAME, ConsistencyActor::AREAS),

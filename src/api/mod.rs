@@ -2,6 +2,7 @@
 //! RouterOS; they ask actors and turn answers (and errors) into Kubernetes shapes.
 
 mod health;
+mod images;
 mod pods;
 pub mod status;
 
@@ -25,7 +26,9 @@ pub struct ApiState {
 pub const MAX_BODY: usize = 1 << 20;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::routes).configure(pods::routes);
+    cfg.configure(health::routes)
+        .configure(pods::routes)
+        .configure(images::routes);
 }
 
 /// Binds the API listener and returns the server (run it by awaiting).

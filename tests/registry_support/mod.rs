@@ -349,3 +349,127 @@ pub async fn push_multi_arch(client: &reqwest::Client, base: &str) -> (String, S
     push_manifest(client, base, "app", "arm", OCI_MANIFEST, &arm_body).await;
     (arm, amd)
 }
+
+// ---------------------------------------------------------------------------
+// OCI image layouts (for `skopeo copy oci:…`) and raw HTTP (paths no URL library
+// would leave alone, clients that vanish mid-body)
+
+/// One image of an OCI layout: config JSON and layers (bytes, media type).
+pub struct LayoutImage<'a> {
+    pub arch: &'a str,
+    pub layers: &'a [(Vec<u8>, &'a str)],
+}
+
+fn layout_blob(dir: &Path, data: &[u8]) -> String {
+    let digest = sha(data);
+    let path = dir.join("blobs/sha256").join(&digest["sha256:".len()..]);
+    std::fs::write(path, data).unwrap();
+    digest
+}
+
+/// Writes an OCI image layout at `dir` with `images` under the ref name `tag`: a single
+/// manifest when there is one image, else an index of all (platform linux/<arch>).
+/// Returns the digest of what the tag names.
+pub fn write_oci_layout(dir: &Path, tag: &str, images: &[LayoutImage<'_>]) -> String {
+    std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let mut manifests = Vec::new();
+    for img in images {
+        let config = serde_json::json!({"architecture": img.arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})
+            .to_string()
+            .into_bytes();
+        let config_digest = layout_blob(dir, &config);
+        let layers: Vec<serde_json::Value> = img
+            .layers
+            .iter()
+            .map(|(data, mt)| serde_json::json!({"mediaType": mt, "digest": layout_blob(dir, data), "size": data.len()}))
+            .collect();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+            "layers": layers,
+        })
+        .to_string()
+        .into_bytes();
+        let digest = layout_blob(dir, &manifest);
+        manifests.push(serde_json::json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": manifest.len(), "platform": {"os": "linux", "architecture": img.arch}}));
+    }
+    let (top, top_mt, top_size) = if manifests.len() == 1 {
+        let m = &manifests[0];
+        (
+            m["digest"].as_str().unwrap().to_string(),
+            OCI_MANIFEST,
+            m["size"].as_u64().unwrap(),
+        )
+    } else {
+        let index =
+            serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests})
+                .to_string()
+                .into_bytes();
+        let len = index.len() as u64;
+        (layout_blob(dir, &index), OCI_INDEX, len)
+    };
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": top_mt, "digest": top, "size": top_size,
+        "annotations": {"org.opencontainers.image.ref.name": tag}}]});
+    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    top
+}
+
+/// Runs skopeo with `args`; panics with its output on failure; returns stdout.
+pub fn skopeo(args: &[&str]) -> String {
+    let out = Command::new("skopeo").args(args).output().expect(
+        "skopeo not found: install the Debian package `skopeo` (scripts/test: ensure_skopeo)",
+    );
+    assert!(
+        out.status.success(),
+        "skopeo {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One HTTP/1.1 request written verbatim (the path is not normalised), connection closed
+/// afterwards. Returns (status, headers lower-cased, body).
+pub fn raw_http(
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.set_nodelay(true).unwrap();
+    let mut all = req.into_bytes();
+    all.extend_from_slice(body);
+    s.write_all(&all).unwrap();
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no HTTP response head");
+    let head = String::from_utf8_lossy(&resp[..split]).into_owned();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let hdrs = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, hdrs, resp[split + 4..].to_vec())
+}

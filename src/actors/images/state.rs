@@ -23,6 +23,8 @@ pub struct Tarball {
     pub path: String,
     pub digest: String,
     pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pulled_at: Option<String>,
 }
 
 impl ImagesState {
@@ -36,6 +38,7 @@ impl ImagesState {
                 digest,
                 path,
                 size,
+                pulled_at,
             } => {
                 let entry = self.entries.entry(reference.clone()).or_default();
                 entry.digest = digest.clone();
@@ -43,11 +46,15 @@ impl ImagesState {
                     path: path.clone(),
                     digest: digest.clone(),
                     size: *size,
+                    pulled_at: pulled_at.clone(),
                 });
             }
             ImagesEvent::ImageCleared { reference } => {
                 self.entries.remove(reference);
             }
+            // A fact for the pods actor; the cache entries it invalidates are cleared by their
+            // own `ImageCleared` events.
+            ImagesEvent::PushNotified { .. } => {}
         }
     }
 }

@@ -12,17 +12,28 @@ pub enum ImagesEvent {
         digest: String,
         path: String,
         size: u64,
+        /// When the tarball was written (RFC 3339); absent in events recorded before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pulled_at: Option<String>,
     },
     /// The reference was invalidated (push or redeploy): its digest and tarball are gone.
     ImageCleared { reference: String },
+    /// The registry announced a push (images.md §4.1): every tag of `repository` when `tag` is
+    /// `None` (a digest push), else that tag. The pods actor re-checks the repository's pods.
+    PushNotified {
+        repository: String,
+        tag: Option<String>,
+    },
 }
 
 impl ImagesEvent {
+    /// The reference the event is about (for `PushNotified`, the repository).
     pub fn reference(&self) -> &str {
         match self {
             ImagesEvent::ImageResolved { reference, .. }
             | ImagesEvent::TarballBuilt { reference, .. }
             | ImagesEvent::ImageCleared { reference } => reference,
+            ImagesEvent::PushNotified { repository, .. } => repository,
         }
     }
 

@@ -9,26 +9,14 @@
 //! - [`safe_path`]: resolve entry paths without ever leaving root-dir.
 //! - [`compression`]: sniff gzip / zstd / plain streams.
 //! - [`scratch`]: self-deleting temporary files.
-//! - [`reference`]: parse image references.
-//! - [`tls`]: rustls client configuration (`check-certificate`).
-//! - [`challenge`]: parse `WWW-Authenticate` headers.
-//! - [`registry`]: HTTP(S) transport to a registry with Basic/Bearer auth.
-//! - [`manifest`]: manifests, indexes and platform selection.
-//! - [`blob`]: verified, throttled blob downloads to disk.
-//! - [`pull`]: the pull sequence.
+//! - [`pull`]: the pull sequence, through the OCI client in [`crate::oci`].
 
 mod archive;
-mod blob;
-mod challenge;
 mod compression;
 mod layers;
-mod manifest;
 mod pull;
-mod reference;
-mod registry;
 mod safe_path;
 mod scratch;
-mod tls;
 
 use std::path::Path;
 
@@ -62,6 +50,20 @@ pub enum ImportError {
     Unsupported(String),
 }
 
+impl From<crate::oci::OciError> for ImportError {
+    fn from(e: crate::oci::OciError) -> Self {
+        use crate::oci::OciError as O;
+        match e {
+            O::Io(e) => ImportError::Io(e),
+            O::Malformed(m) => ImportError::Malformed(m),
+            O::Registry(m) => ImportError::Registry(m),
+            O::Certificate(m) => ImportError::Certificate(m),
+            O::NotFound(m) => ImportError::NotFound(m),
+            O::Unsupported(m) => ImportError::Unsupported(m),
+        }
+    }
+}
+
 /// Settings for [`pull_remote_image`].
 #[derive(Debug, Clone)]
 pub struct PullOptions {
@@ -77,6 +79,19 @@ pub struct PullOptions {
     pub bytes_per_sec: Option<u64>,
     pub username: Option<String>,
     pub password: Option<String>,
+}
+
+impl PullOptions {
+    fn client_options(&self) -> crate::oci::ClientOptions {
+        crate::oci::ClientOptions {
+            arch: self.arch.clone(),
+            check_certificate: self.check_certificate,
+            extra_roots: self.extra_roots.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            ..crate::oci::ClientOptions::default()
+        }
+    }
 }
 
 impl Default for PullOptions {

@@ -2,20 +2,20 @@
 
 use serde::Deserialize;
 
-use super::ImportError;
+use super::OciError;
 
-pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// `Accept` header value for manifest requests.
-pub(crate) fn accept_header() -> String {
+pub fn accept_header() -> String {
     [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST].join(", ")
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Descriptor {
+pub struct Descriptor {
     #[serde(rename = "mediaType", default)]
     pub media_type: String,
     pub digest: String,
@@ -28,7 +28,7 @@ pub(crate) struct Descriptor {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Platform {
+pub struct Platform {
     #[serde(default)]
     pub os: String,
     #[serde(default)]
@@ -39,13 +39,14 @@ pub(crate) struct Platform {
 
 /// A single-platform image manifest.
 #[derive(Debug, Clone)]
-pub(crate) struct ImageManifest {
+pub struct ImageManifest {
+    pub config: Descriptor,
     pub layers: Vec<Descriptor>,
 }
 
 /// What a manifest request returned.
 #[derive(Debug, Clone)]
-pub(crate) enum Fetched {
+pub enum Fetched {
     Index(Vec<Descriptor>),
     Image(ImageManifest),
 }
@@ -65,11 +66,11 @@ struct Raw {
 }
 
 /// Parse a manifest body; the `mediaType` field wins over `Content-Type`.
-pub(crate) fn parse(body: &[u8], content_type: Option<&str>) -> Result<Fetched, ImportError> {
+pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Fetched, OciError> {
     let raw: Raw = serde_json::from_slice(body)
-        .map_err(|e| ImportError::Malformed(format!("bad manifest: {e}")))?;
+        .map_err(|e| OciError::Malformed(format!("bad manifest: {e}")))?;
     if raw.schema_version != 2 {
-        return Err(ImportError::Unsupported(format!(
+        return Err(OciError::Unsupported(format!(
             "manifest schema version {}",
             raw.schema_version
         )));
@@ -87,30 +88,30 @@ pub(crate) fn parse(body: &[u8], content_type: Option<&str>) -> Result<Fetched, 
     if is_index {
         let list = raw
             .manifests
-            .ok_or_else(|| ImportError::Malformed("index without manifests".into()))?;
+            .ok_or_else(|| OciError::Malformed("index without manifests".into()))?;
         return Ok(Fetched::Index(list));
     }
-    if raw.config.is_none() {
-        return Err(ImportError::Malformed("manifest without config".into()));
-    }
+    let config = raw
+        .config
+        .ok_or_else(|| OciError::Malformed("manifest without config".into()))?;
     let layers = raw
         .layers
-        .ok_or_else(|| ImportError::Malformed("manifest without layers".into()))?;
+        .ok_or_else(|| OciError::Malformed("manifest without layers".into()))?;
     for layer in &layers {
         check_layer(layer)?;
     }
-    Ok(Fetched::Image(ImageManifest { layers }))
+    Ok(Fetched::Image(ImageManifest { config, layers }))
 }
 
-fn check_layer(layer: &Descriptor) -> Result<(), ImportError> {
+fn check_layer(layer: &Descriptor) -> Result<(), OciError> {
     if layer.media_type.contains("zstd") {
-        return Err(ImportError::Unsupported("zstd compressed layers".into()));
+        return Err(OciError::Unsupported("zstd compressed layers".into()));
     }
     if !layer.urls.is_empty() || layer.media_type.contains("foreign") {
-        return Err(ImportError::Unsupported("foreign layers".into()));
+        return Err(OciError::Unsupported("foreign layers".into()));
     }
     if !super::reference::is_sha256(&layer.digest) {
-        return Err(ImportError::Malformed(format!(
+        return Err(OciError::Malformed(format!(
             "bad layer digest {}",
             layer.digest
         )));
@@ -119,7 +120,7 @@ fn check_layer(layer: &Descriptor) -> Result<(), ImportError> {
 }
 
 /// Normalise architecture spellings (`aarch64` → `arm64`, `x86_64` → `amd64`).
-pub(crate) fn normalise_arch(arch: &str) -> &str {
+pub fn normalise_arch(arch: &str) -> &str {
     match arch {
         "aarch64" | "arm64v8" => "arm64",
         "x86_64" | "x86-64" => "amd64",
@@ -129,7 +130,7 @@ pub(crate) fn normalise_arch(arch: &str) -> &str {
 }
 
 /// The index entry for `linux/<arch>`; for arm64 only variant `v8` or none.
-pub(crate) fn pick_platform<'a>(list: &'a [Descriptor], arch: &str) -> Option<&'a Descriptor> {
+pub fn pick_platform<'a>(list: &'a [Descriptor], arch: &str) -> Option<&'a Descriptor> {
     let arch = normalise_arch(arch);
     let variant_ok = |v: Option<&str>| match (arch, v) {
         (_, None) | (_, Some("")) => true,
@@ -188,7 +189,7 @@ mod tests {
         );
         assert!(matches!(
             parse(body.as_bytes(), None),
-            Err(ImportError::Unsupported(_))
+            Err(OciError::Unsupported(_))
         ));
     }
 }

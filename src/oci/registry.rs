@@ -8,16 +8,16 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
 use reqwest::{Response, StatusCode};
 
 use super::challenge::{self, Challenge};
-use super::reference::ImageRef;
-use super::tls::client_config;
-use super::{ImportError, PullOptions};
+use super::reference::Reference;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+use super::{ClientOptions, OciError};
+
+/// Idle pooled connections are closed after this long.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A connected registry for one repository.
 #[derive(Debug)]
-pub(crate) struct Registry {
+pub struct Registry {
     http: reqwest::Client,
     /// `scheme://host[:port]`
     base: String,
@@ -30,17 +30,24 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// Build the client and find out which scheme the registry speaks.
-    pub(crate) async fn connect(image: &ImageRef, opts: &PullOptions) -> Result<Self, ImportError> {
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(client_config(opts)?)
+    pub async fn connect(image: &Reference, opts: &ClientOptions) -> Result<Self, OciError> {
+        let mut builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(super::tls_config(opts)?)
             .no_proxy()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
+            .connect_timeout(opts.connect_timeout)
+            .read_timeout(opts.read_timeout)
+            .pool_max_idle_per_host(opts.max_idle_per_host)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT);
+        if let Some(limit) = opts.request_timeout {
+            builder = builder.timeout(limit);
+        }
+        let http = builder
             .build()
-            .map_err(|e| ImportError::Registry(format!("http client: {e}")))?;
+            .map_err(|e| OciError::Registry(format!("http client: {e}")))?;
         let schemes: Vec<&str> = match image.scheme.as_deref() {
             Some(s) => vec![s],
-            None => vec!["https", "http"],
+            None if opts.allow_plain_http => vec!["https", "http"],
+            None => vec!["https"],
         };
         let mut first_error = None;
         for scheme in schemes {
@@ -60,23 +67,23 @@ impl Registry {
                     let err = transport_error(&image.host, &e);
                     // A certificate problem means the registry does speak TLS:
                     // never downgrade to plain HTTP then.
-                    if matches!(err, ImportError::Certificate(_)) {
+                    if matches!(err, OciError::Certificate(_)) {
                         return Err(err);
                     }
                     first_error.get_or_insert(err);
                 }
             }
         }
-        Err(first_error.unwrap_or_else(|| ImportError::Registry("no scheme".into())))
+        Err(first_error.unwrap_or_else(|| OciError::Registry("no scheme".into())))
     }
 
     /// `GET /v2/<repo>/<kind>/<reference>`, authenticating once on 401.
-    pub(crate) async fn get(
+    pub async fn get(
         &mut self,
         kind: &str,
         reference: &str,
         accept: Option<&str>,
-    ) -> Result<Response, ImportError> {
+    ) -> Result<Response, OciError> {
         let url = format!("{}/v2/{}/{kind}/{reference}", self.base, self.repo);
         let mut answered = false;
         loop {
@@ -98,7 +105,7 @@ impl Registry {
                     self.answer(resp.headers()).await?;
                 }
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    return Err(ImportError::Registry(format!(
+                    return Err(OciError::Registry(format!(
                         "unauthorized: {}/{}",
                         self.host(),
                         self.repo
@@ -110,14 +117,14 @@ impl Registry {
                     } else {
                         "blob"
                     };
-                    return Err(ImportError::NotFound(format!(
+                    return Err(OciError::NotFound(format!(
                         "{what} unknown: {}/{}:{reference}",
                         self.host(),
                         self.repo
                     )));
                 }
                 s => {
-                    return Err(ImportError::Registry(format!(
+                    return Err(OciError::Registry(format!(
                         "{} answered {s} for {kind}/{reference}",
                         self.host()
                     )));
@@ -131,17 +138,17 @@ impl Registry {
     }
 
     /// Answer a 401's challenge, setting `self.auth`.
-    async fn answer(&mut self, headers: &HeaderMap) -> Result<(), ImportError> {
+    async fn answer(&mut self, headers: &HeaderMap) -> Result<(), OciError> {
         let challenge = headers
             .get_all(WWW_AUTHENTICATE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .filter_map(challenge::parse)
             .find(|c| c.scheme == "bearer" || c.scheme == "basic")
-            .ok_or_else(|| ImportError::Registry(format!("unauthorized: {}", self.host())))?;
+            .ok_or_else(|| OciError::Registry(format!("unauthorized: {}", self.host())))?;
         if challenge.scheme == "basic" {
             let basic = self.basic().ok_or_else(|| {
-                ImportError::Registry(format!("unauthorized: {} needs credentials", self.host()))
+                OciError::Registry(format!("unauthorized: {} needs credentials", self.host()))
             })?;
             self.auth = Some(basic);
             return Ok(());
@@ -159,11 +166,11 @@ impl Registry {
     }
 
     /// `GET <realm>?service=…&scope=…`, Basic credentials when configured.
-    async fn fetch_token(&self, challenge: &Challenge) -> Result<String, ImportError> {
+    async fn fetch_token(&self, challenge: &Challenge) -> Result<String, OciError> {
         let realm = challenge
             .params
             .get("realm")
-            .ok_or_else(|| ImportError::Registry("bearer challenge without realm".into()))?;
+            .ok_or_else(|| OciError::Registry("bearer challenge without realm".into()))?;
         let default_scope = format!("repository:{}:pull", self.repo);
         let scope = challenge.params.get("scope").unwrap_or(&default_scope);
         let mut query: Vec<(&str, &str)> = vec![("scope", scope.as_str())];
@@ -176,7 +183,7 @@ impl Registry {
         }
         let resp = req.send().await.map_err(|e| transport_error(realm, &e))?;
         if !resp.status().is_success() {
-            return Err(ImportError::Registry(format!(
+            return Err(OciError::Registry(format!(
                 "token request failed: {}",
                 resp.status()
             )));
@@ -184,29 +191,29 @@ impl Registry {
         let body: serde_json::Value = resp
             .json()
             .await
-            .map_err(|e| ImportError::Registry(format!("bad token answer: {e}")))?;
+            .map_err(|e| OciError::Registry(format!("bad token answer: {e}")))?;
         body.get("token")
             .or_else(|| body.get("access_token"))
             .and_then(|t| t.as_str())
             .filter(|t| !t.is_empty())
             .map(str::to_string)
-            .ok_or_else(|| ImportError::Registry("token answer without token".into()))
+            .ok_or_else(|| OciError::Registry("token answer without token".into()))
     }
 }
 
 /// Map a reqwest failure: certificate problems apart, everything else is "could not connect".
-pub(crate) fn transport_error(target: &str, err: &reqwest::Error) -> ImportError {
+pub fn transport_error(target: &str, err: &reqwest::Error) -> OciError {
     if let Some(tls) = find_rustls_error(err) {
         if let rustls::Error::InvalidCertificate(why) = tls {
-            return ImportError::Certificate(format!("{target}: {why:?}"));
+            return OciError::Certificate(format!("{target}: {why:?}"));
         }
-        return ImportError::Registry(format!("tls error with {target}: {tls}"));
+        return OciError::Registry(format!("tls error with {target}: {tls}"));
     }
     let mut root: &dyn std::error::Error = err;
     while let Some(next) = root.source() {
         root = next;
     }
-    ImportError::Registry(format!("could not connect to {target}: {root}"))
+    OciError::Registry(format!("could not connect to {target}: {root}"))
 }
 
 fn find_rustls_error(err: &reqwest::Error) -> Option<&rustls::Error> {

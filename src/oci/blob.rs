@@ -8,19 +8,19 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::ImportError;
+use super::OciError;
 use super::registry::Registry;
 
 /// Shared bandwidth budget for one pull.
 #[derive(Debug)]
-pub(crate) struct Throttle {
+pub struct Throttle {
     bytes_per_sec: Option<u64>,
     started: Instant,
     consumed: u64,
 }
 
 impl Throttle {
-    pub(crate) fn new(bytes_per_sec: Option<u64>) -> Self {
+    pub fn new(bytes_per_sec: Option<u64>) -> Self {
         Self {
             bytes_per_sec: bytes_per_sec.filter(|b| *b > 0),
             started: Instant::now(),
@@ -41,13 +41,13 @@ impl Throttle {
 }
 
 /// Stream blob `digest` into a new file at `dest`; returns its size.
-pub(crate) async fn download(
+pub async fn download(
     registry: &mut Registry,
     digest: &str,
     expected_size: u64,
     dest: &Path,
     throttle: &mut Throttle,
-) -> Result<u64, ImportError> {
+) -> Result<u64, OciError> {
     let resp = registry.get("blobs", digest, None).await?;
     let mut file = tokio::fs::File::options()
         .write(true)
@@ -59,7 +59,7 @@ pub(crate) async fn download(
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk =
-            chunk.map_err(|e| ImportError::Registry(format!("blob {digest} download: {e}")))?;
+            chunk.map_err(|e| OciError::Registry(format!("blob {digest} download: {e}")))?;
         hasher.update(&chunk);
         file.write_all(&chunk).await?;
         size += chunk.len() as u64;
@@ -68,12 +68,12 @@ pub(crate) async fn download(
     file.flush().await?;
     let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
     if actual != digest {
-        return Err(ImportError::Registry(format!(
+        return Err(OciError::Registry(format!(
             "digest mismatch for blob {digest}"
         )));
     }
     if expected_size != 0 && expected_size != size {
-        return Err(ImportError::Registry(format!(
+        return Err(OciError::Registry(format!(
             "size mismatch for blob {digest}"
         )));
     }

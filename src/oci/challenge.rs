@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Challenge {
+pub struct Challenge {
     /// Lower-cased scheme: `bearer`, `basic`, …
     pub scheme: String,
     /// Lower-cased parameter names → unquoted values.
     pub params: HashMap<String, String>,
 }
 
-pub(crate) fn parse(header: &str) -> Option<Challenge> {
+pub fn parse(header: &str) -> Option<Challenge> {
     let header = header.trim();
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
     if scheme.is_empty() {

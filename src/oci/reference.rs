@@ -1,11 +1,11 @@
 //! Parse `remote-image=` references (§3.1): `host:port/repo:tag`,
 //! `host/repo@sha256:…`, or `repo[:tag]` on the configured `registry-url`.
 
-use super::ImportError;
+use super::OciError;
 
 /// A parsed image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ImageRef {
+pub struct Reference {
     /// `host[:port]` of the registry.
     pub host: String,
     /// `Some("http"|"https")` when a scheme was spelled out (ref or registry-url).
@@ -16,8 +16,8 @@ pub(crate) struct ImageRef {
     pub reference: String,
 }
 
-impl ImageRef {
-    pub(crate) fn is_digest(&self) -> bool {
+impl Reference {
+    pub fn is_digest(&self) -> bool {
         self.reference.starts_with("sha256:")
     }
 }
@@ -25,8 +25,8 @@ impl ImageRef {
 /// Used when `registry-url` is empty (RouterOS prints it as `assumed-registry-url`).
 const DOCKER_HUB: &str = "https://registry-1.docker.io";
 
-pub(crate) fn parse(input: &str, default_registry: &str) -> Result<ImageRef, ImportError> {
-    let invalid = || ImportError::Malformed(format!("invalid image reference {input}"));
+pub fn parse(input: &str, default_registry: &str) -> Result<Reference, OciError> {
+    let invalid = || OciError::Malformed(format!("invalid image reference {input}"));
     let (scheme, rest) = split_scheme(input.trim());
 
     let (name, reference) = match rest.split_once('@') {
@@ -77,7 +77,7 @@ pub(crate) fn parse(input: &str, default_registry: &str) -> Result<ImageRef, Imp
     if host == "registry-1.docker.io" && !repo.contains('/') {
         repo = format!("library/{repo}");
     }
-    Ok(ImageRef {
+    Ok(Reference {
         host,
         scheme,
         repo,
@@ -94,7 +94,7 @@ fn split_scheme(s: &str) -> (Option<String>, &str) {
     (None, s.trim_end_matches('/'))
 }
 
-pub(crate) fn is_sha256(s: &str) -> bool {
+pub fn is_sha256(s: &str) -> bool {
     s.strip_prefix("sha256:").is_some_and(|h| {
         h.len() == 64
             && h.bytes()

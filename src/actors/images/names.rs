@@ -1,0 +1,260 @@
+//! Pure naming rules of the image cache: reference normalisation (images.md §3.2), tarball
+//! slugs (NAME-7, §3.4) and host-visible paths (NAME-8, §3.9).
+
+use crate::config::StorageConfig;
+use sha2::{Digest, Sha256};
+
+/// Rewrites local registry aliases to the primary address (§3.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Normaliser {
+    /// `registry.localAddresses`: the first is the primary, the others aliases of it.
+    pub local_addresses: Vec<String>,
+}
+
+impl Normaliser {
+    pub fn new(local_addresses: &[String]) -> Self {
+        Normaliser {
+            local_addresses: local_addresses
+                .iter()
+                .map(|a| strip_scheme(a.trim()).trim_end_matches('/').to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
+        }
+    }
+
+    pub fn primary(&self) -> Option<&str> {
+        self.local_addresses.first().map(String::as_str)
+    }
+
+    /// `localhost/<rest>` and `<alias>/<rest>` → `<primary>/<rest>`; anything else unchanged.
+    pub fn normalise(&self, reference: &str) -> String {
+        let reference = reference.trim();
+        let Some(primary) = self.primary() else {
+            return reference.to_string();
+        };
+        let Some((host, rest)) = reference.split_once('/') else {
+            return reference.to_string();
+        };
+        if host == "localhost" || self.local_addresses[1..].iter().any(|a| a == host) {
+            return format!("{primary}/{rest}");
+        }
+        reference.to_string()
+    }
+
+    /// Local: registry part `localhost`, `localhost:<port>` or a `localAddresses` entry (IMG-4).
+    pub fn is_local(&self, reference: &str) -> bool {
+        let Some((host, _)) = reference.split_once('/') else {
+            return false;
+        };
+        host == "localhost"
+            || host.starts_with("localhost:")
+            || self.local_addresses.iter().any(|a| a == host)
+    }
+
+    /// A pushed repository (`microdns`, or with a host) as the repository of cached refs:
+    /// without a registry part it lives on the primary.
+    pub fn pushed_repository(&self, repo: &str) -> String {
+        let repo = repo.trim();
+        let has_host = repo
+            .split_once('/')
+            .is_some_and(|(first, _)| first.contains(['.', ':']) || first == "localhost");
+        match self.primary() {
+            Some(primary) if !has_host => format!("{primary}/{repo}"),
+            _ => self.normalise(repo),
+        }
+    }
+}
+
+fn strip_scheme(s: &str) -> &str {
+    s.strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s)
+}
+
+/// NAME-7 slug (`a-z 0-9 -` kept, `A-Z` lower-cased, everything else `-`) plus, as §3.4
+/// recommends, `-` and the first 8 hex of sha256(ref) so distinct refs never share a file.
+pub fn slug(reference: &str) -> String {
+    let base: String = reference
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '-',
+        })
+        .collect();
+    let hash = hex::encode(Sha256::digest(reference.as_bytes()));
+    format!("{base}-{}", &hash[..8])
+}
+
+/// NAME-8 / §3.9: a path inside mkube's container as the device sees it. The first
+/// `persistentMounts` entry whose `containerPath` is a whole-component prefix maps to its
+/// `hostPath`; else `<selfRootDir>/<path>` when set; else the path. No leading `/`.
+pub fn host_visible(path: &str, storage: &StorageConfig) -> String {
+    for mount in &storage.persistent_mounts {
+        let prefix = mount.container_path.trim_end_matches('/');
+        if prefix.is_empty() {
+            continue;
+        }
+        let rest = match path.strip_prefix(prefix) {
+            Some("") => "",
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => continue,
+        };
+        let host = mount.host_path.trim_matches('/');
+        return format!("{host}{rest}").trim_start_matches('/').to_string();
+    }
+    let rel = path.trim_start_matches('/');
+    let root = storage.self_root_dir.trim_matches('/');
+    if root.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{root}/{rel}")
+    }
+}
+
+/// The repository path without the registry host (`host:5000/a/b:t` → `a/b`), as written into
+/// the docker-save `RepoTags` (§3.8).
+pub fn repo_path(repository: &str) -> &str {
+    match repository.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => rest,
+        _ => repository,
+    }
+}
+
+/// `host:5000/app:v1` → `host:5000/app`; `app@sha256:…` → `app` (the subject key rule of
+/// the images events).
+pub fn repository_of(reference: &str) -> &str {
+    let without_digest = reference.split('@').next().unwrap_or(reference);
+    let last_slash = without_digest.rfind('/').map_or(0, |i| i + 1);
+    match without_digest[last_slash..].rfind(':') {
+        Some(colon) => &without_digest[..last_slash + colon],
+        None => without_digest,
+    }
+}
+
+/// The tag of a reference, `None` when it is pinned by digest.
+pub fn tag_of(reference: &str) -> Option<&str> {
+    if reference.contains('@') {
+        return None;
+    }
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    reference[last_slash..]
+        .rfind(':')
+        .map(|i| &reference[last_slash + i + 1..])
+}
+
+/// A push notification's `image` (§4.1): `repo:tag`, `repo@sha256:…`, `repo:sha256:<64hex>`,
+/// or `repo` (tag `latest`). Returns (repository, tag or `None` for a digest).
+pub fn parse_pushed(image: &str) -> Option<(String, Option<String>)> {
+    let image = image.trim();
+    if image.is_empty() {
+        return None;
+    }
+    if let Some((repo, digest)) = image.split_once('@') {
+        return (!repo.is_empty() && crate::oci::reference::is_sha256(digest))
+            .then(|| (repo.to_string(), None));
+    }
+    if let Some(i) = image.rfind(":sha256:") {
+        let digest = &image[i + 1..];
+        if crate::oci::reference::is_sha256(digest) && i > 0 {
+            return Some((image[..i].to_string(), None));
+        }
+    }
+    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[last_slash..].rfind(':') {
+        Some(i) => {
+            let (repo, tag) = (&image[..last_slash + i], &image[last_slash + i + 1..]);
+            (!repo.is_empty() && !tag.is_empty()).then(|| (repo.to_string(), Some(tag.to_string())))
+        }
+        None => Some((image.to_string(), Some("latest".to_string()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PersistentMount;
+
+    fn n() -> Normaliser {
+        Normaliser::new(&["192.168.200.3:5000".into(), "192.168.200.2:5000".into()])
+    }
+
+    #[test]
+    fn aliases_and_localhost_become_the_primary() {
+        let n = n();
+        assert_eq!(
+            n.normalise("192.168.200.2:5000/microdns:edge"),
+            "192.168.200.3:5000/microdns:edge"
+        );
+        assert_eq!(n.normalise("localhost/x:1"), "192.168.200.3:5000/x:1");
+        assert_eq!(n.normalise("nginx:latest"), "nginx:latest");
+        assert_eq!(n.normalise("localhost:5000/x:1"), "localhost:5000/x:1");
+        assert!(n.is_local("localhost:5000/x:1"));
+        assert!(n.is_local("192.168.200.2:5000/x"));
+        assert!(!n.is_local("ghcr.io/x"));
+        assert_eq!(
+            Normaliser::default().normalise("localhost/x"),
+            "localhost/x"
+        );
+    }
+
+    #[test]
+    fn slugs_follow_name7_plus_hash() {
+        let s = slug("localhost:5000/myapp:v1.0.0");
+        assert!(s.starts_with("localhost-5000-myapp-v1-0-0-"), "{s}");
+        assert_eq!(s.len(), "localhost-5000-myapp-v1-0-0-".len() + 8);
+        assert_ne!(slug("a/b:c"), slug("a-b:c"));
+        assert!(slug("Nginx:latest").starts_with("nginx-latest-"));
+    }
+
+    #[test]
+    fn host_visible_matches_whole_components() {
+        let mut s = StorageConfig {
+            persistent_mounts: vec![PersistentMount {
+                container_path: "/raid1/cache".into(),
+                host_path: "raid1/cache".into(),
+            }],
+            ..StorageConfig::default()
+        };
+        assert_eq!(host_visible("/raid1/cache/x.tar", &s), "raid1/cache/x.tar");
+        assert_eq!(host_visible("/raid1/cachex/y", &s), "raid1/cachex/y");
+        s.self_root_dir = "raid1/images/kube.gt.lo".into();
+        assert_eq!(
+            host_visible("/raid1/cachex/y", &s),
+            "raid1/images/kube.gt.lo/raid1/cachex/y"
+        );
+    }
+
+    #[test]
+    fn pushed_images_parse_tags_and_digests() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(
+            parse_pushed("microdns:edge"),
+            Some(("microdns".into(), Some("edge".into())))
+        );
+        assert_eq!(
+            parse_pushed(&format!("mkube:{d}")),
+            Some(("mkube".into(), None))
+        );
+        assert_eq!(
+            parse_pushed(&format!("mkube@{d}")),
+            Some(("mkube".into(), None))
+        );
+        assert_eq!(
+            parse_pushed("app"),
+            Some(("app".into(), Some("latest".into())))
+        );
+        assert_eq!(
+            parse_pushed("127.0.0.1:5000/app"),
+            Some(("127.0.0.1:5000/app".into(), Some("latest".into())))
+        );
+        assert_eq!(parse_pushed(""), None);
+        assert_eq!(tag_of("h:1/a:b"), Some("b"));
+        assert_eq!(tag_of("h:1/a"), None);
+        assert_eq!(repo_path("h:1/a/b"), "a/b");
+        assert_eq!(
+            n().pushed_repository("microdns"),
+            "192.168.200.3:5000/microdns"
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! An OCI distribution client (pull side): image references, `WWW-Authenticate` challenges and
+//! the Basic/Bearer token flow, registry HTTP(S) with scheme detection, manifests and indexes with
+//! `linux/<arch>` selection, and streamed, digest-verified blob downloads.
+//!
+//! A client room: it speaks to registries and knows nothing about events or actors. Used by the
+//! images actor (the image cache) and by the RouterOS simulator's `remote-image=` importer.
+//!
+//! - [`reference`]: parse image references.
+//! - [`challenge`]: parse `WWW-Authenticate` headers.
+//! - [`registry`]: HTTP(S) transport to one repository with Basic/Bearer auth.
+//! - [`manifest`]: manifests, indexes and platform selection.
+//! - [`blob`]: verified, optionally throttled blob downloads to disk.
+
+pub mod blob;
+pub mod challenge;
+pub mod manifest;
+pub mod reference;
+pub mod registry;
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+pub use blob::{Throttle, download};
+pub use manifest::{Descriptor, Fetched, ImageManifest, Platform};
+pub use reference::Reference;
+pub use registry::Registry;
+
+/// Largest manifest (or image config) body accepted.
+pub const MAX_MANIFEST: usize = 4 * 1024 * 1024;
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    #[error("io error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("bad image: {0}")]
+    Malformed(String),
+    #[error("registry error: {0}")]
+    Registry(String),
+    #[error("certificate error: {0}")]
+    Certificate(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+}
+
+/// How to talk to a registry.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Image architecture to pick from an index (`arm64` default).
+    pub arch: String,
+    /// `false` accepts any TLS certificate; `true` needs a CA from `extra_roots`.
+    pub check_certificate: bool,
+    /// PEM CA certificates trusted when `check_certificate` is true.
+    pub extra_roots: Vec<Vec<u8>>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Without a scheme in the reference: try plain HTTP after HTTPS fails.
+    pub allow_plain_http: bool,
+    pub connect_timeout: Duration,
+    /// Longest pause between two reads of a response.
+    pub read_timeout: Duration,
+    /// Whole-request limit (`None`: only the read timeout applies).
+    pub request_timeout: Option<Duration>,
+    /// Idle connections kept per host (images.md §3.3: bounded pool).
+    pub max_idle_per_host: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            arch: "arm64".into(),
+            check_certificate: true,
+            extra_roots: Vec::new(),
+            username: None,
+            password: None,
+            allow_plain_http: true,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            request_timeout: None,
+            max_idle_per_host: 4,
+        }
+    }
+}
+
+/// `check_certificate` → only `extra_roots` are trusted; otherwise any certificate is
+/// accepted (handshake signatures are still checked).
+pub fn tls_config(opts: &ClientOptions) -> Result<rustls::ClientConfig, OciError> {
+    let roots: Vec<&[u8]> = opts.extra_roots.iter().map(Vec::as_slice).collect();
+    crate::tls::client_config(!opts.check_certificate, &roots).map_err(OciError::Certificate)
+}
+
+/// `sha256:<hex>` of `data`.
+pub fn sha256_digest(data: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+}
+
+/// GET a manifest; returns it parsed and its sha256 digest (checked when `pinned`).
+pub async fn fetch_manifest(
+    registry: &mut Registry,
+    reference: &str,
+    pinned: Option<&str>,
+) -> Result<(Fetched, String), OciError> {
+    let resp = registry
+        .get("manifests", reference, Some(&manifest::accept_header()))
+        .await?;
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| OciError::Registry(format!("manifest download: {e}")))?;
+    if body.len() > MAX_MANIFEST {
+        return Err(OciError::Malformed("manifest too large".into()));
+    }
+    let digest = sha256_digest(&body);
+    if let Some(want) = pinned
+        && want != digest
+    {
+        return Err(OciError::Registry(format!(
+            "digest mismatch for manifest {want}"
+        )));
+    }
+    Ok((manifest::parse(&body, content_type.as_deref())?, digest))
+}
+
+/// The single-platform manifest `reference` (tag or digest) stands for on `linux/<arch>`, and
+/// its digest: an index is followed to its matching child (images.md §3.3 "registry digest").
+pub async fn resolve_platform(
+    registry: &mut Registry,
+    reference: &str,
+    arch: &str,
+) -> Result<(ImageManifest, String), OciError> {
+    let pinned = reference::is_sha256(reference).then_some(reference);
+    let (fetched, digest) = fetch_manifest(registry, reference, pinned).await?;
+    match fetched {
+        Fetched::Image(m) => Ok((m, digest)),
+        Fetched::Index(list) => {
+            let child = manifest::pick_platform(&list, arch).ok_or_else(|| {
+                OciError::NotFound(format!("no linux/{arch} image for {reference}"))
+            })?;
+            let child_digest = child.digest.clone();
+            let (fetched, d) = fetch_manifest(registry, &child_digest, Some(&child_digest)).await?;
+            match fetched {
+                Fetched::Image(m) => Ok((m, d)),
+                Fetched::Index(_) => Err(OciError::Malformed("nested manifest index".into())),
+            }
+        }
+    }
+}
+
+/// A small blob (an image config) into memory, digest-verified, at most [`MAX_MANIFEST`] bytes.
+pub async fn fetch_small_blob(registry: &mut Registry, digest: &str) -> Result<Vec<u8>, OciError> {
+    let resp = registry.get("blobs", digest, None).await?;
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| OciError::Registry(format!("blob {digest} download: {e}")))?;
+    if body.len() > MAX_MANIFEST {
+        return Err(OciError::Malformed(format!("blob {digest} too large")));
+    }
+    if sha256_digest(&body) != digest {
+        return Err(OciError::Registry(format!(
+            "digest mismatch for blob {digest}"
+        )));
+    }
+    Ok(body.to_vec())
+}

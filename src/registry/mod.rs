@@ -1,0 +1,258 @@
+//! `mkube-registry`: mkube's standalone OCI distribution registry (spec images.md §2).
+//!
+//! [`start`] runs the HTTP server on its own thread (an actix system) so it can be used
+//! from any tokio runtime, like the RouterOS simulator. Storage and validation live in
+//! [`store`], [`uploads`] and [`names`]; the endpoints in [`handlers`].
+//!
+//! TLS+plain sniffing on one port ([`listener`]), certificate generation ([`certs`]) and
+//! push notifications ([`notify`]) are plugged in through [`RegistryOptions::tls`] and
+//! [`RegistryOptions::notify_url`].
+
+pub mod certs;
+pub mod config;
+pub mod handlers;
+pub mod listener;
+pub mod names;
+pub mod notify;
+pub mod pull;
+pub mod store;
+pub mod uploads;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+
+pub use handlers::Registry;
+pub use names::Digest;
+pub use uploads::Clock;
+
+/// Called after a manifest PUT is committed: (repository, reference, digest).
+pub type PushHook = Arc<dyn Fn(&str, &str, &Digest) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct RegistryOptions {
+    pub listen: SocketAddr,
+    pub store: PathBuf,
+    /// Sessions with no byte received for this long are reaped (spec: 1 h).
+    pub session_idle: Duration,
+    /// How often the reaper runs (spec: 10 min).
+    pub reap_interval: Duration,
+    pub clock: Clock,
+    /// Manifest DELETE allowed (else 405 UNSUPPORTED).
+    pub delete_enabled: bool,
+    /// Enables `/v2/_test/panic` (tests only).
+    pub test_hooks: bool,
+    pub on_push: Option<PushHook>,
+    /// Webhook for push events (§2.8); `None` = no webhook.
+    pub notify_url: Option<String>,
+    /// Serve TLS and plain HTTP on one port with this certificate and key.
+    pub tls: Option<listener::TlsFiles>,
+    pub workers: usize,
+}
+
+impl RegistryOptions {
+    pub fn new(store: PathBuf) -> Self {
+        RegistryOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            store,
+            session_idle: Duration::from_secs(3600),
+            reap_interval: Duration::from_secs(600),
+            clock: uploads::system_clock(),
+            delete_enabled: true,
+            test_hooks: false,
+            on_push: None,
+            notify_url: None,
+            tls: None,
+            workers: 4,
+        }
+    }
+}
+
+pub struct RunningRegistry {
+    addr: SocketAddr,
+    tls: bool,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    registry: Arc<Registry>,
+}
+
+impl RunningRegistry {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>` (plain HTTP is served even when TLS is configured).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `https://<addr>` when TLS is configured.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls.then(|| format!("https://{}", self.addr))
+    }
+
+    /// `<ip>:<port>` as written in image references.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Runs one reaper pass now; returns how many sessions were reaped.
+    pub fn reap_idle_sessions(&self) -> usize {
+        self.registry.uploads.reap_idle()
+    }
+
+    /// Number of open upload sessions.
+    pub fn open_sessions(&self) -> usize {
+        self.registry.uploads.len()
+    }
+
+    /// Stops the server and waits for its thread to end.
+    pub async fn stop(mut self) {
+        self.handle.stop(false).await;
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+/// Opens the store (clearing `tmp/`, dropping stale sessions) and builds the state.
+pub fn open(opts: &RegistryOptions) -> std::io::Result<Arc<Registry>> {
+    let store = store::Store::open(&opts.store)?;
+    match store.import_legacy() {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(files = n, "legacy manifests imported"),
+        Err(e) => tracing::warn!(error = %e, "legacy manifest import failed"),
+    }
+    let uploads = uploads::Uploads::load(&store, opts.clock.clone(), opts.session_idle)?;
+    let notifier = opts
+        .notify_url
+        .as_ref()
+        .filter(|u| !u.is_empty())
+        .map(|u| notify::Notifier::new(u.clone()));
+    let user_hook = opts.on_push.clone();
+    let on_push: Option<PushHook> = if notifier.is_none() && user_hook.is_none() {
+        None
+    } else {
+        Some(Arc::new(move |repo: &str, reference: &str, d: &Digest| {
+            if let Some(n) = &notifier {
+                n.tag_pushed(notify::PushEvent {
+                    repository: repo.to_string(),
+                    tag: reference.to_string(),
+                    digest: d.to_string(),
+                });
+            }
+            if let Some(h) = &user_hook {
+                h(repo, reference, d);
+            }
+        }))
+    };
+    Ok(Arc::new(Registry {
+        store,
+        uploads,
+        delete_enabled: opts.delete_enabled,
+        test_hooks: opts.test_hooks,
+        on_push,
+    }))
+}
+
+/// The actix-web server for `registry` bound to `listen`: plain HTTP, or TLS and plain
+/// HTTP on the same port when `tls` is given.
+pub fn http_server(
+    registry: Arc<Registry>,
+    listen: SocketAddr,
+    workers: usize,
+    tls: Option<listener::ReloadableTls>,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    let data = web::Data::new(registry);
+    if let Some(tls) = tls {
+        let l = std::net::TcpListener::bind(listen)?;
+        let addr = l.local_addr()?;
+        tls.watch_sighup();
+        let options = listener::ServeOptions {
+            workers: workers.max(1),
+            disable_signals: true,
+            shutdown_timeout: 5,
+        };
+        let server = listener::serve_with(l, Some(tls), options, move || {
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::to(handlers::entry))
+        })?;
+        return Ok((server, addr));
+    }
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .default_service(web::to(handlers::entry))
+    })
+    .workers(workers.max(1))
+    .disable_signals()
+    .shutdown_timeout(5)
+    .bind(listen)?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| std::io::Error::other("no listening address"))?;
+    Ok((server.run(), addr))
+}
+
+/// Reaps idle sessions every `interval` for as long as the runtime lives.
+pub async fn reaper(registry: Arc<Registry>, interval: Duration) {
+    let mut t = tokio::time::interval(interval);
+    t.tick().await;
+    loop {
+        t.tick().await;
+        let n = registry.uploads.reap_idle();
+        if n > 0 {
+            tracing::info!(reaped = n, "idle upload sessions reaped");
+        }
+    }
+}
+
+type Ready = std::io::Result<(SocketAddr, actix_web::dev::ServerHandle)>;
+
+/// Starts the registry on its own thread; returns once it is listening.
+pub async fn start(opts: RegistryOptions) -> std::io::Result<RunningRegistry> {
+    crate::tls::ensure_ring_provider();
+    let registry = open(&opts)?;
+    let tls = match &opts.tls {
+        Some(files) => Some(listener::ReloadableTls::load(files.clone())?),
+        None => None,
+    };
+    let has_tls = tls.is_some();
+    let reg2 = registry.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<Ready>();
+    let thread = std::thread::Builder::new()
+        .name("mkube-registry".into())
+        .spawn(move || {
+            let sys = actix_rt::System::new();
+            sys.block_on(async move {
+                let (srv, addr) = match http_server(reg2.clone(), opts.listen, opts.workers, tls) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = tx.send(Ok((addr, srv.handle())));
+                let reap = actix_rt::spawn(reaper(reg2, opts.reap_interval));
+                let _ = srv.await;
+                reap.abort();
+            });
+        })?;
+    let (addr, handle) = rx
+        .await
+        .map_err(|_| std::io::Error::other("registry thread ended before listening"))??;
+    tracing::info!(%addr, "mkube-registry listening");
+    Ok(RunningRegistry {
+        addr,
+        tls: has_tls,
+        handle,
+        thread: Some(thread),
+        registry,
+    })
+}
