@@ -401,6 +401,9 @@ struct Follower {
     retry: Duration,
 }
 
+/// How long a bounded read waits for its next record before giving up.
+const READ_IDLE: Duration = Duration::from_secs(10);
+
 /// How long a follower waits for a message before checking whether its reader is stale.
 const FOLLOW_IDLE: Duration = Duration::from_secs(2);
 
@@ -462,7 +465,16 @@ fn records_of(
 ) -> impl Stream<Item = Result<Record, LogError>> {
     futures::stream::unfold(messages, move |state| async move {
         let mut messages = state?;
-        match messages.next().await? {
+        // A bounded read knows more records exist; a reader silent this long has lost its
+        // consumer (e.g. across a NATS restart) and must fail rather than hang its caller.
+        let next = match tokio::time::timeout(READ_IDLE, messages.next()).await {
+            Ok(next) => next?,
+            Err(_) => {
+                let stalled = LogError::Unavailable(format!("log reader stalled before {until}"));
+                return Some((Err(stalled), None));
+            }
+        };
+        match next {
             Err(e) => Some((Err(LogError::Unavailable(e.to_string())), None)),
             Ok(msg) => {
                 let info = match msg.info() {

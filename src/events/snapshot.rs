@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use tokio::io::AsyncReadExt;
 
 const OBJECT: &str = "state";
+/// Upper bound for one snapshot read or write.
+const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 /// Bumped when the snapshot layout changes; older snapshots are ignored (full replay instead).
 const FORMAT: u32 = 1;
 
@@ -87,9 +89,9 @@ impl SnapshotStore {
     pub async fn save<T: Serialize>(&self, snapshot: &Snapshot<T>) -> Result<usize, LogError> {
         let bytes = snapshot.encode();
         let mut reader = bytes.as_slice();
-        self.store
-            .put(OBJECT, &mut reader)
+        tokio::time::timeout(STORE_TIMEOUT, self.store.put(OBJECT, &mut reader))
             .await
+            .map_err(|_| LogError::Unavailable("writing snapshot timed out".into()))?
             .map_err(|e| LogError::Unavailable(format!("writing snapshot: {e}")))?;
         Ok(bytes.len())
     }
@@ -97,6 +99,13 @@ impl SnapshotStore {
     /// The newest snapshot, or `None` when there is none or it cannot be read (then the caller
     /// replays the whole log: a broken snapshot costs time, never state).
     pub async fn load<T: DeserializeOwned>(&self) -> Result<Option<Snapshot<T>>, LogError> {
+        // Object reads go through a consumer that can stall across a NATS restart: bounded.
+        tokio::time::timeout(STORE_TIMEOUT, self.load_inner())
+            .await
+            .map_err(|_| LogError::Unavailable("reading snapshot timed out".into()))?
+    }
+
+    async fn load_inner<T: DeserializeOwned>(&self) -> Result<Option<Snapshot<T>>, LogError> {
         let mut object = match self.store.get(OBJECT).await {
             Ok(object) => object,
             Err(e) if e.kind() == object_store::GetErrorKind::NotFound => return Ok(None),
