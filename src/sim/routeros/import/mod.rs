@@ -32,37 +32,9 @@ pub struct ImportOutcome {
     pub digest: Option<String>,
 }
 
-/// Why an import failed. The `Display` texts are short and device-like; the
-/// simulator puts them into its `container,error` log line.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("io error: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("bad image: {0}")]
-    Malformed(String),
-    #[error("registry error: {0}")]
-    Registry(String),
-    #[error("certificate error: {0}")]
-    Certificate(String),
-    #[error("not found: {0}")]
-    NotFound(String),
-    #[error("unsupported: {0}")]
-    Unsupported(String),
-}
-
-impl From<crate::oci::OciError> for ImportError {
-    fn from(e: crate::oci::OciError) -> Self {
-        use crate::oci::OciError as O;
-        match e {
-            O::Io(e) => ImportError::Io(e),
-            O::Malformed(m) => ImportError::Malformed(m),
-            O::Registry(m) => ImportError::Registry(m),
-            O::Certificate(m) => ImportError::Certificate(m),
-            O::NotFound(m) => ImportError::NotFound(m),
-            O::Unsupported(m) => ImportError::Unsupported(m),
-        }
-    }
-}
+/// Why an import failed: the OCI client's error (its `Display` texts are short and
+/// device-like; the simulator puts them into its `container,error` log line).
+pub use crate::oci::OciError as ImportError;
 
 /// Settings for [`pull_remote_image`].
 #[derive(Debug, Clone)]

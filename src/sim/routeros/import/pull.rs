@@ -24,7 +24,7 @@ pub(crate) async fn pull(
             oci::OciError::NotFound(m) if m.starts_with("no linux/") => {
                 ImportError::NotFound(format!("no linux/{} image for {input}", opts.arch))
             }
-            other => other.into(),
+            other => other,
         })?;
 
     let mut extractor = LayerExtractor::new(root)?;
