@@ -121,16 +121,8 @@ pub fn repo_path(repository: &str) -> &str {
     }
 }
 
-/// `host:5000/app:v1` → `host:5000/app`; `app@sha256:…` → `app` (the subject key rule of
-/// the images events).
-pub fn repository_of(reference: &str) -> &str {
-    let without_digest = reference.split('@').next().unwrap_or(reference);
-    let last_slash = without_digest.rfind('/').map_or(0, |i| i + 1);
-    match without_digest[last_slash..].rfind(':') {
-        Some(colon) => &without_digest[..last_slash + colon],
-        None => without_digest,
-    }
-}
+/// The repository of a reference: the same rule as the images events' subject key.
+pub use crate::events::catalogue::repository_of;
 
 /// The tag of a reference, `None` when it is pinned by digest.
 pub fn tag_of(reference: &str) -> Option<&str> {

@@ -14,7 +14,7 @@ mod veths;
 
 pub use consistency::ConsistencyEvent;
 pub use dns::DnsEvent;
-pub use images::ImagesEvent;
+pub use images::{ImagesEvent, repository_of};
 pub use ipam::IpamEvent;
 pub use lifecycle::LifecycleEvent;
 pub use pods::{PodSource, PodsEvent};
