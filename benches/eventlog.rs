@@ -19,7 +19,7 @@
 //! Without `--bench` (e.g. `cargo test --all-targets`) it does nothing.
 
 #[allow(dead_code)]
-#[path = "../tests/common/nats.rs"]
+#[path = "../tests/suite/common/nats.rs"]
 mod nats;
 
 use async_nats::HeaderMap;

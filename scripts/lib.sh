@@ -50,7 +50,7 @@ ensure_docker_registry() {
   fi
 }
 
-# skopeo: the real OCI client of the registry tests (tests/registry_clients.rs).
+# skopeo: the real OCI client of the registry tests (tests/suite/registry_clients.rs).
 ensure_skopeo() {
   if ! command -v skopeo >/dev/null 2>&1; then
     echo ">> installing skopeo" >&2

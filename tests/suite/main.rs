@@ -1,0 +1,43 @@
+//! mkube's integration and end-to-end tests, compiled as one test binary.
+//!
+//! One binary instead of one per file: every test binary links the whole dependency tree
+//! (hundreds of MB in a debug build), and CI machines have little disk to spare. nextest
+//! still runs every test in its own process, so isolation and parallelism are unchanged.
+
+mod common;
+mod registry_support;
+mod routeros_support;
+mod sim_common;
+
+mod actors_persist;
+mod api_input;
+mod boot;
+mod cli;
+mod config_load;
+mod events_codec;
+mod images_api;
+mod images_cache;
+mod log;
+mod nats_outage;
+mod registry_api;
+mod registry_bad_inputs;
+mod registry_certs;
+mod registry_cli;
+mod registry_clients;
+mod registry_differential;
+mod registry_notify;
+mod registry_tls;
+mod replay_side_effects;
+mod routeros_contract;
+mod routeros_faults;
+mod routeros_install;
+mod routeros_tls;
+mod sim_container;
+mod sim_control;
+mod sim_import;
+mod sim_knobs;
+mod sim_pull;
+mod sim_rest;
+mod sim_transport;
+mod snapshot;
+mod subscriber;
