@@ -44,6 +44,21 @@ pub struct OciError {
     code: &'static str,
     message: String,
     headers: Vec<(&'static str, String)>,
+    unread: Option<UnreadBody>,
+}
+
+/// The rest of a request body the handler refused to read. actix-http drains a dropped
+/// chunked body to its end to keep the connection alive; a body still held when the
+/// response goes out makes it close the connection instead, so the error response keeps
+/// it until the response body has been sent.
+pub struct UnreadBody {
+    _payload: web::Payload,
+}
+
+impl std::fmt::Debug for UnreadBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnreadBody")
+    }
 }
 
 impl OciError {
@@ -53,7 +68,14 @@ impl OciError {
             code,
             message: message.into(),
             headers: Vec::new(),
+            unread: None,
         }
+    }
+
+    /// Keeps `payload` until the error response is written (see [`UnreadBody`]).
+    fn holding(mut self, payload: web::Payload) -> OciError {
+        self.unread = Some(UnreadBody { _payload: payload });
+        self
     }
 
     fn header(mut self, k: &'static str, v: String) -> OciError {
@@ -61,7 +83,7 @@ impl OciError {
         self
     }
 
-    pub fn response(&self) -> HttpResponse {
+    pub fn response(self) -> HttpResponse {
         let mut b = HttpResponse::build(self.status);
         for (k, v) in &self.headers {
             b.insert_header((*k, v.as_str()));
@@ -70,10 +92,18 @@ impl OciError {
             // The rest of the body is not wanted: close instead of draining it for keep-alive.
             b.force_close();
         }
-        b.content_type("application/json").body(
+        b.content_type("application/json");
+        let json = bytes::Bytes::from(
             serde_json::json!({"errors": [{"code": self.code, "message": self.message, "detail": null}]})
                 .to_string(),
-        )
+        );
+        match self.unread {
+            None => b.body(json),
+            Some(unread) => b.streaming(futures::stream::once(async move {
+                drop(unread);
+                Ok::<_, std::convert::Infallible>(json)
+            })),
+        }
     }
 }
 
@@ -321,7 +351,7 @@ pub async fn read_bounded(
         let chunk = chunk
             .map_err(|e| OciError::new(400, "MANIFEST_INVALID", format!("reading body: {e}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(too_big());
+            return Err(too_big().holding(payload));
         }
         body.extend_from_slice(&chunk);
     }
