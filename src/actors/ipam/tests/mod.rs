@@ -1,6 +1,7 @@
 //! Pure unit tests of the ipam decisions, citing controller.md §4 rule ids.
 
 mod addr;
+mod pools;
 mod sync;
 mod vectors;
 
