@@ -1,23 +1,48 @@
 //! IPAM: one pool per configured network; allocations are facts in the log, recorded before
 //! the veth that carries them exists (intent before effect).
+//!
+//! Messages: `Allocate`, `Release` (NET-1/NET-2), `ReserveStatics` and `SetDesiredHostnames`
+//! (the desired set, IPAM-7 and NAME-10 [D]), `SyncObserved` (IPAM-5/IPAM-6), and the
+//! queries `GetAllocations` and `GetPorts`. Decisions are pure functions (`allocate`, `sync`,
+//! `pool`, `addr`); the actor appends their events through `journal::commit`.
 
+pub mod addr;
+pub mod allocate;
 pub mod pool;
+pub mod pools;
+pub mod query;
+pub mod reserve;
 pub mod state;
+pub mod sync;
+
+#[cfg(test)]
+mod tests;
 
 use super::journal::{Journal, commit};
 use crate::config::Config;
 use crate::events::AppendError;
 use crate::events::catalogue::IpamEvent;
 use actix::prelude::*;
-use pool::{IpamError, Pool};
+use pool::IpamError;
+use pools::Pools;
+use reserve::Reservations;
 use state::IpamState;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+pub use query::{GetAllocations, GetPorts};
+pub use reserve::{ReserveStatics, SetDesiredHostnames};
+pub use state::Port;
+pub use sync::{SyncObserved, SyncReport};
+
 pub struct IpamActor {
     journal: Journal,
     state: IpamState,
-    pools: BTreeMap<String, Pool>,
+    pools: Pools,
+    /// IPAM-7 [D]: static addresses of the desired set; not events (derived from the pods log).
+    reserved: Reservations,
+    /// NAME-10 [D]: veth key → `<container>.<pod>` of the desired set.
+    desired_hostnames: BTreeMap<String, String>,
 }
 
 impl IpamActor {
@@ -25,21 +50,12 @@ impl IpamActor {
     pub const AREAS: &'static [&'static str] = &["ipam"];
 
     pub fn new(journal: Journal, state: IpamState, config: &Config) -> Self {
-        let pools = config
-            .networks
-            .iter()
-            .map(|n| {
-                let (first, last) = n.ipam_range();
-                (
-                    n.name.clone(),
-                    Pool::new(n.subnet(), n.gateway_ip(), first, last),
-                )
-            })
-            .collect();
         IpamActor {
             journal,
             state,
-            pools,
+            pools: Pools::from_config(config),
+            reserved: Reservations::default(),
+            desired_hostnames: BTreeMap::new(),
         }
     }
 }
@@ -83,7 +99,12 @@ impl Handler<Allocate> for IpamActor {
     type Result = AtomicResponse<Self, Result<Ipv4Addr, AllocateError>>;
 
     fn handle(&mut self, msg: Allocate, _: &mut Context<Self>) -> Self::Result {
-        let decided = self.decide(&msg);
+        let request = allocate::Request {
+            network: &msg.network,
+            key: &msg.key,
+            static_ip: msg.static_ip,
+        };
+        let decided = allocate::decide(&mut self.pools, &self.state, &self.reserved, request);
         AtomicResponse::new(match decided {
             Err(e) => Box::pin(fut::ready(Err(e.into()))),
             Ok((ip, false)) => Box::pin(fut::ready(Ok(ip))),
@@ -101,32 +122,6 @@ impl Handler<Allocate> for IpamActor {
                 )
             }
         })
-    }
-}
-
-impl IpamActor {
-    /// Returns the address and whether it must be recorded (false: already held as asked).
-    fn decide(&mut self, msg: &Allocate) -> Result<(Ipv4Addr, bool), IpamError> {
-        let pool = self
-            .pools
-            .get_mut(&msg.network)
-            .ok_or_else(|| IpamError::UnknownNetwork(msg.network.clone()))?;
-        let held = self.state.pools.get(&msg.network);
-        let current = held.and_then(|p| p.get(&msg.key));
-        match msg.static_ip {
-            Some(ip) => {
-                pool.check_static(ip, &msg.key, self.state.holder(&msg.network, ip))?;
-                Ok((ip, current.is_none_or(|a| a.ip != ip)))
-            }
-            None => match current {
-                Some(a) => Ok((a.ip, false)),
-                None => {
-                    let ip = pool
-                        .next_dynamic(|ip| held.is_some_and(|p| p.values().any(|a| a.ip == ip)))?;
-                    Ok((ip, true))
-                }
-            },
-        }
     }
 }
 
@@ -149,84 +144,5 @@ impl Handler<Release> for IpamActor {
         AtomicResponse::new(Box::pin(
             commit(self, event.into(), &msg.correlation).map(|r, _, _| r.map(|_| ())),
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pool::{IpamError, Pool};
-    use std::net::Ipv4Addr;
-
-    fn pool(cidr: &str, first: &str, last: &str) -> Pool {
-        let net: ipnet::Ipv4Net = cidr.parse().unwrap();
-        let gw = Ipv4Addr::from(u32::from(net.network()) + 1);
-        Pool::new(net, gw, first.parse().unwrap(), last.parse().unwrap())
-    }
-
-    fn ip(s: &str) -> Ipv4Addr {
-        s.parse().unwrap()
-    }
-
-    // IPAM-2 vectors from controller.md §4.
-    #[test]
-    fn ipam2_next_fit_vectors() {
-        let mut p = pool("172.20.0.0/24", "172.20.0.2", "172.20.0.254");
-        let mut held = vec![];
-        for want in ["172.20.0.2", "172.20.0.3"] {
-            let got = p.next_dynamic(|a| held.contains(&a)).unwrap();
-            assert_eq!(got, ip(want));
-            held.push(got);
-        }
-        let mut p = pool("172.20.0.0/30", "172.20.0.2", "172.20.0.2");
-        assert_eq!(p.next_dynamic(|_| false).unwrap(), ip("172.20.0.2"));
-        assert!(matches!(
-            p.next_dynamic(|a| a == ip("172.20.0.2")),
-            Err(IpamError::Exhausted { .. })
-        ));
-        // Recorded .5/.6 are skipped.
-        let mut p = pool("172.20.0.0/24", "172.20.0.5", "172.20.0.254");
-        let taken = [ip("172.20.0.5"), ip("172.20.0.6")];
-        assert_eq!(
-            p.next_dynamic(|a| taken.contains(&a)).unwrap(),
-            ip("172.20.0.7")
-        );
-        // Range .200-.201: third call exhausted.
-        let mut p = pool("10.0.0.0/24", "10.0.0.200", "10.0.0.201");
-        let mut held = vec![];
-        for _ in 0..2 {
-            held.push(p.next_dynamic(|a| held.contains(&a)).unwrap());
-        }
-        assert!(p.next_dynamic(|a| held.contains(&a)).is_err());
-        // Range .200-.202 full, release .200 → next is .200.
-        let mut p = pool("10.0.0.0/24", "10.0.0.200", "10.0.0.202");
-        let mut held = vec![];
-        for _ in 0..3 {
-            held.push(p.next_dynamic(|a| held.contains(&a)).unwrap());
-        }
-        held.retain(|a| *a != ip("10.0.0.200"));
-        assert_eq!(
-            p.next_dynamic(|a| held.contains(&a)).unwrap(),
-            ip("10.0.0.200")
-        );
-    }
-
-    // IPAM-3: static checks.
-    #[test]
-    fn ipam3_static_rules() {
-        let p = pool("10.0.0.0/24", "10.0.0.200", "10.0.0.250");
-        assert!(p.check_static(ip("10.0.0.199"), "a", None).is_ok());
-        assert!(p.check_static(ip("10.0.0.199"), "a", Some("a")).is_ok());
-        assert!(matches!(
-            p.check_static(ip("10.0.0.199"), "a", Some("b")),
-            Err(IpamError::Taken { .. })
-        ));
-        assert!(matches!(
-            p.check_static(ip("10.0.0.1"), "a", None),
-            Err(IpamError::Gateway(_))
-        ));
-        assert!(matches!(
-            p.check_static(ip("10.0.1.5"), "a", None),
-            Err(IpamError::OutsideSubnet { .. })
-        ));
     }
 }

@@ -52,7 +52,11 @@ impl Pool {
         is_held: impl Fn(Ipv4Addr) -> bool,
     ) -> Result<Ipv4Addr, IpamError> {
         let (first, last) = (u32::from(self.first), u32::from(self.last));
-        let size = last.saturating_sub(first) + 1;
+        // An inverted range (rejected by config validation, IPAM-2 [D]) has no addresses.
+        let size = match last.checked_sub(first) {
+            Some(span) => span.saturating_add(1),
+            None => 0,
+        };
         for _ in 0..size {
             let candidate = Ipv4Addr::from(self.cursor);
             self.cursor = if self.cursor >= last {

@@ -23,6 +23,14 @@ pub struct Allocation {
     pub from_device: bool,
 }
 
+/// One allocation as the network API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Port {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    pub hostname: String,
+}
+
 impl IpamState {
     pub fn apply(&mut self, event: &IpamEvent) {
         match event {
@@ -44,12 +52,20 @@ impl IpamState {
                     .or_default()
                     .insert(key.clone(), alloc);
             }
-            IpamEvent::IpRecorded { network, key, ip } => {
+            IpamEvent::IpRecorded {
+                network,
+                key,
+                ip,
+                hostname,
+            } => {
                 let pool = self.pools.entry(network.clone()).or_default();
-                let hostname = pool
-                    .get(key)
-                    .map(|a| a.hostname.clone())
-                    .unwrap_or_default();
+                let hostname = match hostname.as_str() {
+                    "" => pool
+                        .get(key)
+                        .map(|a| a.hostname.clone())
+                        .unwrap_or_default(),
+                    given => given.to_string(),
+                };
                 let is_static = pool.get(key).is_some_and(|a| a.is_static);
                 pool.insert(
                     key.clone(),
@@ -70,6 +86,37 @@ impl IpamState {
                 }
             }
         }
+    }
+
+    /// Every key's address, for `GET /api/v1/allocations` (`{veth: ip}`). A key held in two
+    /// networks (only possible mid-move) shows the address of the network named last.
+    pub fn allocations(&self) -> BTreeMap<String, Ipv4Addr> {
+        self.pools
+            .values()
+            .flat_map(|p| p.iter().map(|(k, a)| (k.clone(), a.ip)))
+            .collect()
+    }
+
+    /// The ports of one network, ordered by veth name (`GET /api/v1/networks/{name}/ports`).
+    pub fn ports(&self, network: &str) -> Vec<Port> {
+        self.pools
+            .get(network)
+            .into_iter()
+            .flatten()
+            .map(|(k, a)| Port {
+                name: k.clone(),
+                ip: a.ip,
+                hostname: a.hostname.clone(),
+            })
+            .collect()
+    }
+
+    /// The networks in which `key` holds an address.
+    pub fn networks_of<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pools
+            .iter()
+            .filter(move |(_, p)| p.contains_key(key))
+            .map(|(n, _)| n.as_str())
     }
 
     /// The key holding `ip` in `network`, if any.

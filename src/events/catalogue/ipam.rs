@@ -21,6 +21,10 @@ pub enum IpamEvent {
         key: String,
         #[serde(with = "super::ip_text")]
         ip: Ipv4Addr,
+        /// Hostname to record for the veth (NAME-10); empty keeps the one already held.
+        /// Absent in events written before the field existed.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        hostname: String,
     },
     /// The key no longer holds an address.
     IpReleased { network: String, key: String },

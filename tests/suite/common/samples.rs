@@ -110,6 +110,7 @@ pub fn all() -> Vec<Event> {
             network: s("t"),
             key: s("veth-mkube"),
             ip,
+            hostname: s("veth-mkube"),
         }
         .into(),
         IpamEvent::IpReleased {
