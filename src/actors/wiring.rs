@@ -66,6 +66,15 @@ pub fn log_settings(config: &Config) -> LogSettings {
     }
 }
 
+/// `storage.gc*` (images.md §3.12); an interval of 0 minutes disables the collector.
+pub fn gc_schedule(config: &Config) -> super::images::gc::GcSchedule {
+    super::images::gc::GcSchedule {
+        interval: std::time::Duration::from_secs(config.storage.gc_interval_minutes * 60),
+        keep_last_n: config.storage.gc_keep_last_n,
+        dry_run: config.storage.gc_dry_run,
+    }
+}
+
 /// Connect, replay (snapshot + tail, `apply` only), then start the actors with their slices.
 /// Must run inside an actix system.
 pub async fn boot(
@@ -128,6 +137,7 @@ pub async fn boot(
         config.nats.snapshot_every,
         metrics,
     );
+    super::images::gc::spawn(images.clone(), pods.clone(), gc_schedule(config));
     clock.phase("actors started");
     Ok(Cluster {
         log,

@@ -546,3 +546,74 @@ async fn flattened_tarball_extracts_like_the_layered_pull() {
     assert!(!a.contains_key("srv/data"));
     assert_eq!(a["usr/lib/d.so"].2, b"b");
 }
+
+/// images.md §3.12 / IMG-5 (fixed): `inUse` comes from the desired pods; among unused tarballs
+/// the newest `gcKeepLastN` stay and older ones go (tarball, sidecar and cache entry); a dry
+/// run removes nothing; an image a desired pod uses is never collected.
+#[actix_rt::test]
+async fn gc_removes_the_oldest_unused_tarballs_beyond_keep_last_n() {
+    use mkube::actors::images::gc::{GcSchedule, collect_once};
+    use mkube::actors::pods::Declare;
+    use mkube::events::catalogue::PodSource;
+
+    let nats = NatsServer::start();
+    let reg = start_registry(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    for repo in ["a", "b", "c", "d"] {
+        push_simple(&reg, repo, "1", repo).await;
+    }
+    let c = cluster::boot(&config(&nats, &reg, dir.path())).await;
+    let h = reg.host();
+    let mut built = Vec::new();
+    for repo in ["a", "b", "c", "d"] {
+        built.push(ensure(&c, &format!("{h}/{repo}:1")).await.unwrap());
+        // Distinct pull times (RFC 3339 seconds).
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    // A desired pod uses `a` (the oldest) under the alias: it must stay.
+    let mut pod = common::samples::pod("default", "uses-a");
+    pod.spec.as_mut().unwrap().containers[0].image = Some(format!("{ALIAS}/a:1"));
+    c.pods
+        .send(Declare {
+            pod,
+            source: PodSource::Api,
+            correlation: "t".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+
+    let mut schedule = GcSchedule {
+        interval: std::time::Duration::from_secs(60),
+        keep_last_n: 1,
+        dry_run: true,
+    };
+    let report = collect_once(&c.images, &c.pods, &schedule).await.unwrap();
+    assert_eq!(
+        report.unused,
+        [&built[1], &built[2], &built[3]].map(|b| b.reference.clone())
+    );
+    assert_eq!(
+        report.removed,
+        [&built[1], &built[2]].map(|b| b.reference.clone())
+    );
+    assert_eq!(
+        state(&c).await.entries.len(),
+        4,
+        "a dry run removes nothing"
+    );
+
+    schedule.dry_run = false;
+    collect_once(&c.images, &c.pods, &schedule).await.unwrap();
+    let st = state(&c).await;
+    let kept: Vec<&String> = st.entries.keys().collect();
+    assert_eq!(kept, [&built[0].reference, &built[3].reference]);
+    for gone in &built[1..3] {
+        assert!(!Path::new(&gone.local_path).exists());
+        assert!(!Path::new(&format!("{}.digest", gone.local_path)).exists());
+    }
+    assert!(Path::new(&built[0].local_path).exists());
+    // Nothing left to collect.
+    let again = collect_once(&c.images, &c.pods, &schedule).await.unwrap();
+    assert!(again.removed.is_empty());
+}

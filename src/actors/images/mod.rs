@@ -8,6 +8,7 @@
 //! flight); different references proceed in parallel.
 
 pub mod cache;
+pub mod gc;
 pub mod names;
 pub mod state;
 pub mod tarball;
