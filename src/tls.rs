@@ -42,6 +42,27 @@ pub fn client_config(accept_any: bool, ca_pems: &[&[u8]]) -> Result<ClientConfig
     Ok(builder.with_root_certificates(roots).with_no_client_auth())
 }
 
+/// A client configuration trusting the built-in webpki (Mozilla) roots plus `ca_pems`: for
+/// public registries from scratch images, which have no system CA bundle (images.md §2.7).
+pub fn public_roots_config(ca_pems: &[&[u8]]) -> Result<ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for pem in ca_pems {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| format!("CA certificate: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("CA certificate: {e}"))?;
+        }
+    }
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("tls: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// Accepts any server certificate, but verifies handshake signatures.
 #[derive(Debug)]
 struct AcceptAnyCert(Arc<CryptoProvider>);
