@@ -106,6 +106,12 @@ impl PullThrough {
         if present && !stale {
             return;
         }
+        if let (true, Reference::Tag(t)) = (stale, r) {
+            // The stale tag is served whatever happens below; its next re-resolve waits
+            // another TTL, so an unreachable upstream is not asked on every request.
+            self.pulled()
+                .insert((name.to_string(), t.clone()), Instant::now());
+        }
         for src in self.sources(name) {
             match self.fetch_manifest(reg, &src, name, r, accept).await {
                 Ok(d) => {

@@ -87,7 +87,11 @@ impl Watcher {
     /// Checks at once, then every interval or when triggered; runs until dropped.
     pub async fn run(self: Arc<Self>, reg: Arc<Registry>) {
         loop {
-            self.cycle(&reg).await;
+            // A panic in one cycle is logged and the watcher lives on (§2.5 panic isolation).
+            let cycle = std::panic::AssertUnwindSafe(self.cycle(&reg));
+            if futures::FutureExt::catch_unwind(cycle).await.is_err() {
+                tracing::error!("watcher cycle panicked");
+            }
             tokio::select! {
                 _ = tokio::time::sleep(self.interval) => {}
                 _ = self.wake.notified() => {}

@@ -153,3 +153,112 @@ async fn two_sse_subscribers_receive_each_push() {
     }
     m.stop().await;
 }
+
+/// images.md §2.1, §2.7, §2.8: the binary honours `pullThrough`, `upstreamRegistries` and
+/// `watchImages` from its config file and serves `/poll` and `/events` on `--mgmt-listen`;
+/// SIGTERM with a subscriber still connected exits cleanly.
+#[tokio::test]
+async fn binary_wires_upstream_keys_and_mgmt_endpoints() {
+    use crate::registry_support::free_port;
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let up = registry::start(RegistryOptions::new(tmp.path().join("up")))
+        .await
+        .unwrap();
+    let c = http_client();
+    let (d, body) = push_image(
+        &c,
+        &up.base_url(),
+        "w",
+        "arm64",
+        &[(b"w".to_vec(), TAR_LAYER)],
+    )
+    .await;
+    push_manifest(&c, &up.base_url(), "w", "v1", OCI_MANIFEST, &body).await;
+    push_manifest(&c, &up.base_url(), "other", "v1", OCI_MANIFEST, &body).await;
+    let (port, mgmt_port) = (free_port(), free_port());
+    let cfg = tmp.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listenAddr: 127.0.0.1:{port}\nstorePath: {}\ntlsCertFile: {}\npullThrough: true\nupstreamRegistries: [\"{h}\"]\nwatchImages:\n  - upstream: {h}/w:v1\n    localRepo: mirrored/w\nwatchPollSeconds: 30\n",
+            tmp.path().join("store").display(),
+            tmp.path().join("absent.crt").display(),
+            h = up.host(),
+        ),
+    )
+    .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_mkube-registry"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--mgmt-listen")
+            .arg(format!("127.0.0.1:{mgmt_port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let mgmt = format!("http://127.0.0.1:{mgmt_port}");
+    // The watcher mirrors at start: the tag appears without anyone asking for the manifest.
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let r = c
+            .get(format!("{base}/v2/mirrored/w/tags/list"))
+            .send()
+            .await;
+        if let Ok(r) = r
+            && r.status() == 200
+        {
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["tags"], serde_json::json!(["v1"]));
+            break;
+        }
+        assert!(Instant::now() < deadline, "watcher never mirrored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Pull-through from upstreamRegistries.
+    let r = c
+        .get(format!("{base}/v2/other/manifests/v1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["docker-content-digest"], d.as_str());
+    let r = c.post(format!("{mgmt}/poll")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let mut sub = Subscriber::connect(&mgmt).await;
+    push_manifest(&c, &base, "mirrored/w", "v2", OCI_MANIFEST, &body).await;
+    let ev = sub.next(LIMIT).await;
+    assert_eq!(ev.event, "push");
+    let v: serde_json::Value = serde_json::from_str(&ev.data).unwrap();
+    assert_eq!(v["image"], "mirrored/w:v2");
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.0.id().to_string())
+        .status();
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    up.stop().await;
+}
+
+/// The binary under test, killed if the test fails before it exits.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
