@@ -133,6 +133,7 @@ async fn main() -> std::io::Result<()> {
     let (server, addr) = registry::http_server(reg.clone(), opts.listen, num_workers(), tls)?;
     tracing::info!(%addr, store = %cfg.store_path.display(), "mkube-registry listening");
     let (mgmt, mgmt_addr) = mgmt::server(reg.clone(), args.mgmt_listen)?;
+    let feed = reg.feed.clone();
     tracing::info!(addr = %mgmt_addr, "management listener up");
     let reaper = actix_rt::spawn(registry::background(reg, opts.reap_interval));
     let handle = server.handle();
@@ -141,6 +142,7 @@ async fn main() -> std::io::Result<()> {
     let mg = actix_rt::spawn(mgmt);
     wait_for_signal().await;
     tracing::info!("shutting down");
+    feed.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), mgmt_handle.stop(true)).await;
     handle.stop(true).await;
     reaper.abort();

@@ -14,6 +14,8 @@ pub const CAPACITY: usize = 256;
 #[derive(Clone)]
 pub struct PushFeed {
     tx: broadcast::Sender<String>,
+    /// Set at shutdown: open streams end instead of holding the server for its grace period.
+    closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Default for PushFeed {
@@ -25,7 +27,11 @@ impl Default for PushFeed {
 impl PushFeed {
     pub fn new() -> PushFeed {
         let (tx, _) = broadcast::channel(CAPACITY);
-        PushFeed { tx }
+        let (closing, _) = tokio::sync::watch::channel(false);
+        PushFeed {
+            tx,
+            closing: std::sync::Arc::new(closing),
+        }
     }
 
     /// Sends `event` (its webhook JSON body) to every current subscriber; digest-reference
@@ -40,6 +46,16 @@ impl PushFeed {
 
     pub fn subscribe(&self) -> broadcast::Receiver<String> {
         self.tx.subscribe()
+    }
+
+    /// Ends every open stream (at shutdown).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Becomes true when [`PushFeed::close`] was called.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     pub fn subscribers(&self) -> usize {

@@ -45,17 +45,24 @@ async fn poll(reg: web::Data<Arc<Registry>>) -> HttpResponse {
 
 /// What the stream does next.
 enum Step {
-    Open(Receiver<String>, tokio::time::Interval),
+    Open(
+        Receiver<String>,
+        tokio::time::Interval,
+        tokio::sync::watch::Receiver<bool>,
+    ),
     Done,
 }
 
 async fn next_frame(step: Step) -> Option<(Result<Bytes, std::io::Error>, Step)> {
-    let Step::Open(mut rx, mut tick) = step else {
+    let Step::Open(mut rx, mut tick, mut closing) = step else {
         return None;
     };
+    if *closing.borrow() {
+        return None;
+    }
     tokio::select! {
         r = rx.recv() => match r {
-            Ok(json) => Some((Ok(Bytes::from(format!("event: push\ndata: {json}\n\n"))), Step::Open(rx, tick))),
+            Ok(json) => Some((Ok(Bytes::from(format!("event: push\ndata: {json}\n\n"))), Step::Open(rx, tick, closing))),
             Err(RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "SSE subscriber lagged; closing its stream");
                 let frame = format!("event: lagged\ndata: {{\"missed\":{n}}}\n\n");
@@ -63,7 +70,9 @@ async fn next_frame(step: Step) -> Option<(Result<Bytes, std::io::Error>, Step)>
             }
             Err(RecvError::Closed) => None,
         },
-        _ = tick.tick() => Some((Ok(Bytes::from_static(b": keep-alive\n\n")), Step::Open(rx, tick))),
+        _ = tick.tick() => Some((Ok(Bytes::from_static(b": keep-alive\n\n")), Step::Open(rx, tick, closing))),
+        // The only change ever made is to true; a dropped sender ends the stream too.
+        _ = closing.changed() => None,
     }
 }
 
@@ -74,7 +83,7 @@ async fn events(reg: web::Data<Arc<Registry>>) -> HttpResponse {
     let hello = futures::stream::once(async {
         Ok::<_, std::io::Error>(Bytes::from_static(b": subscribed\n\n"))
     });
-    let frames = futures::stream::unfold(Step::Open(rx, tick), next_frame);
+    let frames = futures::stream::unfold(Step::Open(rx, tick, reg.feed.closing()), next_frame);
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
@@ -129,6 +138,7 @@ mod tests {
         Step::Open(
             feed.subscribe(),
             tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
+            feed.closing(),
         )
     }
 
@@ -151,6 +161,14 @@ mod tests {
         }
         let (f, step) = frame(step).await;
         assert_eq!(f, "event: lagged\ndata: {\"missed\":5}\n\n");
+        assert!(next_frame(step).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn close_ends_open_streams() {
+        let feed = PushFeed::new();
+        let step = open(&feed);
+        feed.close();
         assert!(next_frame(step).await.is_none());
     }
 

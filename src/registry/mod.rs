@@ -147,6 +147,7 @@ impl RunningRegistry {
 
     /// Stops the server and waits for its thread to end.
     pub async fn stop(mut self) {
+        self.registry.feed.close();
         if let Some(m) = self.mgmt_handle.take() {
             m.stop(false).await;
         }
