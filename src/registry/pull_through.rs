@@ -164,3 +164,43 @@ impl PullThrough {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::config::WatchImage;
+
+    #[test]
+    fn watch_mapping_first_then_registries() {
+        let opts = UpstreamOptions {
+            pull_through: true,
+            registries: vec!["docker.io".into(), "".into(), "ghcr.io".into()],
+            watch: vec![
+                WatchImage {
+                    upstream: "ghcr.io/team/app:edge".into(),
+                    local_repo: "app".into(),
+                },
+                WatchImage {
+                    upstream: "not a reference".into(),
+                    local_repo: "broken".into(),
+                },
+            ],
+            ..UpstreamOptions::default()
+        };
+        let pt = PullThrough::new(Arc::new(Upstream::new().unwrap()), &opts);
+        let got: Vec<String> = pt.sources("app").iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            got,
+            [
+                "ghcr.io/team/app",
+                "registry-1.docker.io/library/app",
+                "ghcr.io/app"
+            ]
+        );
+        let got: Vec<String> = pt.sources("broken").iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            got,
+            ["registry-1.docker.io/library/broken", "ghcr.io/broken"]
+        );
+    }
+}

@@ -552,6 +552,11 @@ async fn tok_upstream(
     realm: web::Data<String>,
     seen: web::Data<Seen>,
 ) -> HttpResponse {
+    if req.path() == "/badtoken" {
+        return HttpResponse::Ok()
+            .content_type("text/html")
+            .body("<html>no token here</html>");
+    }
     if req.path() == "/token" {
         let q =
             web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
@@ -566,6 +571,16 @@ async fn tok_upstream(
         .headers()
         .get("authorization")
         .is_some_and(|v| v == "Bearer t0k");
+    if req.path().starts_with("/v2/notok/") {
+        // A realm that answers HTML instead of a token.
+        let bad_realm = realm.get_ref().replace("/token", "/badtoken");
+        return HttpResponse::Unauthorized()
+            .insert_header((
+                "www-authenticate",
+                format!(r#"Bearer realm="{bad_realm}",service="x""#),
+            ))
+            .finish();
+    }
     if !authorised {
         // No scope in the challenge: the client's default `repository:<repo>:pull` applies.
         return HttpResponse::Unauthorized()
@@ -580,6 +595,11 @@ async fn tok_upstream(
     }
     let path = req.path();
     if path == "/v2/tok/app/manifests/v1" {
+        // The client's Accept is forwarded: answer only when it is the one the test sent.
+        let accept = req.headers().get("accept").and_then(|v| v.to_str().ok());
+        if accept != Some(TOK_ACCEPT) {
+            return HttpResponse::NotAcceptable().finish();
+        }
         HttpResponse::Ok()
             .content_type(OCI_MANIFEST)
             .body(tok_manifest())
@@ -592,9 +612,12 @@ async fn tok_upstream(
     }
 }
 
+const TOK_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/json;q=0.5";
+
 /// images.md §2.7: an upstream answering 401 with a bearer challenge: the token is fetched
 /// from the realm with `service` and the default scope URL-encoded, and the request retried
-/// with it, for manifests and blobs alike.
+/// with it, for manifests and blobs alike; the client's `Accept` is forwarded. A realm that
+/// answers HTML instead of a token stores nothing.
 #[actix_web::test]
 async fn pull_through_answers_a_bearer_challenge() {
     let tmp = tempfile::tempdir().unwrap();
@@ -622,7 +645,11 @@ async fn pull_through_answers_a_bearer_challenge() {
         &hook,
     )
     .await;
-    let (s, body, _) = get(&format!("{}/v2/tok/app/manifests/v1", m.base_url()), None).await;
+    let (s, body, _) = get(
+        &format!("{}/v2/tok/app/manifests/v1", m.base_url()),
+        Some(TOK_ACCEPT),
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(body, tok_manifest().into_bytes());
     let (s, body, _) = get(
@@ -631,6 +658,12 @@ async fn pull_through_answers_a_bearer_challenge() {
     )
     .await;
     assert_eq!((s, body), (200, GOOD_BLOB.to_vec()));
+    let (s, _, _) = get(&format!("{}/v2/notok/app/manifests/v1", m.base_url()), None).await;
+    assert_eq!(s, 404);
+    assert!(
+        files(&tmp.path().join("m/repos/notok")).is_empty(),
+        "nothing stored for the bad token"
+    );
     let seen = seen.lock().unwrap().clone();
     assert!(!seen.is_empty());
     for q in seen {
