@@ -211,11 +211,11 @@ async fn binary_wires_upstream_keys_and_mgmt_endpoints() {
             .get(format!("{base}/v2/mirrored/w/tags/list"))
             .send()
             .await;
+        // The revision lands just before the tag: wait for the tag itself.
         if let Ok(r) = r
             && r.status() == 200
+            && r.json::<serde_json::Value>().await.unwrap()["tags"] == serde_json::json!(["v1"])
         {
-            let v: serde_json::Value = r.json().await.unwrap();
-            assert_eq!(v["tags"], serde_json::json!(["v1"]));
             break;
         }
         assert!(Instant::now() < deadline, "watcher never mirrored");
