@@ -210,7 +210,8 @@ pub struct Mirrored {
 /// Copies manifest `fetch` (tag or digest) of `repo` into repository `local` as `store_as`:
 /// an index with its `linux/<arch>` child (else its first entry, with a warning), the child
 /// stored by digest; for a single manifest its config and layers. Blobs first, manifests
-/// last, so nothing points at content that is not there.
+/// last, so nothing points at content that is not there. Images RouterOS cannot use (zstd or
+/// foreign layers) are refused by [`oci::manifest::parse`].
 pub async fn mirror(
     reg: &Registry,
     repo: &mut oci::Registry,
