@@ -15,6 +15,7 @@ use crate::oci::{self, OciError};
 
 use super::handlers::{Registry, commit_manifest};
 use super::names::{Digest, Reference};
+use super::store::KeyedLocks;
 use super::upstream::{Source, Upstream, UpstreamOptions, copy_blob};
 
 pub struct PullThrough {
@@ -25,6 +26,9 @@ pub struct PullThrough {
     ttl: Duration,
     /// (repository, tag) → when pull-through last stored it.
     pulled: Mutex<HashMap<(String, String), Instant>>,
+    /// One fetch at a time per manifest reference and per blob: concurrent requests for the
+    /// same missing content wait for the first download instead of repeating it.
+    fetching: KeyedLocks<tokio::sync::Mutex<()>>,
 }
 
 impl PullThrough {
@@ -53,6 +57,7 @@ impl PullThrough {
             registries: opts.registries.clone(),
             ttl: opts.tag_ttl,
             pulled: Mutex::new(HashMap::new()),
+            fetching: KeyedLocks::default(),
         }
     }
 
@@ -92,20 +97,32 @@ impl PullThrough {
         self.pulled().remove(&(name.to_string(), tag.to_string()));
     }
 
+    /// True when `name`/`r` is stored and, for a pulled-through tag, still within its TTL.
+    fn served_locally(&self, reg: &Registry, name: &str, r: &Reference) -> bool {
+        match r {
+            Reference::Tag(t) => {
+                reg.store
+                    .read_tag(name, t)
+                    .is_some_and(|d| reg.store.read_revision(name, &d).is_some())
+                    && !self.stale(name, t)
+            }
+            Reference::Digest(d) => reg.store.read_revision(name, d).is_some(),
+        }
+    }
+
     /// Makes `name`/`r` present locally when it is missing (or a stale pulled-through tag).
     /// Failures are logged; the caller then answers from whatever the store holds.
     pub async fn manifest(&self, reg: &Registry, name: &str, r: &Reference, accept: Option<&str>) {
-        let present = match r {
-            Reference::Tag(t) => reg
-                .store
-                .read_tag(name, t)
-                .is_some_and(|d| reg.store.read_revision(name, &d).is_some()),
-            Reference::Digest(d) => reg.store.read_revision(name, d).is_some(),
-        };
-        let stale = matches!(r, Reference::Tag(t) if self.stale(name, t));
-        if present && !stale {
+        if self.served_locally(reg, name, r) {
             return;
         }
+        // Checked again under the lock: a concurrent request may have fetched it meanwhile.
+        let lock = self.fetching.get(&format!("m {name} {r}"));
+        let _one = lock.lock().await;
+        if self.served_locally(reg, name, r) {
+            return;
+        }
+        let stale = matches!(r, Reference::Tag(t) if self.stale(name, t));
         if let (true, Reference::Tag(t)) = (stale, r) {
             // The stale tag is served whatever happens below; its next re-resolve waits
             // another TTL, so an unreachable upstream is not asked on every request.
@@ -146,6 +163,11 @@ impl PullThrough {
 
     /// Makes blob `d` present locally when it is missing (logged when no source has it).
     pub async fn blob(&self, reg: &Registry, name: &str, d: &Digest) {
+        if reg.store.blob_size(d).is_some() {
+            return;
+        }
+        let lock = self.fetching.get(&format!("b {d}"));
+        let _one = lock.lock().await;
         if reg.store.blob_size(d).is_some() {
             return;
         }

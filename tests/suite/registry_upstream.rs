@@ -672,3 +672,54 @@ async fn pull_through_answers_a_bearer_challenge() {
     }
     m.stop().await;
 }
+
+// ---------------------------------------------------------------------------
+// Concurrent requests for the same missing content
+
+type Count = std::sync::Arc<std::sync::atomic::AtomicUsize>;
+
+async fn slow_blob(req: HttpRequest, count: web::Data<Count>) -> HttpResponse {
+    if req.path() == format!("/v2/many/blobs/{}", sha(GOOD_BLOB)) {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // Long enough for every concurrent request to be waiting on this download.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        return HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .body(GOOD_BLOB);
+    }
+    HttpResponse::NotFound().finish()
+}
+
+/// images.md §2.5, §2.7: eight clients asking at once for the same missing blob cause one
+/// upstream download, and all eight get the bytes.
+#[actix_web::test]
+async fn concurrent_pulls_of_one_blob_download_it_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let count: Count = Default::default();
+    let data = web::Data::new(count.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .default_service(web::to(slow_blob))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let addr = server.addrs()[0];
+    actix_rt::spawn(server.run());
+    let hook = HookLog::default();
+    let m = mirror(
+        &tmp.path().join("m"),
+        pull_through_from(&[addr.to_string()]),
+        &hook,
+    )
+    .await;
+    let url = format!("{}/v2/many/blobs/{}", m.base_url(), sha(GOOD_BLOB));
+    let answers = futures::future::join_all((0..8).map(|_| async { get(&url, None).await })).await;
+    for (s, body, _) in answers {
+        assert_eq!((s, body), (200, GOOD_BLOB.to_vec()));
+    }
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+    m.stop().await;
+}
