@@ -6,6 +6,9 @@
 //! Tags fetched this way are re-resolved once older than the TTL (the original cached them
 //! forever); a stale tag whose upstream is unreachable is still served. A local push of a tag
 //! makes it local again. Pull-through never emits push events (§2.8).
+//!
+//! The TTL bookkeeping lives in memory: a tag pulled through before a restart is served as a
+//! local tag afterwards (as the original did) until it is pulled through again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
