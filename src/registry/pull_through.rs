@@ -8,7 +8,7 @@
 //! makes it local again. Pull-through never emits push events (§2.8).
 //!
 //! The TTL bookkeeping lives in memory: a tag pulled through before a restart is served as a
-//! local tag afterwards (as the original did) until it is pulled through again.
+//! local tag afterwards and no longer re-resolved (the original never re-resolved any).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
