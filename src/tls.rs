@@ -31,6 +31,11 @@ pub fn client_config(accept_any: bool, ca_pems: &[&[u8]]) -> Result<ClientConfig
             .with_no_client_auth());
     }
     let mut roots = RootCertStore::empty();
+    add_pems(&mut roots, ca_pems)?;
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+fn add_pems(roots: &mut RootCertStore, ca_pems: &[&[u8]]) -> Result<(), String> {
     for pem in ca_pems {
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| format!("CA certificate: {e}"))?;
@@ -39,7 +44,21 @@ pub fn client_config(accept_any: bool, ca_pems: &[&[u8]]) -> Result<ClientConfig
                 .map_err(|e| format!("CA certificate: {e}"))?;
         }
     }
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+    Ok(())
+}
+
+/// A client configuration trusting the built-in webpki (Mozilla) roots plus `ca_pems`: for
+/// public registries from scratch images, which have no system CA bundle (images.md §2.7).
+pub fn public_roots_config(ca_pems: &[&[u8]]) -> Result<ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    add_pems(&mut roots, ca_pems)?;
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("tls: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Accepts any server certificate, but verifies handshake signatures.
@@ -91,5 +110,7 @@ mod tests {
         assert!(super::client_config(false, &[]).is_ok());
         let bad = b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
         assert!(super::client_config(false, &[bad]).is_err());
+        assert!(super::public_roots_config(&[]).is_ok());
+        assert!(super::public_roots_config(&[bad]).is_err());
     }
 }

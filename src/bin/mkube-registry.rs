@@ -2,7 +2,9 @@
 //!
 //! `mkube-registry [--config FILE] [--listen ADDR] [--store DIR] [--notify-url URL]
 //! [--tls-cert PEM --tls-key PEM]` serves the OCI API (TLS and plain HTTP on one port when
-//! the certificate file exists) and a plain management listener (`GET /healthz`).
+//! the certificate file exists) and a plain management listener (`GET /healthz`, `POST /poll`,
+//! `GET /events`). `pullThrough`, `upstreamRegistries`, `watchImages` and `watchPollSeconds`
+//! come from the configuration file.
 //! `mkube-registry gen-certs --out DIR [--ip IP].. [--dns NAME]..` writes `ca.crt`,
 //! `tls.crt` and `tls.key`.
 
@@ -10,10 +12,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
 use clap::{Parser, Subcommand};
 use mkube::registry::config::RegistryConfig;
-use mkube::registry::{self, RegistryOptions, certs, listener};
+use mkube::registry::upstream::UpstreamOptions;
+use mkube::registry::{self, RegistryOptions, certs, listener, mgmt};
 
 #[derive(Debug, Parser)]
 #[command(name = "mkube-registry", about = "mkube's OCI registry")]
@@ -36,7 +38,7 @@ struct Args {
     /// Server key PEM (overrides tlsKeyFile).
     #[arg(long)]
     tls_key: Option<PathBuf>,
-    /// Management listener (GET /healthz).
+    /// Management listener (GET /healthz, POST /poll, GET /events).
     #[arg(long, default_value = "0.0.0.0:5001")]
     mgmt_listen: SocketAddr,
     #[command(subcommand)]
@@ -110,6 +112,12 @@ async fn main() -> std::io::Result<()> {
     let mut opts = RegistryOptions::new(cfg.store_path.clone());
     opts.listen = cfg.listen().map_err(fail)?;
     opts.notify_url = (!cfg.notify_url.is_empty()).then(|| cfg.notify_url.clone());
+    opts.upstream = UpstreamOptions::from_config(&cfg);
+    if cfg.upstream_sync_enabled {
+        tracing::warn!(
+            "upstreamSyncEnabled is not implemented; local pushes are not mirrored upstream"
+        );
+    }
     let tls = if cfg.tls_cert_file.exists() {
         let t = listener::ReloadableTls::load(listener::TlsFiles {
             cert: cfg.tls_cert_file.clone(),
@@ -124,24 +132,17 @@ async fn main() -> std::io::Result<()> {
     let reg = registry::open(&opts)?;
     let (server, addr) = registry::http_server(reg.clone(), opts.listen, num_workers(), tls)?;
     tracing::info!(%addr, store = %cfg.store_path.display(), "mkube-registry listening");
-    let mgmt = HttpServer::new(|| {
-        App::new().route(
-            "/healthz",
-            web::get().to(|| async { HttpResponse::Ok().body("ok") }),
-        )
-    })
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(5)
-    .bind(args.mgmt_listen)?
-    .run();
-    let reaper = actix_rt::spawn(registry::reaper(reg, opts.reap_interval));
+    let (mgmt, mgmt_addr) = mgmt::server(reg.clone(), args.mgmt_listen)?;
+    let feed = reg.feed.clone();
+    tracing::info!(addr = %mgmt_addr, "management listener up");
+    let reaper = actix_rt::spawn(registry::background(reg, opts.reap_interval));
     let handle = server.handle();
     let mgmt_handle = mgmt.handle();
     let srv = actix_rt::spawn(server);
     let mg = actix_rt::spawn(mgmt);
     wait_for_signal().await;
     tracing::info!("shutting down");
+    feed.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), mgmt_handle.stop(true)).await;
     handle.stop(true).await;
     reaper.abort();

@@ -49,6 +49,17 @@ pub async fn download(
     throttle: &mut Throttle,
 ) -> Result<u64, OciError> {
     let resp = registry.get("blobs", digest, None).await?;
+    // A login or error page is never a layer (images.md §2.7).
+    if resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("text/html"))
+    {
+        return Err(OciError::Malformed(format!(
+            "blob {digest} answered with an HTML page"
+        )));
+    }
     let mut file = tokio::fs::File::options()
         .write(true)
         .create_new(true)

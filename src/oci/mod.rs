@@ -55,6 +55,8 @@ pub struct ClientOptions {
     pub check_certificate: bool,
     /// PEM CA certificates trusted when `check_certificate` is true.
     pub extra_roots: Vec<Vec<u8>>,
+    /// Also trust the built-in webpki roots (public registries; images.md §2.7).
+    pub builtin_roots: bool,
     pub username: Option<String>,
     pub password: Option<String>,
     /// Without a scheme in the reference: try plain HTTP after HTTPS fails.
@@ -74,6 +76,7 @@ impl Default for ClientOptions {
             arch: "arm64".into(),
             check_certificate: true,
             extra_roots: Vec::new(),
+            builtin_roots: false,
             username: None,
             password: None,
             allow_plain_http: true,
@@ -85,10 +88,13 @@ impl Default for ClientOptions {
     }
 }
 
-/// `check_certificate` → only `extra_roots` are trusted; otherwise any certificate is
-/// accepted (handshake signatures are still checked).
+/// `check_certificate` → only `extra_roots` (plus the webpki roots with `builtin_roots`) are
+/// trusted; otherwise any certificate is accepted (handshake signatures are still checked).
 pub fn tls_config(opts: &ClientOptions) -> Result<rustls::ClientConfig, OciError> {
     let roots: Vec<&[u8]> = opts.extra_roots.iter().map(Vec::as_slice).collect();
+    if opts.check_certificate && opts.builtin_roots {
+        return crate::tls::public_roots_config(&roots).map_err(OciError::Certificate);
+    }
     crate::tls::client_config(!opts.check_certificate, &roots).map_err(OciError::Certificate)
 }
 
@@ -127,6 +133,121 @@ pub async fn fetch_manifest(
         )));
     }
     Ok((manifest::parse(&body, content_type.as_deref())?, digest))
+}
+
+/// A manifest exactly as the registry sent it.
+#[derive(Debug, Clone)]
+pub struct RawManifest {
+    pub bytes: Vec<u8>,
+    /// One of the four manifest media types (`Content-Type`, else the body's `mediaType`).
+    pub media_type: String,
+    /// `sha256:<hex>` of `bytes`.
+    pub digest: String,
+}
+
+/// True for `application/json…` and any `…+json` type.
+pub fn is_json_type(content_type: &str) -> bool {
+    let t = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    t.starts_with("application/json") || t.ends_with("+json")
+}
+
+/// GET a manifest and keep its bytes, for copying it elsewhere. Refuses what is not a JSON
+/// manifest (a login page, an error page: images.md §2.7), a body over [`MAX_MANIFEST`], and a
+/// body that does not hash to `reference` when that is a digest.
+pub async fn fetch_manifest_raw(
+    registry: &mut Registry,
+    reference: &str,
+    accept: Option<&str>,
+) -> Result<RawManifest, OciError> {
+    let default_accept = manifest::accept_header();
+    let resp = registry
+        .get(
+            "manifests",
+            reference,
+            Some(accept.unwrap_or(&default_accept)),
+        )
+        .await?;
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if !is_json_type(&content_type) {
+        return Err(OciError::Malformed(format!(
+            "manifest {reference} answered with content type {content_type:?}"
+        )));
+    }
+    let bytes = read_limited(resp, MAX_MANIFEST).await?;
+    if !matches!(bytes.first(), Some(b'{' | b'[')) {
+        return Err(OciError::Malformed(format!(
+            "manifest {reference} is not JSON"
+        )));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|_| OciError::Malformed(format!("manifest {reference} is not JSON")))?;
+    let ct = content_type.split(';').next().unwrap_or("").trim();
+    let media_type = if manifest::is_manifest_type(ct) {
+        ct.to_string()
+    } else {
+        json.get("mediaType")
+            .and_then(|m| m.as_str())
+            .filter(|m| manifest::is_manifest_type(m))
+            .ok_or_else(|| {
+                OciError::Unsupported(format!("manifest {reference} of unknown media type"))
+            })?
+            .to_string()
+    };
+    let digest = sha256_digest(&bytes);
+    if reference::is_sha256(reference) && digest != reference {
+        return Err(OciError::Registry(format!(
+            "digest mismatch for manifest {reference}"
+        )));
+    }
+    Ok(RawManifest {
+        bytes,
+        media_type,
+        digest,
+    })
+}
+
+/// The manifest digest `reference` points at now, from a HEAD (`Docker-Content-Digest`); a
+/// registry that leaves the header out costs a GET.
+pub async fn manifest_digest(registry: &mut Registry, reference: &str) -> Result<String, OciError> {
+    let resp = registry
+        .head("manifests", reference, Some(&manifest::accept_header()))
+        .await?;
+    let header = resp
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|d| reference::is_sha256(d))
+        .map(str::to_string);
+    match header {
+        Some(d) => Ok(d),
+        None => Ok(fetch_manifest_raw(registry, reference, None).await?.digest),
+    }
+}
+
+/// Reads a whole body, refusing more than `limit` bytes.
+async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, OciError> {
+    use futures::StreamExt;
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| OciError::Registry(format!("manifest download: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(OciError::Malformed("manifest too large".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The single-platform manifest `reference` (tag or digest) stands for on `linux/<arch>`, and

@@ -70,11 +70,8 @@ pub fn parse(input: &str, default_registry: &str) -> Result<Reference, OciError>
     if host.is_empty() || repo.is_empty() || !valid_repo(&repo) {
         return Err(invalid());
     }
-    let host = match host.as_str() {
-        "docker.io" | "index.docker.io" => "registry-1.docker.io".to_string(),
-        _ => host,
-    };
-    if host == "registry-1.docker.io" && !repo.contains('/') {
+    let host = api_host(&host).to_string();
+    if host == DOCKER_HUB_API && !repo.contains('/') {
         repo = format!("library/{repo}");
     }
     Ok(Reference {
@@ -83,6 +80,26 @@ pub fn parse(input: &str, default_registry: &str) -> Result<Reference, OciError>
         repo,
         reference,
     })
+}
+
+const DOCKER_HUB_API: &str = "registry-1.docker.io";
+
+/// The host that serves the registry API for `host`: Docker Hub's short names map to
+/// `registry-1.docker.io`; every other host serves its own.
+pub fn api_host(host: &str) -> &str {
+    match host {
+        "docker.io" | "index.docker.io" | "registry.hub.docker.com" => DOCKER_HUB_API,
+        other => other,
+    }
+}
+
+/// The repository path `repo` has on `host`: Docker Hub keeps one-part names under `library/`.
+pub fn api_repo(host: &str, repo: &str) -> String {
+    if api_host(host) == DOCKER_HUB_API && !repo.contains('/') {
+        format!("library/{repo}")
+    } else {
+        repo.to_string()
+    }
 }
 
 fn split_scheme(s: &str) -> (Option<String>, &str) {

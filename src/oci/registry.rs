@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 
 use super::challenge::{self, Challenge};
 use super::reference::Reference;
@@ -29,8 +29,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Build the client and find out which scheme the registry speaks.
-    pub async fn connect(image: &Reference, opts: &ClientOptions) -> Result<Self, OciError> {
+    /// An HTTP client built from `opts` (TLS, timeouts, bounded pool), to share between
+    /// [`Registry::with_client`] handles.
+    pub fn http_client(opts: &ClientOptions) -> Result<reqwest::Client, OciError> {
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(super::tls_config(opts)?)
             .no_proxy()
@@ -41,9 +42,28 @@ impl Registry {
         if let Some(limit) = opts.request_timeout {
             builder = builder.timeout(limit);
         }
-        let http = builder
+        builder
             .build()
-            .map_err(|e| OciError::Registry(format!("http client: {e}")))?;
+            .map_err(|e| OciError::Registry(format!("http client: {e}")))
+    }
+
+    /// A handle on `image`'s repository over an existing client, without probing: the scheme
+    /// is `image.scheme`, else HTTPS.
+    pub fn with_client(http: reqwest::Client, image: &Reference, opts: &ClientOptions) -> Self {
+        let scheme = image.scheme.as_deref().unwrap_or("https");
+        Self {
+            http,
+            base: format!("{scheme}://{}", image.host),
+            repo: image.repo.clone(),
+            username: opts.username.clone(),
+            password: opts.password.clone(),
+            auth: None,
+        }
+    }
+
+    /// Build the client and find out which scheme the registry speaks.
+    pub async fn connect(image: &Reference, opts: &ClientOptions) -> Result<Self, OciError> {
+        let http = Self::http_client(opts)?;
         let schemes: Vec<&str> = match image.scheme.as_deref() {
             Some(s) => vec![s],
             None if opts.allow_plain_http => vec!["https", "http"],
@@ -84,10 +104,30 @@ impl Registry {
         reference: &str,
         accept: Option<&str>,
     ) -> Result<Response, OciError> {
+        self.send(Method::GET, kind, reference, accept).await
+    }
+
+    /// `HEAD /v2/<repo>/<kind>/<reference>`, authenticating once on 401.
+    pub async fn head(
+        &mut self,
+        kind: &str,
+        reference: &str,
+        accept: Option<&str>,
+    ) -> Result<Response, OciError> {
+        self.send(Method::HEAD, kind, reference, accept).await
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        kind: &str,
+        reference: &str,
+        accept: Option<&str>,
+    ) -> Result<Response, OciError> {
         let url = format!("{}/v2/{}/{kind}/{reference}", self.base, self.repo);
         let mut answered = false;
         loop {
-            let mut req = self.http.get(&url);
+            let mut req = self.http.request(method.clone(), &url);
             if let Some(accept) = accept {
                 req = req.header(ACCEPT, accept);
             }

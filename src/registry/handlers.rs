@@ -34,7 +34,16 @@ pub struct Registry {
     pub uploads: Uploads,
     pub delete_enabled: bool,
     pub test_hooks: bool,
+    /// Called for every committed tag push and watcher change (webhook, SSE, test hook).
     pub on_push: Option<super::PushHook>,
+    /// The client for upstream registries (pull-through, watcher, `_pull`).
+    pub upstream: Arc<super::upstream::Upstream>,
+    /// `pullThrough: true`: missing content is fetched from upstream (§2.7).
+    pub pull_through: Option<super::pull_through::PullThrough>,
+    /// `watchImages` configured (§2.7); `POST :5001/poll` triggers it.
+    pub watcher: Option<Arc<super::watcher::Watcher>>,
+    /// Push events for `GET :5001/events` (§2.8).
+    pub feed: super::feed::PushFeed,
 }
 
 /// An OCI error response.
@@ -198,13 +207,25 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, reg: Arc<Registry>) -
         (Route::TestPanic, _) if reg.test_hooks => panic!("test hook: injected handler panic"),
         (Route::Tags(name), Method::GET) => tags_list(&reg, &name, &q),
         (Route::Manifest(name, r), Method::GET | Method::HEAD) => {
+            if let Some(pt) = &reg.pull_through {
+                let accept = req
+                    .headers()
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok());
+                pt.manifest(&reg, &name, &r, accept).await;
+            }
             get_manifest(&reg, &name, &r, head).await
         }
         (Route::Manifest(name, r), Method::PUT) => {
             put_manifest(&reg, &req, payload, &name, &r).await
         }
         (Route::Manifest(name, r), Method::DELETE) => delete_manifest(&reg, &name, &r).await,
-        (Route::Blob(_, d), Method::GET | Method::HEAD) => get_blob(&reg, &req, &d, head).await,
+        (Route::Blob(name, d), Method::GET | Method::HEAD) => {
+            if let Some(pt) = &reg.pull_through {
+                pt.blob(&reg, &name, &d).await;
+            }
+            get_blob(&reg, &req, &d, head).await
+        }
         (Route::Blob(..), Method::DELETE) => Err(unsupported()),
         (Route::UploadStart(name), Method::POST) => start_upload(&reg, payload, &name, &q).await,
         (Route::Upload(name, id), Method::PATCH) => {
@@ -439,6 +460,9 @@ async fn put_manifest(
         }
     }
     commit_manifest(reg, name, r, body, media).await?;
+    if let (Some(pt), Reference::Tag(t)) = (&reg.pull_through, r) {
+        pt.forget(name, t);
+    }
     if let Some(hook) = &reg.on_push {
         hook(name, &r.to_string(), &d);
     }

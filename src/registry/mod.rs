@@ -6,17 +6,25 @@
 //!
 //! TLS+plain sniffing on one port ([`listener`]), certificate generation ([`certs`]) and
 //! push notifications ([`notify`]) are plugged in through [`RegistryOptions::tls`] and
-//! [`RegistryOptions::notify_url`].
+//! [`RegistryOptions::notify_url`]. Pull-through ([`pull_through`]) and the watcher
+//! ([`watcher`]) use [`upstream`] and are set by [`RegistryOptions::upstream`]; the management
+//! listener ([`mgmt`]: health, `POST /poll`, the SSE stream fed by [`feed`]) by
+//! [`RegistryOptions::mgmt_listen`].
 
 pub mod certs;
 pub mod config;
+pub mod feed;
 pub mod handlers;
 pub mod listener;
+pub mod mgmt;
 pub mod names;
 pub mod notify;
 pub mod pull;
+pub mod pull_through;
 pub mod store;
 pub mod uploads;
+pub mod upstream;
+pub mod watcher;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,6 +59,10 @@ pub struct RegistryOptions {
     /// Serve TLS and plain HTTP on one port with this certificate and key.
     pub tls: Option<listener::TlsFiles>,
     pub workers: usize,
+    /// Pull-through and watcher (§2.7).
+    pub upstream: upstream::UpstreamOptions,
+    /// Management listener (§2.1); `None` = not started.
+    pub mgmt_listen: Option<SocketAddr>,
 }
 
 impl RegistryOptions {
@@ -67,14 +79,18 @@ impl RegistryOptions {
             notify_url: None,
             tls: None,
             workers: 4,
+            upstream: upstream::UpstreamOptions::default(),
+            mgmt_listen: None,
         }
     }
 }
 
 pub struct RunningRegistry {
     addr: SocketAddr,
+    mgmt_addr: Option<SocketAddr>,
     tls: bool,
     handle: actix_web::dev::ServerHandle,
+    mgmt_handle: Option<actix_web::dev::ServerHandle>,
     thread: Option<std::thread::JoinHandle<()>>,
     registry: Arc<Registry>,
 }
@@ -87,6 +103,26 @@ impl RunningRegistry {
     /// `http://<addr>` (plain HTTP is served even when TLS is configured).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Address of the management listener, when one was asked for.
+    pub fn mgmt_addr(&self) -> Option<SocketAddr> {
+        self.mgmt_addr
+    }
+
+    /// `http://<mgmt addr>`, when the management listener runs.
+    pub fn mgmt_url(&self) -> Option<String> {
+        self.mgmt_addr.map(|a| format!("http://{a}"))
+    }
+
+    /// Watcher cycles completed (0 without a watcher).
+    pub fn watcher_cycles(&self) -> u64 {
+        self.registry.watcher.as_ref().map_or(0, |w| w.cycles())
+    }
+
+    /// Current `GET /events` subscribers.
+    pub fn event_subscribers(&self) -> usize {
+        self.registry.feed.subscribers()
     }
 
     /// `https://<addr>` when TLS is configured.
@@ -111,6 +147,10 @@ impl RunningRegistry {
 
     /// Stops the server and waits for its thread to end.
     pub async fn stop(mut self) {
+        self.registry.feed.close();
+        if let Some(m) = self.mgmt_handle.take() {
+            m.stop(false).await;
+        }
         self.handle.stop(false).await;
         if let Some(t) = self.thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
@@ -133,28 +173,40 @@ pub fn open(opts: &RegistryOptions) -> std::io::Result<Arc<Registry>> {
         .filter(|u| !u.is_empty())
         .map(|u| notify::Notifier::new(u.clone()));
     let user_hook = opts.on_push.clone();
-    let on_push: Option<PushHook> = if notifier.is_none() && user_hook.is_none() {
-        None
-    } else {
-        Some(Arc::new(move |repo: &str, reference: &str, d: &Digest| {
-            if let Some(n) = &notifier {
-                n.tag_pushed(notify::PushEvent {
-                    repository: repo.to_string(),
-                    tag: reference.to_string(),
-                    digest: d.to_string(),
-                });
-            }
-            if let Some(h) = &user_hook {
-                h(repo, reference, d);
-            }
-        }))
-    };
+    let feed = feed::PushFeed::new();
+    let feed2 = feed.clone();
+    // One path for every push event (manifest PUTs and watcher changes): webhook, SSE, hook.
+    let on_push: PushHook = Arc::new(move |repo: &str, reference: &str, d: &Digest| {
+        let event = notify::PushEvent {
+            repository: repo.to_string(),
+            tag: reference.to_string(),
+            digest: d.to_string(),
+        };
+        feed2.publish(&event);
+        if let Some(n) = &notifier {
+            n.tag_pushed(event);
+        }
+        if let Some(h) = &user_hook {
+            h(repo, reference, d);
+        }
+    });
+    let up = &opts.upstream;
+    let client =
+        Arc::new(upstream::Upstream::new().map_err(|e| std::io::Error::other(e.to_string()))?);
+    let pull_through = up
+        .pull_through
+        .then(|| pull_through::PullThrough::new(client.clone(), up));
+    let watcher = watcher::Watcher::new(client.clone(), up).map(Arc::new);
     Ok(Arc::new(Registry {
         store,
         uploads,
         delete_enabled: opts.delete_enabled,
         test_hooks: opts.test_hooks,
-        on_push,
+        on_push: Some(on_push),
+        upstream: client,
+        pull_through,
+        watcher,
+        feed,
     }))
 }
 
@@ -213,7 +265,25 @@ pub async fn reaper(registry: Arc<Registry>, interval: Duration) {
     }
 }
 
-type Ready = std::io::Result<(SocketAddr, actix_web::dev::ServerHandle)>;
+/// The registry's background work: the session reaper and, when configured, the watcher.
+/// Runs until dropped (abort its task at shutdown).
+pub async fn background(registry: Arc<Registry>, reap_interval: Duration) {
+    let watch = async {
+        match registry.watcher.clone() {
+            Some(w) => w.run(registry.clone()).await,
+            None => std::future::pending().await,
+        }
+    };
+    futures::join!(reaper(registry.clone(), reap_interval), watch);
+}
+
+struct Listening {
+    addr: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    mgmt: Option<(SocketAddr, actix_web::dev::ServerHandle)>,
+}
+
+type Ready = std::io::Result<Listening>;
 
 /// Starts the registry on its own thread; returns once it is listening.
 pub async fn start(opts: RegistryOptions) -> std::io::Result<RunningRegistry> {
@@ -238,20 +308,41 @@ pub async fn start(opts: RegistryOptions) -> std::io::Result<RunningRegistry> {
                         return;
                     }
                 };
-                let _ = tx.send(Ok((addr, srv.handle())));
-                let reap = actix_rt::spawn(reaper(reg2, opts.reap_interval));
+                let mgmt = match opts.mgmt_listen.map(|l| mgmt::server(reg2.clone(), l)) {
+                    None => None,
+                    Some(Ok(m)) => Some(m),
+                    Some(Err(e)) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = tx.send(Ok(Listening {
+                    addr,
+                    handle: srv.handle(),
+                    mgmt: mgmt.as_ref().map(|(m, a)| (*a, m.handle())),
+                }));
+                let mgmt_handle = mgmt.as_ref().map(|(m, _)| m.handle());
+                let mgmt_task = mgmt.map(|(m, _)| actix_rt::spawn(m));
+                let work = actix_rt::spawn(background(reg2, opts.reap_interval));
                 let _ = srv.await;
-                reap.abort();
+                work.abort();
+                if let (Some(h), Some(t)) = (mgmt_handle, mgmt_task) {
+                    h.stop(false).await;
+                    let _ = t.await;
+                }
             });
         })?;
-    let (addr, handle) = rx
+    let ready = rx
         .await
         .map_err(|_| std::io::Error::other("registry thread ended before listening"))??;
-    tracing::info!(%addr, "mkube-registry listening");
+    let addr = ready.addr;
+    tracing::info!(%addr, mgmt = ?ready.mgmt.as_ref().map(|m| m.0), "mkube-registry listening");
     Ok(RunningRegistry {
         addr,
+        mgmt_addr: ready.mgmt.as_ref().map(|m| m.0),
         tls: has_tls,
-        handle,
+        handle: ready.handle,
+        mgmt_handle: ready.mgmt.map(|m| m.1),
         thread: Some(thread),
         registry,
     })

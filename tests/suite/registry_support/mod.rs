@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod events;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;

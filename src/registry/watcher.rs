@@ -1,0 +1,180 @@
+//! The watcher (spec images.md §2.7): every `watchImages` entry is checked at start, then every
+//! `watchPollSeconds` or when `POST :5001/poll` asks. A check HEADs the upstream manifest; when
+//! its digest differs from the one last seen, the image is mirrored under `localRepo`:
+//! - an index: its `linux/<arch>` child (else the first entry, with a warning) with config and
+//!   layers, the child stored by digest and the index under the tag;
+//! - a single manifest: its blobs, then the manifest under the tag.
+//!
+//! The first successful observation after start mirrors silently; a later change emits one push
+//! event `{repo: localRepo, reference: tag}` through the registry's push hook (webhook and SSE).
+//! A failed check keeps the last seen digest, so the next cycle tries again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::oci::{self, OciError};
+
+use super::handlers::Registry;
+use super::names::{Digest, Reference, valid_name, valid_tag};
+use super::upstream::{Source, Upstream, UpstreamOptions, mirror};
+
+/// One watched image.
+#[derive(Clone, Debug)]
+struct Watched {
+    source: Source,
+    tag: String,
+    local_repo: String,
+}
+
+pub struct Watcher {
+    upstream: Arc<Upstream>,
+    images: Vec<Watched>,
+    arch: String,
+    interval: Duration,
+    wake: tokio::sync::Notify,
+    /// Index into `images` → digest last seen. Held for a whole cycle: cycles never overlap.
+    last: tokio::sync::Mutex<HashMap<usize, Digest>>,
+    cycles: AtomicU64,
+}
+
+impl Watcher {
+    /// `None` when no entry of `opts.watch` is usable (each bad one is logged).
+    pub fn new(upstream: Arc<Upstream>, opts: &UpstreamOptions) -> Option<Watcher> {
+        let images: Vec<Watched> = opts.watch.iter().filter_map(|w| {
+            let parsed = oci::reference::parse(&w.upstream, "");
+            match parsed {
+                Ok(r) if !r.is_digest() && valid_tag(&r.reference) && valid_name(&w.local_repo) => Some(Watched {
+                    source: Source { host: r.host, scheme: r.scheme, repo: r.repo },
+                    tag: r.reference,
+                    local_repo: w.local_repo.clone(),
+                }),
+                Ok(_) => {
+                    tracing::warn!(upstream = %w.upstream, local = %w.local_repo, "watchImages entry needs a tag and a valid localRepo; ignored");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(upstream = %w.upstream, error = %e, "watchImages entry ignored");
+                    None
+                }
+            }
+        }).collect();
+        if images.is_empty() {
+            return None;
+        }
+        Some(Watcher {
+            upstream,
+            images,
+            arch: opts.arch.clone(),
+            interval: opts.poll_interval.max(Duration::from_millis(100)),
+            wake: tokio::sync::Notify::new(),
+            last: tokio::sync::Mutex::new(HashMap::new()),
+            cycles: AtomicU64::new(0),
+        })
+    }
+
+    /// Asks for a cycle now (one more runs after a cycle in progress).
+    pub fn trigger(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Cycles completed since start.
+    pub fn cycles(&self) -> u64 {
+        self.cycles.load(Ordering::SeqCst)
+    }
+
+    /// Checks at once, then every interval or when triggered; runs until dropped.
+    pub async fn run(self: Arc<Self>, reg: Arc<Registry>) {
+        loop {
+            // A panic in one cycle is logged and the watcher lives on (§2.5 panic isolation).
+            let cycle = std::panic::AssertUnwindSafe(self.cycle(&reg));
+            if futures::FutureExt::catch_unwind(cycle).await.is_err() {
+                tracing::error!("watcher cycle panicked");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.interval) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+
+    /// One check of every watched image.
+    pub async fn cycle(&self, reg: &Registry) {
+        let mut last = self.last.lock().await;
+        for (i, w) in self.images.iter().enumerate() {
+            match self.check(reg, w, last.get(&i)).await {
+                Ok(Some(d)) => {
+                    let first = last.insert(i, d.clone()).is_none();
+                    if first {
+                        tracing::info!(repo = %w.local_repo, tag = %w.tag, digest = %d, "watched image mirrored (first observation, no event)");
+                    } else {
+                        tracing::info!(repo = %w.local_repo, tag = %w.tag, digest = %d, "watched image changed upstream; mirrored");
+                        if let Some(hook) = &reg.on_push {
+                            hook(&w.local_repo, &w.tag, &d);
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(upstream = %w.source, tag = %w.tag, error = %e, "watch check failed");
+                }
+            }
+        }
+        self.cycles.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// `Some(digest)` when the upstream digest differs from `seen` and was mirrored.
+    async fn check(
+        &self,
+        reg: &Registry,
+        w: &Watched,
+        seen: Option<&Digest>,
+    ) -> Result<Option<Digest>, OciError> {
+        let mut repo = self.upstream.repository(&w.source);
+        let current = oci::manifest_digest(&mut repo, &w.tag).await?;
+        let current = Digest::parse(&current)
+            .ok_or_else(|| OciError::Malformed(format!("bad digest {current}")))?;
+        if seen == Some(&current) {
+            return Ok(None);
+        }
+        // Fetched by digest, so what is stored is what the HEAD announced.
+        let tag = Reference::Tag(w.tag.clone());
+        let fetch = current.to_string();
+        mirror(reg, &mut repo, &w.local_repo, &fetch, &tag, &self.arch).await?;
+        Ok(Some(current))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::config::WatchImage;
+
+    #[test]
+    fn unusable_watch_entries_are_skipped() {
+        let up = Arc::new(Upstream::new().unwrap());
+        let entry = |u: &str, l: &str| WatchImage {
+            upstream: u.into(),
+            local_repo: l.into(),
+        };
+        let opts = |watch| UpstreamOptions {
+            watch,
+            ..UpstreamOptions::default()
+        };
+        let digest = format!("ghcr.io/a/b@sha256:{}", "a".repeat(64));
+        let bad = vec![
+            entry("", "x"),
+            entry("Bad Ref", "x"),
+            entry("ghcr.io/a/b:v1", "../x"),
+            entry("ghcr.io/a/b:v1", "Upper"),
+            entry(&digest, "x"),
+        ];
+        assert!(Watcher::new(up.clone(), &opts(bad)).is_none());
+        let w = Watcher::new(up, &opts(vec![entry("docker.io/alpine:3", "alpine")])).unwrap();
+        assert_eq!(w.images.len(), 1);
+        assert_eq!(w.images[0].source.host, "registry-1.docker.io");
+        assert_eq!(w.images[0].source.repo, "library/alpine");
+        assert_eq!(w.images[0].tag, "3");
+    }
+}
