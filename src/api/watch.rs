@@ -12,9 +12,9 @@ use super::status::ApiError;
 use super::{ApiState, pod_table, pods, table};
 use crate::actors::configmaps::state::{ConfigMapsState, config_map_key};
 use crate::actors::journal::GetState;
-use crate::actors::pods::state::pod_key;
+use crate::actors::pods::state::{DesiredPod, pod_key};
 use crate::actors::wiring::Cluster;
-use crate::events::catalogue::{ConfigMapsEvent, PodsEvent};
+use crate::events::catalogue::{ConfigMapsEvent, PodSource, PodsEvent};
 use crate::events::{Event, Record};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::channel::mpsc;
@@ -186,6 +186,19 @@ pub async fn pods(
         if record.seq > known.get(&key).copied().unwrap_or(0) {
             view.pods.apply(&event);
             known.insert(key.clone(), record.seq);
+        }
+        // Resuming inside a pod's history whose declaration came before the resume point: its
+        // update still shows the pod (the fold alone would ignore an update of an unknown pod).
+        if let PodsEvent::PodUpdated { pod, .. } = &event
+            && !view.pods.pods.contains_key(&key)
+        {
+            let desired = DesiredPod {
+                pod: (**pod).clone(),
+                source: PodSource::Api,
+                containers: BTreeMap::new(),
+                last_failure: None,
+            };
+            view.pods.pods.insert(key.clone(), desired);
         }
         if ns.as_deref().is_some_and(|ns| ns != pod_ns) {
             return Vec::new();

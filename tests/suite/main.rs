@@ -17,6 +17,7 @@ mod config_load;
 mod events_codec;
 mod images_api;
 mod images_cache;
+mod k8s_api;
 mod log;
 mod nats_outage;
 mod registry_api;
