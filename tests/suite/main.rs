@@ -10,6 +10,7 @@ mod routeros_support;
 mod sim_common;
 
 mod actors_persist;
+mod api_admission;
 mod api_input;
 mod boot;
 mod cli;
