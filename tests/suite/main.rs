@@ -19,6 +19,7 @@ mod events_codec;
 mod images_api;
 mod images_cache;
 mod k8s_api;
+mod kubectl;
 mod log;
 mod nats_outage;
 mod registry_api;
