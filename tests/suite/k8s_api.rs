@@ -855,3 +855,165 @@ async fn pod_log_needs_a_device() {
     );
     api.stop().await;
 }
+
+/// A test config whose `api:` block gets `extra` lines; the NATS URL is filled in later.
+fn api_block(extra: String) -> impl Fn(&str) -> String {
+    move |listen: &str| {
+        common::mkube::config_text(common::cluster::NODE, "NATS", listen, "").replace(
+            &format!("  listen: {listen}\n"),
+            &format!("  listen: {listen}\n{extra}"),
+        )
+    }
+}
+
+// api.tokenFile: every route but /healthz and /readyz needs the bearer token (401 Status).
+#[actix_rt::test]
+async fn bearer_token_guards_every_route_but_health() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "  t0ken\n").unwrap();
+    let text = api_block(format!("  tokenFile: {}\n", token.display()));
+    let url = nats.url();
+    let mk =
+        common::mkube::MkubeProcess::start_config(dir.path(), |l| text(l).replace("NATS", &url));
+    let http = common::http();
+    mk.wait_ready(&http).await;
+    assert_eq!(
+        mk.get_text(&http, "/healthz").await.lines().next(),
+        Some("ok")
+    );
+    for path in [
+        "/api",
+        "/api/v1",
+        "/version",
+        "/openapi/v3",
+        "/api/v1/pods",
+        "/api/v1/namespaces",
+        "/metrics",
+        "/nowhere",
+    ] {
+        for auth in [
+            None,
+            Some("Bearer wrong"),
+            Some("t0ken"),
+            Some("Basic t0ken"),
+        ] {
+            let mut req = http.get(mk.url(path));
+            if let Some(a) = auth {
+                req = req.header("authorization", a);
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 401, "{path} {auth:?}");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["kind"], "Status");
+            assert_eq!(body["reason"], "Unauthorized");
+        }
+        let r = http
+            .get(mk.url(path))
+            .bearer_auth("t0ken")
+            .send()
+            .await
+            .unwrap();
+        let expected = if path == "/nowhere" { 404 } else { 200 };
+        assert_eq!(r.status(), expected, "{path}");
+    }
+    // Writes too.
+    let r = http
+        .post(mk.url("/api/v1/namespaces/default/pods"))
+        .json(&pod("web", "i"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .post(mk.url("/api/v1/namespaces/default/pods"))
+        .bearer_auth("t0ken")
+        .json(&pod("web", "i"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+// api.tlsCert/tlsKey: the listener speaks TLS (rustls) and nothing else.
+#[actix_rt::test]
+async fn tls_listener_serves_the_api_over_https_only() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(dir.path().join("api.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("api.key"), key.serialize_pem()).unwrap();
+    let text = api_block(format!(
+        "  tlsCert: {}\n  tlsKey: {}\n",
+        dir.path().join("api.crt").display(),
+        dir.path().join("api.key").display()
+    ));
+    let url = nats.url();
+    let mk =
+        common::mkube::MkubeProcess::start_config(dir.path(), |l| text(l).replace("NATS", &url));
+    let https = mk.base.replace("http://", "https://");
+    // Verified against the certificate itself, so the handshake really is this server's.
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(mkube::tls::client_config(false, &[cert.pem().as_bytes()]).unwrap())
+        .build()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = client.get(format!("{https}/api/v1")).send().await;
+        if let Ok(r) = r
+            && r.status() == 200
+        {
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["kind"], "APIResourceList");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", mk.log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Plain HTTP on the TLS port gets no API answer.
+    let plain = common::http().get(mk.url("/api/v1")).send().await;
+    assert!(plain.is_err() || plain.unwrap().status() != 200);
+}
+
+// A token file or TLS pair that cannot be used stops `mkube run` with a message naming it.
+#[test]
+fn unusable_api_security_files_stop_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let cert = dir.path().join("c.pem");
+    std::fs::write(&cert, "not a certificate").unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let cases = [
+        (format!("  tokenFile: {}\n", missing.display()), "tokenFile"),
+        (format!("  tokenFile: {}\n", empty.display()), "is empty"),
+        (
+            format!(
+                "  tlsCert: {}\n  tlsKey: {}\n",
+                cert.display(),
+                missing.display()
+            ),
+            "tls",
+        ),
+    ];
+    for (extra, needle) in cases {
+        let port = common::nats::free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let text = api_block(extra.clone())(&listen).replace("NATS", "nats://127.0.0.1:9");
+        let config = dir.path().join("config.yaml");
+        std::fs::write(&config, text).unwrap();
+        let out = std::process::Command::new(common::mkube::bin())
+            .args(["run", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{extra}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+    }
+}
