@@ -1017,3 +1017,47 @@ fn unusable_api_security_files_stop_startup() {
         assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
     }
 }
+
+// The ConfigMaps area: each kind round-trips through the envelope codec on its object's subject.
+#[test]
+fn configmap_events_round_trip_on_their_subject() {
+    use mkube::events::{Envelope, subject};
+    for event in common::samples::configmaps() {
+        let env = Envelope::new("rose1", "configmaps", "c", event.clone());
+        let back = Envelope::decode(&env.encode(), 1).expect("decodes");
+        assert_eq!(back.event, event);
+        assert_eq!(back.kind(), common::samples::kind_name(&event));
+        assert_eq!(
+            subject::for_event("rose1", &event),
+            "mkube.rose1.configmaps.default.app-config"
+        );
+    }
+}
+
+// ConfigMaps are state like any other: replayed into a fresh boot, and into snapshots.
+#[actix_rt::test]
+async fn configmaps_are_replayed_on_boot() {
+    use mkube::actors::configmaps::state::ConfigMapsState;
+    use mkube::actors::journal::GetState;
+    let nats = NatsServer::start();
+    let api = Api::start(&nats.url()).await;
+    for event in common::samples::configmaps().into_iter().take(1) {
+        common::cluster::record(&api.cluster, event, "t").await;
+    }
+    let seq = api.cluster.snapshotter.flush().await.expect("snapshot");
+    assert_eq!(seq, 1);
+    api.stop().await;
+    let again = common::cluster::boot(&common::cluster::config(&nats.url())).await;
+    let state = again
+        .configmaps
+        .send(GetState::<ConfigMapsState>::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        state.config_maps["default/app-config"]
+            .data
+            .as_ref()
+            .unwrap()["app.conf"],
+        "port = 80\n"
+    );
+}
