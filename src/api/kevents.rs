@@ -128,7 +128,8 @@ impl Deriver {
         container: Option<&str>,
     ) {
         // NAME-11: `<pod>.<unix-nanos in hex>`; the index keeps two events of one record apart.
-        let nanos = at.timestamp_nanos_opt().unwrap_or_default() as u64 + self.events.len() as u64;
+        let nanos = (at.timestamp_nanos_opt().unwrap_or_default() as u64)
+            .wrapping_add(self.events.len() as u64);
         let when = time(at);
         self.events.push(KEvent {
             metadata: ObjectMeta {

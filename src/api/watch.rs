@@ -30,6 +30,8 @@ type Line = Result<web::Bytes, actix_web::Error>;
 
 /// How often an idle watch checks that its client is still there.
 const IDLE_CHECK: Duration = Duration::from_secs(2);
+/// Longest `timeoutSeconds` honoured (a year).
+const MAX_WATCH_SECONDS: u64 = 365 * 24 * 3600;
 
 fn line(kind: &str, object: &Value) -> web::Bytes {
     let mut bytes =
@@ -45,16 +47,21 @@ async fn start(cluster: &Cluster, params: &ListParams) -> Result<(u64, bool), Ap
     match params.resource_version.filter(|v| *v > 0) {
         Some(rv) => {
             let first = cluster.log.first_sequence().await.map_err(unavailable)?;
-            if rv + 1 < first {
+            if rv.saturating_add(1) < first {
                 return Err(ApiError::expired(format!(
                     "too old resource version: {rv} ({})",
                     first - 1
                 )));
             }
-            Ok((rv + 1, false))
+            Ok((rv.saturating_add(1), false))
         }
         None => Ok((
-            cluster.log.last_sequence().await.map_err(unavailable)? + 1,
+            cluster
+                .log
+                .last_sequence()
+                .await
+                .map_err(unavailable)?
+                .saturating_add(1),
             true,
         )),
     }
@@ -96,7 +103,9 @@ fn respond(
         };
         match timeout {
             Some(secs) => {
-                let _ = tokio::time::timeout(Duration::from_secs(secs), follow).await;
+                // Clamped: a far-future deadline must not overflow the timer.
+                let limit = Duration::from_secs(secs.min(MAX_WATCH_SECONDS));
+                let _ = tokio::time::timeout(limit, follow).await;
             }
             None => follow.await,
         }

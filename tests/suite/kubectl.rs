@@ -297,3 +297,59 @@ async fn kubectl_uses_a_token_over_tls() {
         "{err}"
     );
 }
+
+// §9 pod log with a device: the RouterOS simulator's `/log` lines that mention the container's
+// device name (NAME-1 `<ns>_<pod>_<container>`), through `kubectl logs` and plain HTTP.
+#[actix_rt::test]
+async fn kubectl_logs_reads_the_device_log() {
+    use serde_json::json;
+    let sim = crate::sim_common::start(Default::default()).await;
+    let mut state = sim.control("GET", "/state", None).await;
+    let logs = state["logs"].as_array_mut().expect("logs table");
+    for (i, message) in [
+        "container default_web_web: started",
+        "container default_other_web: started",
+        "default_web_web: listening on :80",
+    ]
+    .iter()
+    .enumerate()
+    {
+        logs.push(
+            json!({".id": format!("*F{i}"), "time": format!("10:00:0{i}"),
+            "topics": "container,info", "message": message}),
+        );
+    }
+    sim.control("POST", "/state", Some(state)).await;
+
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let device = sim.sim.rest_url();
+    let url = nats.url();
+    let mk = MkubeProcess::start_config(dir.path(), |listen| {
+        config_text(NODE, &url, listen, "").replace("http://127.0.0.1:9/rest", &device)
+    });
+    let http = common::http();
+    mk.wait_ready(&http).await;
+    assert!(
+        mk.log_text().contains("RouterOS connected"),
+        "{}",
+        mk.log_text()
+    );
+    let k = Kubectl::new(&mk.base, &[]);
+    let pod = write(dir.path(), "pod.yaml", POD);
+    k.ok(&["apply", "-f", &pod]);
+    let logs = k.ok(&["logs", "web"]);
+    assert_eq!(
+        logs,
+        "10:00:00 container,info container default_web_web: started\n\
+         10:00:02 container,info default_web_web: listening on :80\n"
+    );
+    let r = http
+        .get(mk.url("/api/v1/namespaces/default/pods/web/log?container=web"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), logs);
+    sim.sim.stop().await;
+}
