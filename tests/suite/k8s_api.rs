@@ -1061,3 +1061,18 @@ async fn configmaps_are_replayed_on_boot() {
         "port = 80\n"
     );
 }
+
+// Cluster.routeros: a device that accepts connections but never answers does not stop boot;
+// the cluster comes up without it (and the pod log then says 503).
+#[actix_rt::test]
+async fn an_unresponsive_device_does_not_stop_boot() {
+    let nats = NatsServer::start();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = common::cluster::config(&nats.url());
+    config.routeros.rest_url = format!("http://{}/rest", silent.local_addr().unwrap());
+    let started = std::time::Instant::now();
+    let cluster = common::cluster::boot(&config).await;
+    assert!(cluster.routeros.is_none());
+    assert!(started.elapsed() < Duration::from_secs(15));
+    drop(silent);
+}
