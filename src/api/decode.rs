@@ -62,7 +62,7 @@ pub fn object<T: DeserializeOwned>(
         )));
     }
     let mut unknown = Vec::new();
-    let decoded: T = serde_ignored::deserialize(value, |path| unknown.push(path.to_string()))
+    let decoded: T = serde_ignored::deserialize(value, |path| unknown.push(field_path(&path)))
         .map_err(|e| ApiError::bad_request(format!("invalid {what} JSON: {e}")))?;
     if validation == FieldValidation::Strict
         && let Some(first) = unknown.first()
@@ -80,6 +80,23 @@ pub fn object<T: DeserializeOwned>(
     Ok(decoded)
 }
 
+/// serde_ignored's path (`spec.?.containers.?.0.imag`, `?` for optional layers) as Kubernetes
+/// writes a field (`spec.containers[0].imag`).
+fn field_path(path: &serde_ignored::Path) -> String {
+    let mut out = String::new();
+    for part in path.to_string().split('.').filter(|p| *p != "?") {
+        if part.bytes().all(|b| b.is_ascii_digit()) && !part.is_empty() {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,7 +109,7 @@ mod tests {
         let err = object::<Pod>(v.clone(), "Pod", "pod", FieldValidation::Strict).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("spec.bogus"), "{text}");
-        assert!(text.contains("imag"), "{text}");
+        assert!(text.contains("\"spec.containers[0].imag\""), "{text}");
         assert!(object::<Pod>(v, "Pod", "pod", FieldValidation::Lenient).is_ok());
     }
 
