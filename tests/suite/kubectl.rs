@@ -149,6 +149,30 @@ async fn kubectl_drives_pods_end_to_end() {
         assert!(described.contains(needle), "{needle} missing:\n{described}");
     }
 
+    // label (merge patch), patch (strategic by default), replace (PUT of the live object).
+    assert!(
+        k.ok(&["label", "pod", "web", "tier=front"])
+            .contains("labeled")
+    );
+    let patch = r#"{"spec":{"containers":[{"name":"web","image":"127.0.0.1:5000/web:v3"}]}}"#;
+    assert!(
+        k.ok(&["patch", "pod", "web", "-p", patch])
+            .contains("patched")
+    );
+    let live = k.ok(&["get", "pod", "web", "-o", "yaml"]);
+    let live = write(dir.path(), "live.yaml", &live.replace("web:v3", "web:v4"));
+    assert!(k.ok(&["replace", "-f", &live]).contains("replaced"));
+    let fields = k.ok(&[
+        "get",
+        "pod",
+        "web",
+        "-o",
+        "jsonpath={.metadata.labels.tier} {.spec.containers[0].image} {.spec.containers[0].command[2]}",
+    ]);
+    assert_eq!(fields, "front 127.0.0.1:5000/web:v4 80");
+    assert!(k.ok(&["get", "pods", "-l", "tier=front"]).contains("web"));
+    assert!(k.ok(&["get", "pods", "-l", "tier=back"]).is_empty());
+
     // get -w: the current table, then a new pod as it is created (API-3).
     let mut watch = k
         .command(&["get", "pods", "-w"])
