@@ -277,6 +277,18 @@ async fn malformed_bodies_on_every_write_route_append_nothing() {
         400,
         "fieldSelector",
     );
+    // Watch parameters that do not parse (API-3) are refused before any stream starts.
+    for query in [
+        "/api/v1/pods?watch=true&timeoutSeconds=-1",
+        "/api/v1/pods?watch=true&resourceVersion=x",
+        "/api/v1/configmaps?watch=true&resourceVersion=1.5",
+        "/api/v1/namespaces/default/pods?watch=true&fieldSelector=spec.bogus%3D1",
+        "/api/v1/events?watch=true",
+    ] {
+        let got = api.get(query).await;
+        assert_eq!(got.0, 400, "{query}: {}", got.1);
+        assert_eq!(got.1["kind"], "Status", "{query}");
+    }
     assert_eq!(api.last_seq().await, before, "nothing appended");
 
     // fieldValidation=Ignore admits unknown fields (and drops them).
