@@ -57,7 +57,7 @@ pub fn resources() -> Value {
             resource("pods/status", "", "Pod", true, &["get"], &[]),
             resource("configmaps", "configmap", "ConfigMap", true, &all, &["cm"]),
             resource("namespaces", "namespace", "Namespace", false, &["get", "list"], &["ns"]),
-            resource("events", "event", "Event", true, &["get", "list"], &["ev"]),
+            resource("events", "event", "Event", true, &["get", "list", "watch"], &["ev"]),
         ],
     })
 }

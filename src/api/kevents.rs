@@ -2,14 +2,14 @@
 //! `Scheduled` on `PodDeclared`, `Pulling`/`Created` on `ContainerCreated` (`Reconciled` when
 //! adopted), `Started` on `ContainerStarted`, `Killing` on `PodDeleted`, `CreateFailed`
 //! (Warning) on `PodCreateFailed`. The newest 256 are served, so `kubectl get events` and
-//! `kubectl describe pod` show a pod's story.
+//! `kubectl describe pod` show a pod's story; `?watch=true` streams new ones as `ADDED`.
 
-use super::ApiState;
 use super::objects::{age, list, time, typed};
 use super::params::ListParams;
 use super::pod_view::{cluster, pod_uid};
 use super::status::ApiError;
 use super::table::{col, row, table, wants_table};
+use super::{ApiState, watch};
 use crate::events::catalogue::PodsEvent;
 use crate::events::{Event, Record};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -46,7 +46,9 @@ impl Deriver {
         }
     }
 
-    pub fn record(&mut self, seq: u64, at: DateTime<Utc>, event: &PodsEvent) {
+    /// Folds one pod event; returns the Kubernetes Events it produced.
+    pub fn record(&mut self, seq: u64, at: DateTime<Utc>, event: &PodsEvent) -> Vec<KEvent> {
+        let before = self.events.len();
         let (ns, name) = event.pod_key();
         let key = format!("{ns}/{name}");
         let emit = |this: &mut Self, kind: &str, reason: &str, msg: String, sub: Option<&str>| {
@@ -101,10 +103,12 @@ impl Deriver {
                 emit(self, "Warning", "CreateFailed", reason.clone(), None);
             }
         }
+        let produced = self.events[before..].to_vec();
         if self.events.len() > RING {
             let extra = self.events.len() - RING;
             self.events.drain(..extra);
         }
+        produced
     }
 
     fn image_of(&self, key: &str, container: &str) -> String {
@@ -204,13 +208,16 @@ fn field(e: &KEvent, f: &str) -> Option<String> {
     )
 }
 
-async fn derive(state: &ApiState) -> Result<(Vec<KEvent>, u64), ApiError> {
+/// The Events of the log up to `until` (inclusive), and the deriver that made them.
+async fn derive(state: &ApiState, until: u64) -> Result<Deriver, ApiError> {
     let cluster = cluster(state)?;
     let unavailable = |e: crate::events::LogError| ApiError::unavailable(e.to_string());
     let first = cluster.log.first_sequence().await.map_err(unavailable)?;
-    let last = cluster.log.last_sequence().await.map_err(unavailable)?;
     let mut deriver = Deriver::new(&state.node);
-    let records = cluster.log.read(first, last).await.map_err(unavailable)?;
+    if until < first {
+        return Ok(deriver);
+    }
+    let records = cluster.log.read(first, until).await.map_err(unavailable)?;
     let mut records = Box::pin(records);
     while let Some(record) = records.next().await {
         let record: Record = record.map_err(unavailable)?;
@@ -220,7 +227,68 @@ async fn derive(state: &ApiState) -> Result<(Vec<KEvent>, u64), ApiError> {
             deriver.record(record.seq, env.time, e);
         }
     }
-    Ok((deriver.events, last))
+    Ok(deriver)
+}
+
+fn selected(e: &KEvent, ns: Option<&str>, params: &ListParams) -> Result<bool, ApiError> {
+    if ns.is_some_and(|n| e.metadata.namespace.as_deref() != Some(n)) {
+        return Ok(false);
+    }
+    params.fields_match(|f| field(e, f))
+}
+
+fn event_object(e: &KEvent, as_table: bool, rv: u64) -> serde_json::Value {
+    if as_table {
+        events_table(std::slice::from_ref(e), rv)
+    } else {
+        typed(e, "Event", "v1")
+    }
+}
+
+/// `?watch=true`: every Event as `ADDED` (first those derived so far unless resuming after a
+/// version), then the ones each new pod fact produces.
+async fn watch_events(
+    state: &ApiState,
+    req: &HttpRequest,
+    ns: Option<String>,
+    params: ListParams,
+) -> Reply {
+    let cluster = cluster(state)?.clone();
+    let as_table = wants_table(req);
+    let (from, send_current) = watch::start(&cluster, &params).await?;
+    let mut deriver = derive(state, from.saturating_sub(1)).await?;
+    let mut initial = Vec::new();
+    if send_current {
+        for e in &deriver.events {
+            if selected(e, ns.as_deref(), &params)? {
+                let rv = e
+                    .metadata
+                    .resource_version
+                    .as_deref()
+                    .and_then(|v| v.parse().ok());
+                initial.push(watch::line(
+                    "ADDED",
+                    &event_object(e, as_table, rv.unwrap_or(0)),
+                ));
+            }
+        }
+    }
+    let timeout = params.timeout_seconds;
+    let on_record = move |record: &Record| -> Vec<web::Bytes> {
+        let Ok(env) = record.decode() else {
+            return Vec::new();
+        };
+        let Event::Pods(e) = &env.event else {
+            return Vec::new();
+        };
+        deriver
+            .record(record.seq, env.time, e)
+            .iter()
+            .filter(|k| selected(k, ns.as_deref(), &params).unwrap_or(false))
+            .map(|k| watch::line("ADDED", &event_object(k, as_table, record.seq)))
+            .collect()
+    };
+    Ok(watch::respond(&cluster, from, initial, timeout, on_record))
 }
 
 async fn list_all(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
@@ -234,11 +302,15 @@ async fn list_ns(state: web::Data<ApiState>, req: HttpRequest, ns: web::Path<Str
 async fn list_events(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> Reply {
     let params = ListParams::from_request(req)?;
     if params.watch {
-        return Err(ApiError::bad_request(
-            "watching events is not supported; list them instead",
-        ));
+        return watch_events(state, req, ns, params).await;
     }
-    let (events, last) = derive(state).await?;
+    let cluster = cluster(state)?;
+    let last = cluster
+        .log
+        .last_sequence()
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let events = derive(state, last).await?.events;
     let mut selected = Vec::new();
     for e in events {
         if ns

@@ -33,7 +33,7 @@ const IDLE_CHECK: Duration = Duration::from_secs(2);
 /// Longest `timeoutSeconds` honoured (a year).
 const MAX_WATCH_SECONDS: u64 = 365 * 24 * 3600;
 
-fn line(kind: &str, object: &Value) -> web::Bytes {
+pub(super) fn line(kind: &str, object: &Value) -> web::Bytes {
     let mut bytes =
         serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
     bytes.push(b'\n');
@@ -42,7 +42,7 @@ fn line(kind: &str, object: &Value) -> web::Bytes {
 
 /// Where following starts: after the requested version (checked against what the stream still
 /// holds), or after the current end when the client gets the current objects first.
-async fn start(cluster: &Cluster, params: &ListParams) -> Result<(u64, bool), ApiError> {
+pub(super) async fn start(cluster: &Cluster, params: &ListParams) -> Result<(u64, bool), ApiError> {
     let unavailable = |e: crate::events::LogError| ApiError::unavailable(e.to_string());
     match params.resource_version.filter(|v| *v > 0) {
         Some(rv) => {
@@ -68,7 +68,7 @@ async fn start(cluster: &Cluster, params: &ListParams) -> Result<(u64, bool), Ap
 }
 
 /// Streams what `on_record` makes of every record from `from` on, after `initial`.
-fn respond(
+pub(super) fn respond(
     cluster: &Cluster,
     from: u64,
     initial: Vec<web::Bytes>,

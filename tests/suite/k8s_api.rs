@@ -732,6 +732,21 @@ async fn events_tell_each_pods_story() {
             .0,
         201
     );
+    // A watch on web's events: its Scheduled first, then what the engine facts produce.
+    let resp = api
+        .http
+        .get(api.url(
+            "/api/v1/namespaces/default/events?watch=true&fieldSelector=involvedObject.name%3Dweb",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut stream = resp.bytes_stream();
+    let mut buf = String::new();
+    let first = lines(&mut stream, &mut buf, 1).await;
+    assert_eq!(first[0]["type"], "ADDED");
+    assert_eq!(first[0]["object"]["reason"], "Scheduled");
     let s = |x: &str| x.to_string();
     for e in [
         PodsEvent::ContainerCreated {
@@ -764,6 +779,13 @@ async fn events_tell_each_pods_story() {
             .status(),
         200
     );
+    let watched = lines(&mut stream, &mut buf, 4).await;
+    let reasons: Vec<&str> = watched
+        .iter()
+        .map(|l| l["object"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["Pulling", "Created", "Started", "Killing"]);
+    drop(stream);
     let (_, all) = api.get("/api/v1/events").await;
     assert_eq!(all["kind"], "EventList");
     let story = |v: &Value| -> Vec<(String, String)> {
