@@ -59,6 +59,18 @@ ensure_skopeo() {
   fi
 }
 
+# kubectl: the real Kubernetes client of the API tests (tests/suite/kubectl.rs). Debian ships it
+# as `kubectl` in newer releases and as part of `kubernetes-client` in older ones.
+ensure_kubectl() {
+  if ! command -v kubectl >/dev/null 2>&1; then
+    echo ">> installing kubectl" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubectl >&2 ||
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >&2
+  fi
+  command -v kubectl >/dev/null || { echo "kubectl still missing" >&2; return 1; }
+}
+
 ensure_rust_tools() {
   command -v cargo >/dev/null || { echo "cargo is required (rustup)" >&2; return 1; }
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >&2 || true

@@ -1,6 +1,7 @@
 //! `ClusterState`: every actor's state in one plain struct, and `Fold`, which turns log records
 //! into it. Boot replay, snapshots and `mkube replay` all use this one fold.
 
+use super::configmaps::state::ConfigMapsState;
 use super::consistency::state::ConsistencyState;
 use super::dns::state::DnsState;
 use super::images::state::ImagesState;
@@ -20,6 +21,9 @@ pub struct ClusterState {
     pub dns: DnsState,
     pub images: ImagesState,
     pub consistency: ConsistencyState,
+    /// Added after the first snapshots were written: absent in older ones.
+    #[serde(default)]
+    pub configmaps: ConfigMapsState,
 }
 
 impl ClusterState {
@@ -33,6 +37,7 @@ impl ClusterState {
             Event::Dns(e) => self.dns.apply(e),
             Event::Images(e) => self.images.apply(e),
             Event::Consistency(e) => self.consistency.apply(e),
+            Event::ConfigMaps(e) => self.configmaps.apply(e),
         }
     }
 }

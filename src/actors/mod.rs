@@ -3,6 +3,7 @@
 //! `wiring.rs` boots them in order.
 
 pub mod cluster;
+pub mod configmaps;
 pub mod consistency;
 pub mod dns;
 pub mod images;

@@ -1,5 +1,6 @@
 //! The one place that connects the log, replays it, and starts the actors in order.
 
+use super::configmaps::ConfigMapsActor;
 use super::consistency::ConsistencyActor;
 use super::dns::DnsActor;
 use super::images::ImagesActor;
@@ -54,7 +55,10 @@ pub struct Cluster {
     pub dns: Addr<DnsActor>,
     pub images: Addr<ImagesActor>,
     pub consistency: Addr<ConsistencyActor>,
+    pub configmaps: Addr<ConfigMapsActor>,
     pub snapshotter: Snapshotter,
+    /// The device, when `routeros.restUrl` is configured and answered at boot.
+    pub routeros: Option<crate::routeros::RosClient>,
 }
 
 pub fn log_settings(config: &Config) -> LogSettings {
@@ -130,6 +134,11 @@ pub async fn boot(
         state.consistency,
     )
     .start();
+    let configmaps = ConfigMapsActor::new(
+        journal(ConfigMapsActor::NAME, ConfigMapsActor::AREAS),
+        state.configmaps,
+    )
+    .start();
     let snapshotter = Snapshotter::spawn(
         log.clone(),
         snapshots,
@@ -139,6 +148,7 @@ pub async fn boot(
     );
     super::images::gc::spawn(images.clone(), pods.clone(), gc_schedule(config));
     clock.phase("actors started");
+    let routeros = connect_device(config).await;
     Ok(Cluster {
         log,
         pods,
@@ -147,6 +157,41 @@ pub async fn boot(
         dns,
         images,
         consistency,
+        configmaps,
         snapshotter,
+        routeros,
     })
+}
+
+/// How long boot waits for the device before going on without it.
+const DEVICE_CONNECT_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The RouterOS client, when `routeros.restUrl` is set and the device answers within
+/// [`DEVICE_CONNECT_BUDGET`]. An unreachable or misconfigured device never stops boot.
+async fn connect_device(config: &Config) -> Option<crate::routeros::RosClient> {
+    use crate::routeros::{ClientOptions, RosClient};
+    if config.routeros.rest_url.trim().is_empty() {
+        return None;
+    }
+    let opts = match ClientOptions::from_config(&config.routeros) {
+        Ok(opts) => opts,
+        Err(e) => {
+            tracing::warn!(error = %e, "RouterOS client not configured; continuing without the device");
+            return None;
+        }
+    };
+    match tokio::time::timeout(DEVICE_CONNECT_BUDGET, RosClient::connect(opts)).await {
+        Ok(Ok(client)) => {
+            tracing::info!(url = %config.routeros.rest_url, "RouterOS connected");
+            Some(client)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(url = %config.routeros.rest_url, error = %e, "RouterOS unreachable; continuing without the device");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(url = %config.routeros.rest_url, "RouterOS did not answer in time; continuing without the device");
+            None
+        }
+    }
 }

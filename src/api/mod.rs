@@ -1,13 +1,34 @@
 //! `api/` translates HTTP: actix-web routes in front of the actors. Handlers never talk to
-//! RouterOS; they ask actors and turn answers (and errors) into Kubernetes shapes.
+//! RouterOS (the pod log reads the device through the cluster's client); they ask actors and
+//! turn answers (and errors) into Kubernetes shapes.
 
+pub mod admission;
+mod auth;
+mod configmaps;
+pub mod decode;
+mod discovery;
 mod health;
 mod images;
+mod kevents;
+mod logs;
+mod namespaces;
+pub mod objects;
+mod openapi;
+pub mod params;
+pub mod patch;
+pub mod pod_status;
+mod pod_table;
+pub mod pod_view;
 mod pods;
 pub mod status;
+pub mod table;
+mod tls;
+mod watch;
 
 use crate::actors::wiring::Cluster;
+use crate::config::{ApiConfig, Network};
 use crate::metrics::Metrics;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -20,6 +41,8 @@ pub struct ApiState {
     pub started: Instant,
     pub metrics: Metrics,
     pub cluster: Arc<OnceLock<Cluster>>,
+    /// The configured networks (admission, pod status).
+    pub networks: Arc<Vec<Network>>,
 }
 
 /// Largest request body accepted (a Pod or ConfigMap is far smaller).
@@ -27,21 +50,41 @@ pub const MAX_BODY: usize = 1 << 20;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
+        .configure(discovery::routes)
+        .configure(openapi::routes)
+        .configure(logs::routes)
         .configure(pods::routes)
+        .configure(configmaps::routes)
+        .configure(namespaces::routes)
+        .configure(kevents::routes)
         .configure(images::routes);
 }
 
-/// Binds the API listener and returns the server (run it by awaiting).
-pub fn server(listen: &str, state: ApiState) -> std::io::Result<actix_web::dev::Server> {
+/// Binds the API listener and returns the server (run it by awaiting). With `api.tokenFile`
+/// every route but the health probes needs the bearer token; with `api.tlsCert`/`tlsKey` the
+/// listener speaks TLS (rustls).
+pub fn server(api: &ApiConfig, state: ApiState) -> std::io::Result<actix_web::dev::Server> {
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let token = auth::load_token(&api.token_file).map_err(invalid)?;
+    let tls = tls::server_config(&api.tls_cert, &api.tls_key).map_err(invalid)?;
     let server = HttpServer::new(move || {
+        let token = token.clone();
         App::new()
             .app_data(web::Data::new(state.clone()))
             .configure(configure)
             .default_service(web::to(status::not_found_route))
+            .wrap(actix_web::middleware::Condition::new(
+                token.is_some(),
+                from_fn(move |req, next| {
+                    auth::check(token.clone().unwrap_or_else(|| Arc::from("")), req, next)
+                }),
+            ))
     })
     .workers(2)
-    .disable_signals()
-    .bind(listen)?
-    .run();
-    Ok(server)
+    .disable_signals();
+    let server = match tls {
+        Some(config) => server.bind_rustls_0_23(&api.listen, config)?,
+        None => server.bind(&api.listen)?,
+    };
+    Ok(server.run())
 }

@@ -1,16 +1,21 @@
-//! Pods as desired state: create, list, get and delete, answered from the pods actor's fold.
-//! (Device effects, update/patch, watch and tables come with the pods end-to-end work.)
+//! Pods as desired state (controller.md §9): list, get, status, create, replace, patch and
+//! delete, answered from the pods fold; watch lives in `watch.rs`, tables in `pod_table.rs`.
 
+use super::admission::{admit_pod, valid_name};
+use super::decode::{self, FieldValidation};
+use super::objects::{list, time, typed};
+use super::params::ListParams;
+use super::patch;
+use super::pod_view::{PodsView, cluster, pod_uid, pods_view, render, resource_version};
 use super::status::{self, ApiError};
-use super::{ApiState, MAX_BODY};
-use crate::actors::journal::GetState;
-use crate::actors::pods::state::PodsState;
-use crate::actors::pods::{Declare, Delete, PodsError};
+use super::{ApiState, MAX_BODY, pod_table, table, watch};
+use crate::actors::journal::Record;
+use crate::actors::pods::state::pod_key;
+use crate::actors::pods::{Declare, Delete, PodsError, Update};
 use crate::actors::wiring::Cluster;
-use crate::events::catalogue::PodSource;
-use actix_web::{HttpResponse, web};
+use crate::events::catalogue::{PodSource, PodsEvent};
+use actix_web::{HttpRequest, HttpResponse, web};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, Time};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/pods", web::get().to(list_all))
@@ -21,6 +26,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/namespaces/{ns}/pods", web::post().to(create))
         .route("/api/v1/namespaces/{ns}/pods/{name}", web::get().to(get))
         .route(
+            "/api/v1/namespaces/{ns}/pods/{name}/status",
+            web::get().to(get),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/pods/{name}",
+            web::put().to(replace),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/pods/{name}",
+            web::patch().to(patch_pod),
+        )
+        .route(
             "/api/v1/namespaces/{ns}/pods/{name}",
             web::delete().to(delete),
         );
@@ -28,129 +45,302 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 type Reply = Result<HttpResponse, ApiError>;
 
-fn cluster(state: &ApiState) -> Result<&Cluster, ApiError> {
-    state.cluster.get().ok_or_else(ApiError::not_ready)
+fn actor_gone(e: actix::MailboxError) -> ApiError {
+    ApiError::internal(format!("pods actor unavailable: {e}"))
 }
 
-async fn pods_state(state: &ApiState) -> Result<PodsState, ApiError> {
-    cluster(state)?
-        .pods
-        .send(GetState::<PodsState>::new())
-        .await
-        .map_err(|e| ApiError::internal(format!("pods actor unavailable: {e}")))
+async fn list_all(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
+    list_pods(&state, &req, None).await
 }
 
-fn list(pods: impl Iterator<Item = Pod>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "kind": "PodList",
-        "apiVersion": "v1",
-        "metadata": ListMeta::default(),
-        "items": pods.map(with_kind).collect::<Vec<_>>(),
-    }))
-}
-
-fn with_kind(pod: Pod) -> serde_json::Value {
-    let mut v = serde_json::to_value(pod).unwrap_or_default();
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("kind".into(), "Pod".into());
-        obj.insert("apiVersion".into(), "v1".into());
-    }
-    v
-}
-
-async fn list_all(state: web::Data<ApiState>) -> Reply {
-    let pods = pods_state(&state).await?;
-    Ok(list(pods.pods.into_values().map(|p| p.pod)))
-}
-
-async fn list_namespaced(state: web::Data<ApiState>, path: web::Path<String>) -> Reply {
-    let ns = path.into_inner();
-    let pods = pods_state(&state).await?;
-    Ok(list(pods.pods.into_values().map(|p| p.pod).filter(|p| {
-        p.metadata.namespace.as_deref() == Some(ns.as_str())
-    })))
-}
-
-async fn get(state: web::Data<ApiState>, path: web::Path<(String, String)>) -> Reply {
-    let (ns, name) = path.into_inner();
-    let pods = pods_state(&state).await?;
-    match pods.pods.get(&format!("{ns}/{name}")) {
-        Some(p) => Ok(HttpResponse::Ok().json(with_kind(p.pod.clone()))),
-        None => Err(ApiError::not_found(format!("pod {ns}/{name} not found"))),
-    }
-}
-
-/// DNS-1123 label: what a pod name must be to become a container, veth and DNS name.
-pub fn valid_name(name: &str) -> Result<(), String> {
-    let ok_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if name.is_empty() {
-        Err("pod name is required".into())
-    } else if name.len() > 63 || !ok_chars || name.starts_with('-') || name.ends_with('-') {
-        Err(format!(
-            "metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', start and end with an alphanumeric character, and be at most 63 characters"
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-async fn create(
+async fn list_namespaced(
     state: web::Data<ApiState>,
+    req: HttpRequest,
     path: web::Path<String>,
-    payload: web::Payload,
 ) -> Reply {
-    let ns = path.into_inner();
-    let cluster = cluster(&state)?;
-    let body = status::read_body(payload, MAX_BODY).await?;
-    let mut pod: Pod = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("invalid pod JSON: {e}")))?;
-    valid_name(&ns).map_err(|e| ApiError::bad_request(format!("namespace: {e}")))?;
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    valid_name(&name).map_err(ApiError::bad_request)?;
+    list_pods(&state, &req, Some(path.into_inner())).await
+}
+
+/// Field selectors kubectl uses on pods (`get pod x -w` selects `metadata.name`).
+pub fn pod_field(pod: &Pod, field: &str) -> Option<String> {
+    let m = &pod.metadata;
+    Some(match field {
+        "metadata.name" => m.name.clone().unwrap_or_default(),
+        "metadata.namespace" => m.namespace.clone().unwrap_or_default(),
+        "spec.nodeName" => pod.spec.as_ref()?.node_name.clone().unwrap_or_default(),
+        "status.phase" => pod.status.as_ref()?.phase.clone().unwrap_or_default(),
+        _ => return None,
+    })
+}
+
+/// Desired pods rendered with status, filtered by namespace and selectors, in key order.
+pub async fn rendered_pods(
+    state: &ApiState,
+    view: &PodsView,
+    ns: Option<&str>,
+    params: &ListParams,
+) -> Result<Vec<Pod>, ApiError> {
+    let cluster = cluster(state)?;
+    let inputs = state.status_inputs(view);
+    let mut out = Vec::new();
+    for desired in view.pods.pods.values() {
+        let m = &desired.pod.metadata;
+        let pod_ns = m.namespace.as_deref().unwrap_or("default");
+        if ns.is_some_and(|ns| ns != pod_ns) || !params.labels_match(m.labels.as_ref()) {
+            continue;
+        }
+        let name = m.name.as_deref().unwrap_or_default();
+        let rv = resource_version(cluster, "pods", pod_ns, name).await;
+        let pod = render(desired, rv, &inputs);
+        if params.fields_match(|f| pod_field(&pod, f))? {
+            out.push(pod);
+        }
+    }
+    Ok(out)
+}
+
+async fn list_pods(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> Reply {
+    let params = ListParams::from_request(req)?;
+    if params.watch {
+        return watch::pods(state, req, ns, params).await;
+    }
+    let cluster = cluster(state)?;
+    let last = cluster.log.last_sequence().await.unwrap_or(0);
+    let view = pods_view(state).await?;
+    let pods = rendered_pods(state, &view, ns.as_deref(), &params).await?;
+    if table::wants_table(req) {
+        return Ok(HttpResponse::Ok().json(pod_table::table(&pods, last)));
+    }
+    let items = pods.iter().map(|p| typed(p, "Pod", "v1")).collect();
+    Ok(HttpResponse::Ok().json(list("PodList", last, items)))
+}
+
+fn not_found(ns: &str, name: &str) -> ApiError {
+    ApiError::not_found(format!("pod {ns}/{name} not found"))
+}
+
+async fn current(state: &ApiState, ns: &str, name: &str) -> Result<(Pod, PodsView), ApiError> {
+    let cluster = cluster(state)?;
+    let view = pods_view(state).await?;
+    let desired = view
+        .pods
+        .pods
+        .get(&pod_key(ns, name))
+        .ok_or_else(|| not_found(ns, name))?;
+    let rv = resource_version(cluster, "pods", ns, name).await;
+    let pod = render(desired, rv, &state.status_inputs(&view));
+    Ok((pod, view))
+}
+
+async fn get(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
+    let ns = req.match_info().get("ns").unwrap_or_default().to_string();
+    let name = req.match_info().get("name").unwrap_or_default().to_string();
+    let (pod, _) = current(&state, &ns, &name).await?;
+    if table::wants_table(&req) {
+        let rv = pod
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        return Ok(HttpResponse::Ok().json(pod_table::table(&[pod], rv)));
+    }
+    Ok(HttpResponse::Ok().json(typed(&pod, "Pod", "v1")))
+}
+
+/// What is stored: the spec as given, without the fields the controller computes.
+fn stored(mut pod: Pod) -> Pod {
+    pod.status = None;
+    pod.metadata.resource_version = None;
+    pod.metadata.managed_fields = None;
+    pod
+}
+
+/// Decodes a pod body and checks it names `ns` (and `name`, when given) as the path does.
+fn pod_from(
+    value: serde_json::Value,
+    validation: FieldValidation,
+    ns: &str,
+    name: Option<&str>,
+) -> Result<Pod, ApiError> {
+    let mut pod: Pod = decode::object(value, "Pod", "pod", validation)?;
+    valid_name(ns).map_err(|e| ApiError::bad_request(format!("namespace: {e}")))?;
     if let Some(body_ns) = pod.metadata.namespace.as_deref().filter(|n| *n != ns) {
         return Err(ApiError::bad_request(format!(
             "the namespace of the object ({body_ns}) does not match the namespace on the request ({ns})"
         )));
     }
-    pod.metadata.namespace = Some(ns);
-    if pod.metadata.creation_timestamp.is_none() {
-        pod.metadata.creation_timestamp =
-            k8s_openapi::jiff::Timestamp::new(chrono::Utc::now().timestamp(), 0)
-                .ok()
-                .map(Time);
+    pod.metadata.namespace = Some(ns.to_string());
+    if let Some(path_name) = name {
+        match pod.metadata.name.as_deref() {
+            None | Some("") => pod.metadata.name = Some(path_name.to_string()),
+            Some(n) if n != path_name => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the request ({path_name})"
+                )));
+            }
+            Some(_) => {}
+        }
     }
-    let msg = Declare {
-        pod,
-        source: PodSource::Api,
-        correlation: uuid::Uuid::new_v4().to_string(),
-    };
-    let (mut pod, seq) = cluster
-        .pods
-        .send(msg)
-        .await
-        .map_err(|e| ApiError::internal(format!("pods actor unavailable: {e}")))?
-        .map_err(|e| pods_error(&e))?;
-    pod.metadata.resource_version = Some(seq.to_string());
-    Ok(HttpResponse::Created().json(with_kind(pod)))
+    let pod_name = pod.metadata.name.clone().unwrap_or_default();
+    valid_name(&pod_name).map_err(ApiError::bad_request)?;
+    Ok(pod)
 }
 
-async fn delete(state: web::Data<ApiState>, path: web::Path<(String, String)>) -> Reply {
-    let (namespace, name) = path.into_inner();
+async fn create(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
+    let ns = req.match_info().get("ns").unwrap_or_default().to_string();
     let cluster = cluster(&state)?;
-    let msg = Delete {
-        namespace,
-        name: name.clone(),
+    let validation = FieldValidation::from_query(req.query_string())?;
+    let body = status::read_body(payload, MAX_BODY).await?;
+    let value = decode::json_object(&body, "pod")?;
+    let mut pod = pod_from(value, validation, &ns, None)?;
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let view = pods_view(&state).await?;
+    let key = pod_key(&ns, &name);
+    if view.pods.pods.contains_key(&key) {
+        return Err(ApiError::already_exists(format!(
+            "pod {key} already exists"
+        )));
+    }
+    admit_pod(&pod, &key, &state.networks, &view.pods)?;
+    pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
+    if pod.metadata.creation_timestamp.is_none() {
+        pod.metadata.creation_timestamp = time(chrono::Utc::now());
+    }
+    let msg = Declare {
+        pod: stored(pod),
+        source: PodSource::Api,
         correlation: uuid::Uuid::new_v4().to_string(),
     };
     cluster
         .pods
         .send(msg)
         .await
-        .map_err(|e| ApiError::internal(format!("pods actor unavailable: {e}")))?
+        .map_err(actor_gone)?
         .map_err(|e| pods_error(&e))?;
+    let (pod, _) = current(&state, &ns, &name).await?;
+    Ok(HttpResponse::Created().json(typed(&pod, "Pod", "v1")))
+}
+
+async fn replace(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
+    let (ns, name) = ns_name(&req);
+    let validation = FieldValidation::from_query(req.query_string())?;
+    let body = status::read_body(payload, MAX_BODY).await?;
+    let value = decode::json_object(&body, "pod")?;
+    let pod = pod_from(value, validation, &ns, Some(&name))?;
+    update(&state, &ns, &name, pod).await
+}
+
+async fn patch_pod(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
+    let (ns, name) = ns_name(&req);
+    let kind = patch::kind_of(&req)?;
+    let validation = FieldValidation::from_query(req.query_string())?;
+    let body = status::read_body(payload, MAX_BODY).await?;
+    let patch_value = decode::json_object(&body, "patch")?;
+    let (mut existing, _) = current(&state, &ns, &name).await?;
+    // The patch applies to the stored object; the computed status is not patchable.
+    existing.status = None;
+    existing.metadata.resource_version = None;
+    let base = typed(&existing, "Pod", "v1");
+    let patched = patch::apply(&base, &patch_value, kind);
+    let pod = pod_from(patched, validation, &ns, Some(&name))?;
+    update(&state, &ns, &name, pod).await
+}
+
+fn ns_name(req: &HttpRequest) -> (String, String) {
+    let get = |k: &str| req.match_info().get(k).unwrap_or_default().to_string();
+    (get("ns"), get("name"))
+}
+
+/// Replaces an existing pod's spec, keeping its identity; a stale `resourceVersion` in the
+/// body is a 409, as Kubernetes' optimistic concurrency.
+async fn update(state: &ApiState, ns: &str, name: &str, mut pod: Pod) -> Reply {
+    let cluster = cluster(state)?;
+    let (existing, view) = current(state, ns, name).await?;
+    if let Some(rv) = pod.metadata.resource_version.as_deref()
+        && Some(rv) != existing.metadata.resource_version.as_deref()
+    {
+        return Err(ApiError::conflict(format!(
+            "Operation cannot be fulfilled on pods {name:?}: the object has been modified; please apply your changes to the latest version ({}) and try again",
+            existing.metadata.resource_version.unwrap_or_default()
+        )));
+    }
+    admit_pod(&pod, &pod_key(ns, name), &state.networks, &view.pods)?;
+    pod.metadata.uid = Some(pod_uid(&existing));
+    pod.metadata.creation_timestamp = existing.metadata.creation_timestamp.clone();
+    let msg = Update {
+        pod: stored(pod),
+        correlation: uuid::Uuid::new_v4().to_string(),
+    };
+    cluster
+        .pods
+        .send(msg)
+        .await
+        .map_err(actor_gone)?
+        .map_err(|e| pods_error(&e))?;
+    let (pod, _) = current(state, ns, name).await?;
+    Ok(HttpResponse::Ok().json(typed(&pod, "Pod", "v1")))
+}
+
+async fn delete(state: web::Data<ApiState>, path: web::Path<(String, String)>) -> Reply {
+    let (namespace, name) = path.into_inner();
+    let cluster = cluster(&state)?;
+    let msg = Delete {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        correlation: uuid::Uuid::new_v4().to_string(),
+    };
+    match cluster.pods.send(msg).await.map_err(actor_gone)? {
+        Ok(_) => {}
+        Err(PodsError::NotFound(_)) => delete_log_only(cluster, &namespace, &name).await?,
+        Err(e) => return Err(pods_error(&e)),
+    }
     Ok(status::success(&format!("pod \"{name}\" deleted")))
+}
+
+/// A pod not desired any more but whose subject's last event is not a delete (e.g. device
+/// containers recorded for it) is deleted by recording `PodDeleted`; otherwise 404.
+async fn delete_log_only(cluster: &Cluster, ns: &str, name: &str) -> Result<(), ApiError> {
+    let subject = crate::events::subject::for_key(cluster.log.node(), "pods", &[ns, name]);
+    let last = cluster
+        .log
+        .last_sequence_of(&subject)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let Some(seq) = last else {
+        return Err(not_found(ns, name));
+    };
+    let records = cluster
+        .log
+        .read_subject_after(&subject, seq.saturating_sub(1))
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let deleted = records
+        .last()
+        .and_then(|r| r.decode().ok())
+        .is_none_or(|env| {
+            matches!(
+                env.event,
+                crate::events::Event::Pods(PodsEvent::PodDeleted { .. })
+            )
+        });
+    if deleted {
+        return Err(not_found(ns, name));
+    }
+    let event = PodsEvent::PodDeleted {
+        namespace: ns.to_string(),
+        name: name.to_string(),
+    };
+    cluster
+        .pods
+        .send(Record {
+            event,
+            correlation: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .map_err(actor_gone)?
+        .map_err(|e| ApiError::from(&e))?;
+    Ok(())
 }
 
 fn pods_error(e: &PodsError) -> ApiError {

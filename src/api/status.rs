@@ -53,6 +53,40 @@ impl ApiError {
         )
     }
 
+    /// 422 `Invalid`: the object is well-formed but a field is not acceptable.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
+    }
+
+    /// 410 `Expired`: a watch asked to start before the oldest retained event.
+    pub fn expired(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, "Expired", message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            message,
+        )
+    }
+
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            message,
+        )
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "Conflict", message)
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
     }
@@ -99,7 +133,12 @@ impl ResponseError for ApiError {
     }
 }
 
-fn status(code: StatusCode, reason: &str, message: &str) -> HttpResponse {
+pub fn status(code: StatusCode, reason: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(code).json(status_value(code, reason, message))
+}
+
+/// The `v1.Status` body (also the object of a watch `ERROR` event).
+pub fn status_value(code: StatusCode, reason: &str, message: &str) -> serde_json::Value {
     let body = Status {
         code: Some(code.as_u16() as i32),
         message: Some(message.to_string()),
@@ -120,7 +159,7 @@ fn status(code: StatusCode, reason: &str, message: &str) -> HttpResponse {
         obj.insert("apiVersion".into(), "v1".into());
         obj.insert("metadata".into(), serde_json::json!({}));
     }
-    HttpResponse::build(code).json(v)
+    v
 }
 
 /// `200 Status{status: Success}`, as a delete answers.

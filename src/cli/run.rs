@@ -53,8 +53,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         started: Instant::now(),
         metrics: metrics.clone(),
         cluster: Arc::new(OnceLock::new()),
+        networks: Arc::new(cfg.networks.clone()),
     };
-    let server = api::server(&cfg.api.listen, state.clone())
+    let server = api::server(&cfg.api, state.clone())
         .with_context(|| format!("binding the API on {}", cfg.api.listen))?;
     let handle = server.handle();
     let server_task = actix_web::rt::spawn(server);

@@ -106,6 +106,7 @@ fn split_event(event: &Event) -> Result<(String, Value), String> {
         Event::Dns(e) => Value::serialized(e),
         Event::Images(e) => Value::serialized(e),
         Event::Consistency(e) => Value::serialized(e),
+        Event::ConfigMaps(e) => Value::serialized(e),
     }
     .map_err(|e| e.to_string())?;
     let Value::Map(entries) = tagged else {
@@ -143,6 +144,7 @@ fn join_event(kind: &str, payload: Value) -> Result<Event, String> {
         Area::Dns => Event::Dns(tagged.deserialized().map_err(bad)?),
         Area::Images => Event::Images(tagged.deserialized().map_err(bad)?),
         Area::Consistency => Event::Consistency(tagged.deserialized().map_err(bad)?),
+        Area::ConfigMaps => Event::ConfigMaps(tagged.deserialized().map_err(bad)?),
     })
 }
 
@@ -157,6 +159,7 @@ impl Envelope {
             Event::Dns(e) => serde_json::to_value(e),
             Event::Images(e) => serde_json::to_value(e),
             Event::Consistency(e) => serde_json::to_value(e),
+            Event::ConfigMaps(e) => serde_json::to_value(e),
         };
         tagged
             .ok()

@@ -305,6 +305,27 @@ impl EventLog {
         Ok(info.state.last_sequence)
     }
 
+    /// The stream's first retained sequence (what a reader can still start from; 1 on a
+    /// stream that never dropped anything).
+    pub async fn first_sequence(&self) -> Result<u64, LogError> {
+        let stream = self.stream().await?;
+        let info = stream
+            .get_info()
+            .await
+            .map_err(|e| LogError::Unavailable(format!("stream info: {e}")))?;
+        Ok(info.state.first_sequence.max(1))
+    }
+
+    /// The sequence of the last record on exactly `subject`, or `None` when it has none.
+    pub async fn last_sequence_of(&self, subject: &str) -> Result<Option<u64>, LogError> {
+        let stream = self.stream().await?;
+        match stream.direct_get_last_for_subject(subject).await {
+            Ok(msg) => Ok(Some(msg.sequence)),
+            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
+            Err(e) => Err(LogError::Unavailable(format!("reading {subject}: {e}"))),
+        }
+    }
+
     async fn stream(&self) -> Result<stream::Stream, LogError> {
         let name = &self.inner.settings.stream;
         self.inner

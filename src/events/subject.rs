@@ -51,6 +51,17 @@ pub fn area_filter(node: &str, area: &str) -> String {
     format!("{PREFIX}.{}.{area}.>", escape_token(node))
 }
 
+/// The subject of one object of an area: `mkube.<node>.<area>.<key…>` (keys escaped), the
+/// subject every event about that object is appended to.
+pub fn for_key(node: &str, area: &str, key: &[&str]) -> String {
+    let mut subject = format!("{PREFIX}.{}.{area}", escape_token(node));
+    for part in key {
+        subject.push('.');
+        subject.push_str(&escape_token(part));
+    }
+    subject
+}
+
 pub fn for_event(node: &str, event: &Event) -> String {
     let mut subject = format!("{PREFIX}.{}.{}", escape_token(node), event.area());
     for part in event.key() {

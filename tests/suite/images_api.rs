@@ -46,6 +46,7 @@ async fn list_images_and_push_notify() {
         started: Instant::now(),
         metrics: Metrics::new(),
         cluster: Arc::new(OnceLock::new()),
+        networks: Arc::new(cfg.networks.clone()),
     };
     let _ = state.cluster.set(c.clone());
     let app = web_test::init_service(

@@ -10,6 +10,7 @@ mod routeros_support;
 mod sim_common;
 
 mod actors_persist;
+mod api_admission;
 mod api_input;
 mod boot;
 mod cli;
@@ -18,6 +19,8 @@ mod events_codec;
 mod images_api;
 mod images_cache;
 mod ipam;
+mod k8s_api;
+mod kubectl;
 mod log;
 mod nats_outage;
 mod registry_api;

@@ -1,5 +1,6 @@
-//! Replay performs no side effects: booting over a populated log touches neither the device
-//! nor DNS, and appends nothing.
+//! Replay performs no side effects: booting over a populated log changes nothing on the device
+//! (its only device call is the connect-time read of `/system/resource`, after replay), touches
+//! no DNS, and appends nothing.
 
 use crate::common;
 
@@ -40,11 +41,15 @@ async fn booting_over_a_populated_log_contacts_nothing_and_appends_nothing() {
     let before = log.last_sequence().await.unwrap();
     assert_eq!(before, samples::all().len() as u64);
 
-    // The device and every DNS endpoint point at a counter.
+    // Every DNS endpoint and the registry point at a counter; the device is the simulator,
+    // whose journal lists every call it answered.
     let (port, contacts) = connection_counter();
     let endpoint = format!("http://127.0.0.1:{port}");
+    let sim = crate::sim_common::start(Default::default()).await;
+    sim.control("DELETE", "/journal", None).await;
     let extra = format!(
-        "routeros:\n  restUrl: {endpoint}/rest\nregistry:\n  localAddresses: [\"127.0.0.1:{port}\"]\n"
+        "routeros:\n  restUrl: {}\nregistry:\n  localAddresses: [\"127.0.0.1:{port}\"]\n",
+        sim.sim.rest_url()
     );
     let dir = tempfile::tempdir().unwrap();
     let config_text = |listen: &str| {
@@ -65,7 +70,25 @@ async fn booting_over_a_populated_log_contacts_nothing_and_appends_nothing() {
     assert_eq!(
         contacts.load(Ordering::SeqCst),
         0,
-        "replay contacted the device or DNS"
+        "replay contacted DNS or the registry"
+    );
+    // The device saw only the client's connect-time read (wiring::boot, after replay).
+    let calls = sim.control("GET", "/journal", None).await;
+    let calls: Vec<(String, String)> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (s("method"), s("path"))
+        })
+        .collect();
+    assert!(!calls.is_empty(), "boot connects the configured device");
+    assert!(
+        calls
+            .iter()
+            .all(|(m, p)| m == "GET" && p.ends_with("/system/resource")),
+        "the device was asked more than its version: {calls:?}"
     );
     assert_eq!(
         log.last_sequence().await.unwrap(),

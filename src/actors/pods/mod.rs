@@ -3,6 +3,8 @@
 //! declared or deleted as a fact in the log, and reads are served from the fold.
 
 pub mod state;
+mod update;
+pub use update::Update;
 
 use super::journal::{Journal, commit};
 use crate::events::AppendError;

@@ -4,6 +4,7 @@
 //! On the wire an event is an envelope `kind` such as `ipam.IpAllocated` plus a CBOR map payload
 //! (see `envelope.rs`); the area prefix picks the enum, the rest picks the variant.
 
+mod configmaps;
 mod consistency;
 mod dns;
 mod images;
@@ -12,6 +13,7 @@ mod lifecycle;
 mod pods;
 mod veths;
 
+pub use configmaps::ConfigMapsEvent;
 pub use consistency::ConsistencyEvent;
 pub use dns::DnsEvent;
 pub use images::{ImagesEvent, repository_of};
@@ -35,10 +37,11 @@ pub enum Area {
     Dns,
     Images,
     Consistency,
+    ConfigMaps,
 }
 
 impl Area {
-    pub const ALL: [Area; 7] = [
+    pub const ALL: [Area; 8] = [
         Area::Pods,
         Area::Lifecycle,
         Area::Ipam,
@@ -46,6 +49,7 @@ impl Area {
         Area::Dns,
         Area::Images,
         Area::Consistency,
+        Area::ConfigMaps,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +61,7 @@ impl Area {
             Area::Dns => "dns",
             Area::Images => "images",
             Area::Consistency => "consistency",
+            Area::ConfigMaps => "configmaps",
         }
     }
 }
@@ -73,7 +78,7 @@ impl FromStr for Area {
         Area::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown area {s:?} (one of pods, lifecycle, ipam, veths, dns, images, consistency)"))
+            .ok_or_else(|| format!("unknown area {s:?} (one of pods, lifecycle, ipam, veths, dns, images, consistency, configmaps)"))
     }
 }
 
@@ -87,6 +92,7 @@ pub enum Event {
     Dns(DnsEvent),
     Images(ImagesEvent),
     Consistency(ConsistencyEvent),
+    ConfigMaps(ConfigMapsEvent),
 }
 
 impl Event {
@@ -99,6 +105,7 @@ impl Event {
             Event::Dns(_) => Area::Dns,
             Event::Images(_) => Area::Images,
             Event::Consistency(_) => Area::Consistency,
+            Event::ConfigMaps(_) => Area::ConfigMaps,
         }
     }
 
@@ -112,6 +119,7 @@ impl Event {
             Event::Dns(e) => e.key(),
             Event::Images(e) => e.key(),
             Event::Consistency(e) => e.key(),
+            Event::ConfigMaps(e) => e.key(),
         }
     }
 }
@@ -132,6 +140,7 @@ impl_from_area!(
     Dns(DnsEvent),
     Images(ImagesEvent),
     Consistency(ConsistencyEvent),
+    ConfigMaps(ConfigMapsEvent),
 );
 
 /// IPv4 addresses as dotted text in every encoding, so non-Rust subscribers read them plainly.

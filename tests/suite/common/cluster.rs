@@ -12,6 +12,7 @@ pub fn config(nats_url: &str) -> Config {
     let yaml = format!(
         r#"
 nodeName: {NODE}
+routeros: {{restUrl: "http://127.0.0.1:9/rest"}}
 networks:
   - name: t
     bridge: t
@@ -69,6 +70,7 @@ pub async fn record(c: &Cluster, event: mkube::events::Event, correlation: &str)
         Event::Dns(event) => c.dns.send(Record { event, correlation }).await,
         Event::Images(event) => c.images.send(Record { event, correlation }).await,
         Event::Consistency(event) => c.consistency.send(Record { event, correlation }).await,
+        Event::ConfigMaps(event) => c.configmaps.send(Record { event, correlation }).await,
     };
     r.expect("actor alive").expect("append")
 }

@@ -2,6 +2,7 @@
 //! stores, the real `mkube` binary, and helpers to build an in-process cluster.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod cluster;
 pub mod mkube;
 pub mod nats;

@@ -205,6 +205,32 @@ pub fn later() -> Vec<Event> {
     ]
 }
 
+/// One sample of each ConfigMaps event kind (kept apart: the counts of [`all`] are pinned).
+pub fn configmaps() -> Vec<Event> {
+    let s = |x: &str| x.to_string();
+    vec![
+        ConfigMapsEvent::ConfigMapPut {
+            namespace: s("default"),
+            name: s("app-config"),
+            config_map: Box::new(k8s_openapi::api::core::v1::ConfigMap {
+                metadata: ObjectMeta {
+                    name: Some(s("app-config")),
+                    namespace: Some(s("default")),
+                    ..Default::default()
+                },
+                data: Some([(s("app.conf"), s("port = 80\n"))].into()),
+                ..Default::default()
+            }),
+        }
+        .into(),
+        ConfigMapsEvent::ConfigMapDeleted {
+            namespace: s("default"),
+            name: s("app-config"),
+        }
+        .into(),
+    ]
+}
+
 pub fn kind_name(e: &Event) -> &'static str {
     match e {
         Event::Pods(p) => match p {
@@ -246,6 +272,10 @@ pub fn kind_name(e: &Event) -> &'static str {
             ConsistencyEvent::NetworkFailureCounted { .. } => "consistency.NetworkFailureCounted",
             ConsistencyEvent::NetworkRecovered { .. } => "consistency.NetworkRecovered",
             ConsistencyEvent::OrphanReaped { .. } => "consistency.OrphanReaped",
+        },
+        Event::ConfigMaps(c) => match c {
+            ConfigMapsEvent::ConfigMapPut { .. } => "configmaps.ConfigMapPut",
+            ConfigMapsEvent::ConfigMapDeleted { .. } => "configmaps.ConfigMapDeleted",
         },
     }
 }

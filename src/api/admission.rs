@@ -1,0 +1,182 @@
+//! Admission of pods before anything is appended (controller.md §1.2, IPAM-3, IPAM-8): names,
+//! annotations and unsupported spec fields. Pure: a decision from the pod, the configured
+//! networks and the desired pods, with the offending field named in the error.
+
+use super::pod_status::NETWORK_ANNOTATION;
+use super::status::ApiError;
+use crate::actors::pods::state::PodsState;
+use crate::config::Network;
+use k8s_openapi::api::core::v1::{Pod, Probe};
+use std::net::Ipv4Addr;
+
+pub const STATIC_IP_ANNOTATION: &str = "vkube.io/static-ip";
+pub const BOOT_PRIORITY_ANNOTATION: &str = "vkube.io/boot-priority";
+
+/// DNS-1123 label: what a pod or container name must be to become a container, veth and DNS name.
+pub fn valid_name(name: &str) -> Result<(), String> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if name.is_empty() {
+        Err("pod name is required".into())
+    } else if name.len() > 63 || !ok_chars || name.starts_with('-') || name.ends_with('-') {
+        Err(format!(
+            "metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', start and end with an alphanumeric character, and be at most 63 characters"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid(format!("{field}: {message}"))
+}
+
+fn annotation<'p>(pod: &'p Pod, key: &str) -> Option<&'p str> {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .map(|s| s.as_str())
+}
+
+/// The static IPv4 a pod asks for, if any (trimmed; empty = dynamic).
+pub fn static_ip_of(pod: &Pod) -> Option<&str> {
+    annotation(pod, STATIC_IP_ANNOTATION)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// Admits `pod` (already named and namespaced) against the networks and the other desired
+/// pods. `key` is its pod key, excluded from conflict checks (an update keeps its own IP).
+pub fn admit_pod(
+    pod: &Pod,
+    key: &str,
+    networks: &[Network],
+    desired: &PodsState,
+) -> Result<(), ApiError> {
+    let spec = pod
+        .spec
+        .as_ref()
+        .ok_or_else(|| invalid("spec", "Required value"))?;
+    if spec.containers.is_empty() {
+        return Err(invalid("spec.containers", "Required value"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, c) in spec.containers.iter().enumerate() {
+        let field = format!("spec.containers[{i}]");
+        valid_name(&c.name).map_err(|e| {
+            invalid(
+                &format!("{field}.name"),
+                e.replace("metadata.name: ", "").replace("pod name", "name"),
+            )
+        })?;
+        if !seen.insert(c.name.as_str()) {
+            return Err(invalid(
+                &format!("{field}.name"),
+                format!("Duplicate value: {:?}", c.name),
+            ));
+        }
+        if c.image.as_deref().is_none_or(|i| i.trim().is_empty()) {
+            return Err(invalid(&format!("{field}.image"), "Required value"));
+        }
+        for (probe, which) in [
+            (&c.startup_probe, "startupProbe"),
+            (&c.liveness_probe, "livenessProbe"),
+            (&c.readiness_probe, "readinessProbe"),
+        ] {
+            if probe.as_ref().is_some_and(|p: &Probe| p.exec.is_some()) {
+                return Err(invalid(
+                    &format!("{field}.{which}.exec"),
+                    "Unsupported value: exec probes cannot run in RouterOS containers; use httpGet or tcpSocket",
+                ));
+            }
+        }
+    }
+    let network = match annotation(pod, NETWORK_ANNOTATION)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(name) => networks.iter().find(|n| n.name == name).ok_or_else(|| {
+            invalid(
+                &format!("metadata.annotations[{NETWORK_ANNOTATION}]"),
+                format!("network {name:?} not found"),
+            )
+        })?,
+        None => networks
+            .first()
+            .ok_or_else(|| ApiError::internal("no network is configured"))?,
+    };
+    if let Some(priority) = annotation(pod, BOOT_PRIORITY_ANNOTATION)
+        && priority.trim().parse::<i64>().is_err()
+    {
+        return Err(invalid(
+            &format!("metadata.annotations[{BOOT_PRIORITY_ANNOTATION}]"),
+            format!("Invalid value: {priority:?}: must be an integer"),
+        ));
+    }
+    if let Some(ip) = static_ip_of(pod) {
+        check_static_ip(ip, spec.containers.len(), network, key, desired, networks)?;
+    }
+    Ok(())
+}
+
+fn check_static_ip(
+    raw: &str,
+    containers: usize,
+    network: &Network,
+    key: &str,
+    desired: &PodsState,
+    networks: &[Network],
+) -> Result<(), ApiError> {
+    let field = format!("metadata.annotations[{STATIC_IP_ANNOTATION}]");
+    // IPAM-8: every container would ask for the same address; the second one must fail.
+    if containers > 1 {
+        return Err(invalid(
+            &field,
+            format!(
+                "Forbidden: a static IP applies to a single-container pod; this pod has {containers} containers (IPAM-8)"
+            ),
+        ));
+    }
+    let ip: Ipv4Addr = raw.parse().map_err(|_| {
+        invalid(
+            &field,
+            format!("Invalid value: {raw:?}: not an IPv4 address"),
+        )
+    })?;
+    let subnet = network
+        .try_subnet()
+        .map_err(|e| ApiError::internal(format!("network {}: {e}", network.name)))?;
+    if !subnet.contains(&ip) || ip == subnet.network() || ip == subnet.broadcast() {
+        return Err(invalid(
+            &field,
+            format!(
+                "Invalid value: {raw:?}: not a host address of network {:?} ({subnet})",
+                network.name
+            ),
+        ));
+    }
+    if network.try_gateway_ip().is_ok_and(|g| g == ip) {
+        return Err(invalid(
+            &field,
+            format!(
+                "Invalid value: {raw:?}: is the gateway of network {:?}",
+                network.name
+            ),
+        ));
+    }
+    let holder = desired.pods.iter().find(|(other, p)| {
+        other.as_str() != key
+            && static_ip_of(&p.pod) == Some(raw)
+            && super::pod_status::network_of(&p.pod, networks).map(|n| &n.name)
+                == Some(&network.name)
+    });
+    if let Some((other, _)) = holder {
+        return Err(invalid(
+            &field,
+            format!("Invalid value: {raw:?}: already allocated to pod {other}"),
+        ));
+    }
+    Ok(())
+}

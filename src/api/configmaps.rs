@@ -1,0 +1,312 @@
+//! ConfigMaps (controller.md §9): POST creates or replaces (201), PUT replaces, PATCH merges
+//! (merge or strategic-merge patch, see `patch.rs`), DELETE answers a `Status`; list, get and
+//! watch answer from the configmaps fold.
+
+use super::admission::valid_name;
+use super::decode::{self, FieldValidation};
+use super::objects::{age, derived_uid, list, time, typed};
+use super::params::ListParams;
+use super::pod_view::{cluster, resource_version};
+use super::status::{self, ApiError};
+use super::table::{Column, col, row, table as build, wants_table};
+use super::{ApiState, MAX_BODY, patch, watch};
+use crate::actors::configmaps::state::{ConfigMapsState, config_map_key};
+use crate::actors::configmaps::{ConfigMapsError, Put, PutMode, Remove};
+use crate::actors::journal::GetState;
+use actix_web::{HttpRequest, HttpResponse, web};
+use k8s_openapi::api::core::v1::ConfigMap;
+use serde_json::{Value, json};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let one = "/api/v1/namespaces/{ns}/configmaps/{name}";
+    cfg.route("/api/v1/configmaps", web::get().to(list_all))
+        .route("/api/v1/namespaces/{ns}/configmaps", web::get().to(list_ns))
+        .route("/api/v1/namespaces/{ns}/configmaps", web::post().to(create))
+        .route(one, web::get().to(get))
+        .route(one, web::put().to(replace))
+        .route(one, web::patch().to(patch_one))
+        .route(one, web::delete().to(delete));
+}
+
+type Reply = Result<HttpResponse, ApiError>;
+
+const COLUMNS: [Column; 3] = [
+    col("Name", "string", 0),
+    col("Data", "string", 0),
+    col("Age", "string", 0),
+];
+
+pub fn table(cms: &[ConfigMap], rv: u64) -> Value {
+    let rows = cms
+        .iter()
+        .map(|cm| {
+            let data = cm.data.as_ref().map_or(0, |d| d.len())
+                + cm.binary_data.as_ref().map_or(0, |d| d.len());
+            row(
+                vec![
+                    json!(cm.metadata.name.clone().unwrap_or_default()),
+                    json!(data.to_string()),
+                    json!(age(cm.metadata.creation_timestamp.as_ref())),
+                ],
+                &cm.metadata,
+            )
+        })
+        .collect();
+    build(&COLUMNS, rows, rv)
+}
+
+/// A stored ConfigMap as the API shows it: with its uid and `resourceVersion`.
+pub fn render_config_map(cm: &ConfigMap, rv: u64) -> ConfigMap {
+    let mut cm = cm.clone();
+    if cm.metadata.uid.is_none() {
+        cm.metadata.uid = Some(derived_uid(&format!(
+            "configmap/{}/{}",
+            cm.metadata.namespace.as_deref().unwrap_or("default"),
+            cm.metadata.name.as_deref().unwrap_or_default()
+        )));
+    }
+    cm.metadata.resource_version = Some(rv.to_string());
+    cm
+}
+
+async fn fold(state: &ApiState) -> Result<ConfigMapsState, ApiError> {
+    cluster(state)?
+        .configmaps
+        .send(GetState::<ConfigMapsState>::new())
+        .await
+        .map_err(|e| ApiError::internal(format!("configmaps actor unavailable: {e}")))
+}
+
+async fn list_all(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
+    list_cms(&state, &req, None).await
+}
+
+async fn list_ns(state: web::Data<ApiState>, req: HttpRequest, ns: web::Path<String>) -> Reply {
+    list_cms(&state, &req, Some(ns.into_inner())).await
+}
+
+async fn list_cms(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> Reply {
+    let params = ListParams::from_request(req)?;
+    if params.watch {
+        return watch::config_maps(state, req, ns, params).await;
+    }
+    let cluster = cluster(state)?;
+    let last = cluster.log.last_sequence().await.unwrap_or(0);
+    let mut items = Vec::new();
+    for cm in fold(state).await?.config_maps.values() {
+        let cm_ns = cm.metadata.namespace.as_deref().unwrap_or("default");
+        let name = cm.metadata.name.as_deref().unwrap_or_default();
+        if ns.as_deref().is_some_and(|n| n != cm_ns)
+            || !params.labels_match(cm.metadata.labels.as_ref())
+            || !params.fields_match(|f| match f {
+                "metadata.name" => Some(name.to_string()),
+                "metadata.namespace" => Some(cm_ns.to_string()),
+                _ => None,
+            })?
+        {
+            continue;
+        }
+        let rv = resource_version(cluster, "configmaps", cm_ns, name).await;
+        items.push(render_config_map(cm, rv));
+    }
+    if wants_table(req) {
+        return Ok(HttpResponse::Ok().json(table(&items, last)));
+    }
+    let items = items.iter().map(|c| typed(c, "ConfigMap", "v1")).collect();
+    Ok(HttpResponse::Ok().json(list("ConfigMapList", last, items)))
+}
+
+fn ns_name(req: &HttpRequest) -> (String, String) {
+    let get = |k: &str| req.match_info().get(k).unwrap_or_default().to_string();
+    (get("ns"), get("name"))
+}
+
+async fn current(state: &ApiState, ns: &str, name: &str) -> Result<ConfigMap, ApiError> {
+    let cluster = cluster(state)?;
+    let cm = fold(state)
+        .await?
+        .config_maps
+        .remove(&config_map_key(ns, name))
+        .ok_or_else(|| ApiError::not_found(format!("configmap {ns}/{name} not found")))?;
+    let rv = resource_version(cluster, "configmaps", ns, name).await;
+    Ok(render_config_map(&cm, rv))
+}
+
+async fn get(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
+    let (ns, name) = ns_name(&req);
+    let cm = current(&state, &ns, &name).await?;
+    if wants_table(&req) {
+        let rv = cm
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        return Ok(HttpResponse::Ok().json(table(&[cm], rv)));
+    }
+    Ok(HttpResponse::Ok().json(typed(&cm, "ConfigMap", "v1")))
+}
+
+fn config_map_from(
+    value: Value,
+    validation: FieldValidation,
+    ns: &str,
+    name: Option<&str>,
+) -> Result<ConfigMap, ApiError> {
+    let mut cm: ConfigMap = decode::object(value, "ConfigMap", "configmap", validation)?;
+    valid_name(ns).map_err(|e| ApiError::bad_request(format!("namespace: {e}")))?;
+    if let Some(body_ns) = cm.metadata.namespace.as_deref().filter(|n| *n != ns) {
+        return Err(ApiError::bad_request(format!(
+            "the namespace of the object ({body_ns}) does not match the namespace on the request ({ns})"
+        )));
+    }
+    cm.metadata.namespace = Some(ns.to_string());
+    if let Some(path_name) = name {
+        match cm.metadata.name.as_deref() {
+            None | Some("") => cm.metadata.name = Some(path_name.to_string()),
+            Some(n) if n != path_name => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the request ({path_name})"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let cm_name = cm.metadata.name.clone().unwrap_or_default();
+    if cm_name.is_empty() {
+        return Err(ApiError::bad_request("configmap name is required"));
+    }
+    valid_config_map_name(&cm_name)?;
+    for key in cm
+        .data
+        .iter()
+        .flat_map(|d| d.keys())
+        .chain(cm.binary_data.iter().flat_map(|d| d.keys()))
+    {
+        let ok = !key.is_empty()
+            && key.len() <= 253
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && key != "."
+            && key != "..";
+        if !ok {
+            return Err(ApiError::invalid(format!(
+                "data[{key}]: Invalid value: {key:?}: a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+            )));
+        }
+    }
+    cm.metadata.resource_version = None;
+    cm.metadata.managed_fields = None;
+    Ok(cm)
+}
+
+/// DNS-1123 subdomain: ConfigMap names may contain dots.
+fn valid_config_map_name(name: &str) -> Result<(), ApiError> {
+    let ok = name.len() <= 253 && name.split('.').all(|label| valid_name(label).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        )))
+    }
+}
+
+async fn store(state: &ApiState, mut cm: ConfigMap, mode: PutMode) -> Result<(), ApiError> {
+    let cluster = cluster(state)?;
+    let msg = Put {
+        config_map: {
+            if cm.metadata.creation_timestamp.is_none() {
+                cm.metadata.creation_timestamp = time(chrono::Utc::now());
+            }
+            cm
+        },
+        mode,
+        correlation: uuid::Uuid::new_v4().to_string(),
+    };
+    cluster
+        .configmaps
+        .send(msg)
+        .await
+        .map_err(|e| ApiError::internal(format!("configmaps actor unavailable: {e}")))?
+        .map_err(|e| cm_error(&e))?;
+    Ok(())
+}
+
+async fn create(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
+    let (ns, _) = ns_name(&req);
+    cluster(&state)?;
+    let validation = FieldValidation::from_query(req.query_string())?;
+    let body = status::read_body(payload, MAX_BODY).await?;
+    let value = decode::json_object(&body, "configmap")?;
+    let mut cm = config_map_from(value, validation, &ns, None)?;
+    let name = cm.metadata.name.clone().unwrap_or_default();
+    // Create or replace [O]: a replaced ConfigMap keeps its identity.
+    match current(&state, &ns, &name).await {
+        Ok(existing) => {
+            cm.metadata.uid = existing.metadata.uid;
+            cm.metadata.creation_timestamp = existing.metadata.creation_timestamp;
+        }
+        Err(_) => cm.metadata.uid = Some(uuid::Uuid::new_v4().to_string()),
+    }
+    store(&state, cm, PutMode::Upsert).await?;
+    let cm = current(&state, &ns, &name).await?;
+    Ok(HttpResponse::Created().json(typed(&cm, "ConfigMap", "v1")))
+}
+
+async fn replace(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
+    let (ns, name) = ns_name(&req);
+    let validation = FieldValidation::from_query(req.query_string())?;
+    let body = status::read_body(payload, MAX_BODY).await?;
+    let value = decode::json_object(&body, "configmap")?;
+    let cm = config_map_from(value, validation, &ns, Some(&name))?;
+    update(&state, &ns, &name, cm).await
+}
+
+async fn patch_one(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
+    let (ns, name) = ns_name(&req);
+    let kind = patch::kind_of(&req)?;
+    let validation = FieldValidation::from_query(req.query_string())?;
+    let body = status::read_body(payload, MAX_BODY).await?;
+    let patch_value = decode::json_object(&body, "patch")?;
+    let mut existing = current(&state, &ns, &name).await?;
+    existing.metadata.resource_version = None;
+    let patched = patch::apply(&typed(&existing, "ConfigMap", "v1"), &patch_value, kind);
+    let cm = config_map_from(patched, validation, &ns, Some(&name))?;
+    update(&state, &ns, &name, cm).await
+}
+
+async fn update(state: &ApiState, ns: &str, name: &str, mut cm: ConfigMap) -> Reply {
+    let existing = current(state, ns, name).await?;
+    cm.metadata.uid = existing.metadata.uid;
+    cm.metadata.creation_timestamp = existing.metadata.creation_timestamp;
+    store(state, cm, PutMode::Replace).await?;
+    let cm = current(state, ns, name).await?;
+    Ok(HttpResponse::Ok().json(typed(&cm, "ConfigMap", "v1")))
+}
+
+async fn delete(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
+    let (namespace, name) = ns_name(&req);
+    let cluster = cluster(&state)?;
+    let msg = Remove {
+        namespace,
+        name: name.clone(),
+        correlation: uuid::Uuid::new_v4().to_string(),
+    };
+    cluster
+        .configmaps
+        .send(msg)
+        .await
+        .map_err(|e| ApiError::internal(format!("configmaps actor unavailable: {e}")))?
+        .map_err(|e| cm_error(&e))?;
+    Ok(status::success(&format!("configmap \"{name}\" deleted")))
+}
+
+fn cm_error(e: &ConfigMapsError) -> ApiError {
+    match e {
+        ConfigMapsError::AlreadyExists(_) => ApiError::already_exists(e.to_string()),
+        ConfigMapsError::NotFound(_) => ApiError::not_found(e.to_string()),
+        ConfigMapsError::Log(append) => append.into(),
+    }
+}

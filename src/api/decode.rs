@@ -1,0 +1,130 @@
+//! Request bodies into Kubernetes objects: JSON syntax, `kind`/`apiVersion`, and unknown
+//! fields (`?fieldValidation=Strict|Warn|Ignore`; absent means `Strict` here, so a typo never
+//! silently drops part of a spec).
+
+use super::status::ApiError;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// How unknown fields are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Strict,
+    Lenient,
+}
+
+impl FieldValidation {
+    pub fn from_query(query: &str) -> Result<FieldValidation, ApiError> {
+        let value = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("fieldValidation="));
+        match value {
+            None | Some("Strict") | Some("") => Ok(FieldValidation::Strict),
+            Some("Warn") | Some("Ignore") => Ok(FieldValidation::Lenient),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation: Unsupported value: {other:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
+            ))),
+        }
+    }
+}
+
+/// Parses a JSON object body; `what` names it in errors (`pod`, `configmap`).
+pub fn json_object(body: &[u8], what: &str) -> Result<Value, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid {what} JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "invalid {what} JSON: expected an object"
+        )));
+    }
+    Ok(value)
+}
+
+/// Checks `kind`/`apiVersion` (when present) and decodes `value` as `T`.
+pub fn object<T: DeserializeOwned>(
+    value: Value,
+    kind: &str,
+    what: &str,
+    validation: FieldValidation,
+) -> Result<T, ApiError> {
+    if let Some(k) = value.get("kind")
+        && k.as_str() != Some(kind)
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid {what} JSON: kind {k} is not {kind:?}"
+        )));
+    }
+    if let Some(v) = value.get("apiVersion")
+        && v.as_str() != Some("v1")
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid {what} JSON: apiVersion {v} is not \"v1\""
+        )));
+    }
+    let mut unknown = Vec::new();
+    let decoded: T = serde_ignored::deserialize(value, |path| unknown.push(field_path(&path)))
+        .map_err(|e| ApiError::bad_request(format!("invalid {what} JSON: {e}")))?;
+    if validation == FieldValidation::Strict
+        && let Some(first) = unknown.first()
+    {
+        let all: Vec<String> = unknown
+            .iter()
+            .map(|p| format!("unknown field {p:?}"))
+            .collect();
+        tracing::debug!(field = %first, "unknown field refused");
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            all.join(", ")
+        )));
+    }
+    Ok(decoded)
+}
+
+/// serde_ignored's path (`spec.?.containers.?.0.imag`, `?` for optional layers) as Kubernetes
+/// writes a field (`spec.containers[0].imag`).
+fn field_path(path: &serde_ignored::Path) -> String {
+    let mut out = String::new();
+    for part in path.to_string().split('.').filter(|p| *p != "?") {
+        if part.bytes().all(|b| b.is_ascii_digit()) && !part.is_empty() {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Pod;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_are_named_with_their_path() {
+        let v = json!({"metadata": {"name": "a"}, "spec": {"containers": [{"name": "c", "imag": "x"}], "bogus": 1}});
+        let err = object::<Pod>(v.clone(), "Pod", "pod", FieldValidation::Strict).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("spec.bogus"), "{text}");
+        assert!(text.contains("\"spec.containers[0].imag\""), "{text}");
+        assert!(object::<Pod>(v, "Pod", "pod", FieldValidation::Lenient).is_ok());
+    }
+
+    #[test]
+    fn kinds_and_versions_are_checked() {
+        let v = json!({"kind": "ConfigMap", "metadata": {"name": "a"}});
+        assert!(object::<Pod>(v, "Pod", "pod", FieldValidation::Strict).is_err());
+        let v = json!({"kind": "Pod", "apiVersion": "v2", "metadata": {"name": "a"}});
+        assert!(object::<Pod>(v, "Pod", "pod", FieldValidation::Strict).is_err());
+        let v = json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "a"}});
+        assert!(object::<Pod>(v, "Pod", "pod", FieldValidation::Strict).is_ok());
+        assert!(FieldValidation::from_query("fieldValidation=Nope").is_err());
+        assert_eq!(
+            FieldValidation::from_query("a=b&fieldValidation=Ignore").unwrap(),
+            FieldValidation::Lenient
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! A desired pod as the API shows it: the stored spec plus what the controller fills in —
+//! `uid`, `creationTimestamp`, `resourceVersion` (the log sequence of the pod's last event),
+//! `spec.nodeName` and the status of `pod_status`.
+
+use super::ApiState;
+use super::objects::{derived_uid, time};
+use super::pod_status::{StatusInputs, pod_status};
+use super::status::ApiError;
+use crate::actors::ipam::state::IpamState;
+use crate::actors::journal::GetState;
+use crate::actors::pods::state::{DesiredPod, PodsState};
+use crate::actors::wiring::Cluster;
+use crate::events::subject;
+use k8s_openapi::api::core::v1::Pod;
+
+/// The pods and IPAM folds, read from their actors.
+pub struct PodsView {
+    pub pods: PodsState,
+    pub ipam: IpamState,
+}
+
+pub fn cluster(state: &ApiState) -> Result<&Cluster, ApiError> {
+    state.cluster.get().ok_or_else(ApiError::not_ready)
+}
+
+pub async fn pods_view(state: &ApiState) -> Result<PodsView, ApiError> {
+    let cluster = cluster(state)?;
+    let pods = cluster
+        .pods
+        .send(GetState::<PodsState>::new())
+        .await
+        .map_err(|e| ApiError::internal(format!("pods actor unavailable: {e}")))?;
+    let ipam = cluster
+        .ipam
+        .send(GetState::<IpamState>::new())
+        .await
+        .map_err(|e| ApiError::internal(format!("ipam actor unavailable: {e}")))?;
+    Ok(PodsView { pods, ipam })
+}
+
+/// The uid a pod shows: the one stored at create, else one derived from its key.
+pub fn pod_uid(pod: &Pod) -> String {
+    pod.metadata.uid.clone().unwrap_or_else(|| {
+        derived_uid(&format!(
+            "pod/{}/{}",
+            pod.metadata.namespace.as_deref().unwrap_or("default"),
+            pod.metadata.name.as_deref().unwrap_or_default()
+        ))
+    })
+}
+
+/// The log sequence of the last event on the object's subject (0 when it has none).
+pub async fn resource_version(cluster: &Cluster, area: &str, ns: &str, name: &str) -> u64 {
+    let subject = subject::for_key(cluster.log.node(), area, &[ns, name]);
+    cluster
+        .log
+        .last_sequence_of(&subject)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+}
+
+impl ApiState {
+    pub fn status_inputs<'a>(&'a self, view: &'a PodsView) -> StatusInputs<'a> {
+        StatusInputs {
+            pods: &view.pods,
+            ipam: &view.ipam,
+            networks: &self.networks,
+            node: &self.node,
+            started_at: self.started_at(),
+        }
+    }
+
+    /// Wall-clock time this controller started.
+    pub fn started_at(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() - chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
+    }
+}
+
+pub fn render(desired: &DesiredPod, resource_version: u64, inputs: &StatusInputs) -> Pod {
+    let mut pod = desired.pod.clone();
+    pod.metadata.uid = Some(pod_uid(&pod));
+    if pod.metadata.creation_timestamp.is_none() {
+        pod.metadata.creation_timestamp = time(inputs.started_at);
+    }
+    pod.metadata.resource_version = Some(resource_version.to_string());
+    if let Some(spec) = pod.spec.as_mut()
+        && spec.node_name.is_none()
+    {
+        spec.node_name = Some(inputs.node.to_string());
+    }
+    pod.status = Some(pod_status(desired, inputs));
+    pod
+}
