@@ -1,11 +1,14 @@
 //! The one place that connects the log, replays it, and starts the actors in order.
 
 use super::consistency::ConsistencyActor;
+use super::device::DeviceLink;
 use super::dns::DnsActor;
 use super::images::ImagesActor;
 use super::ipam::IpamActor;
 use super::journal::Journal;
 use super::pods::PodsActor;
+use super::pods::worker::WorkerDeps;
+use super::reconcile::ReconcileActor;
 use super::replay::boot_replay;
 use super::snapshotter::Snapshotter;
 use super::veths::VethsActor;
@@ -14,8 +17,8 @@ use crate::events::log::{EventLog, LogError, LogSettings};
 use crate::events::snapshot::SnapshotStore;
 use crate::metrics::Metrics;
 use actix::prelude::*;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Logs `BOOT: <phase>` with the phase's and the total milliseconds since process start.
 pub struct BootClock {
@@ -55,6 +58,11 @@ pub struct Cluster {
     pub images: Addr<ImagesActor>,
     pub consistency: Addr<ConsistencyActor>,
     pub snapshotter: Snapshotter,
+    /// The device client when it answered at boot (standalone mode only); the engine keeps
+    /// retrying through its own link when it did not.
+    pub routeros: Option<crate::routeros::RosClient>,
+    /// The reconcile loop (standalone mode only).
+    pub reconcile: Option<Addr<ReconcileActor>>,
 }
 
 pub fn log_settings(config: &Config) -> LogSettings {
@@ -107,7 +115,29 @@ pub async fn boot(
         config,
     )
     .start();
-    let veths = VethsActor::new(journal(VethsActor::NAME, VethsActor::AREAS), state.veths).start();
+    // The device engine runs in standalone mode (§5); otherwise the actors only record.
+    let engine = config.standalone;
+    let routeros = if engine {
+        connect_device(config).await
+    } else {
+        None
+    };
+    let device = DeviceLink::with_client(config, routeros.clone());
+    let secs = |v: f64, d: f64| Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v } else { d });
+    let collect = engine.then(|| {
+        let lc = &config.lifecycle;
+        (
+            secs(lc.dangling_ports_after_seconds, 90.0),
+            secs(lc.dangling_ports_every_seconds, 3600.0),
+        )
+    });
+    let veths = VethsActor::with_device(
+        journal(VethsActor::NAME, VethsActor::AREAS),
+        state.veths,
+        device.clone(),
+        collect,
+    )
+    .start();
     let dns = DnsActor::new(journal(DnsActor::NAME, DnsActor::AREAS), state.dns).start();
     let images = ImagesActor::new(
         journal(ImagesActor::NAME, ImagesActor::AREAS),
@@ -115,12 +145,27 @@ pub async fn boot(
         config,
     )
     .start();
-    let pods = PodsActor::new(journal(PodsActor::NAME, PodsActor::AREAS), state.pods).start();
+    let config_arc = Arc::new(config.clone());
+    let mut pods = PodsActor::new(journal(PodsActor::NAME, PodsActor::AREAS), state.pods);
+    if engine {
+        pods = pods.with_engine(WorkerDeps {
+            config: config_arc.clone(),
+            device: device.clone(),
+            ipam: ipam.clone(),
+            veths: veths.clone(),
+            images: images.clone(),
+        });
+    }
+    let pods = pods.start();
     let consistency = ConsistencyActor::new(
         journal(ConsistencyActor::NAME, ConsistencyActor::AREAS),
         state.consistency,
     )
     .start();
+    // Reconcile starts only now, after replay (L-1).
+    let reconcile = engine.then(|| {
+        ReconcileActor::new(config_arc, device, pods.clone(), ipam.clone()).start()
+    });
     let snapshotter = Snapshotter::spawn(
         log.clone(),
         snapshots,
@@ -138,5 +183,19 @@ pub async fn boot(
         images,
         consistency,
         snapshotter,
+        routeros,
+        reconcile,
     })
+}
+
+/// One short connection attempt: an unreachable device must not hold up boot.
+async fn connect_device(config: &Config) -> Option<crate::routeros::RosClient> {
+    let link = DeviceLink::new(config);
+    match tokio::time::timeout(Duration::from_secs(5), link.try_connect()).await {
+        Ok(client) => client,
+        Err(_) => {
+            tracing::warn!("RouterOS device did not answer within 5 s; reconcile retries");
+            None
+        }
+    }
 }

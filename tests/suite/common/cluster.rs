@@ -25,6 +25,8 @@ networks:
     cidr: 127.78.0.0/24
     dns: {{endpoint: "http://127.0.0.1:9", zone: u.lo, server: 127.78.0.252, staticRecords: []}}
 nats: {{url: "{nats_url}", snapshotEvery: 1000}}
+routeros: {{restUrl: "http://127.0.0.1:9/rest"}}
+lifecycle: {{bootManifestPath: ""}}
 "#
     );
     config::from_yaml_str(&yaml, "test")

@@ -1,0 +1,339 @@
+//! The pods engine end to end: real nats-server, the RouterOS simulator over loopback HTTP, an
+//! in-process cluster in standalone mode. Create (§3.1), delete (§3.2), update (§3.3 [F]),
+//! boot order (§7.4), quiet reconcile passes (§5), status (§3.6).
+
+use crate::common::{cluster, samples};
+use crate::engine_support::*;
+
+use mkube::actors::pods::status::{Phase, RunState};
+use mkube::actors::pods::{Declare, Delete, GetPodStatus, Update};
+use mkube::events::catalogue::PodSource;
+use mkube::events::{Envelope, subject};
+use std::net::Ipv4Addr;
+
+async fn declare(c: &mkube::actors::wiring::Cluster, pod: k8s_openapi::api::core::v1::Pod) {
+    c.pods
+        .send(Declare {
+            pod,
+            source: PodSource::Api,
+            correlation: "test".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+// §3.1 with NAME-1 (container), NAME-2 [F] (veth), NAME-3/NAME-5 (mounts), NET-1 (veth with
+// the IPAM address on the network's bridge), §3.6 (status).
+#[actix_rt::test]
+async fn declared_pod_runs_on_the_device_with_its_ipam_address() {
+    let env = env().await;
+    let c = cluster::boot(&env.cfg).await;
+    assert!(c.routeros.is_some(), "the device answered at boot");
+    declare(&c, pod("web", &[])).await;
+    settle(&c, "default/web").await.expect("created");
+
+    let ros = ros(&env.h).await;
+    let row = ros
+        .find_container("default_web_app")
+        .await
+        .unwrap()
+        .expect("container");
+    assert!(row.state.is_running(), "{:?}", row.state);
+    assert_eq!(row.interface, "veth_default_web_0");
+    assert_eq!(row.root_dir, "raid1/images/default_web_app");
+    assert_eq!(row.cmd, "/bin/app --serve");
+    assert_eq!(row.hostname, "web");
+    assert_eq!(row.dns, "127.77.0.252");
+    assert!(row.start_on_boot && row.logging);
+    assert_eq!(row.mountlists, vec!["default_web_app".to_string()]);
+
+    let ipam = ipam_state(&c).await;
+    let alloc = &ipam.pools["t"]["veth_default_web_0"];
+    assert_eq!(alloc.ip, "127.77.0.100".parse::<Ipv4Addr>().unwrap());
+    assert_eq!(alloc.hostname, "app.web");
+    let veth = ros.find_veth("veth_default_web_0").await.unwrap().unwrap();
+    assert_eq!(veth.ipv4().as_deref(), Some("127.77.0.100/24"));
+    assert_eq!(veth.gateway, "127.77.0.1");
+    let ports = ros.ports_of("veth_default_web_0").await.unwrap();
+    assert_eq!(ports.len(), 1);
+    assert_eq!(ports[0].bridge, "t");
+    assert!(!ports[0].dynamic);
+    let mounts = ros.list_mounts("default_web_app").await.unwrap();
+    assert_eq!(mounts.len(), 1);
+    assert_eq!(mounts[0].dst, "/data");
+    assert_eq!(
+        mkube::routeros::normalize_path(&mounts[0].src),
+        "raid1/volumes/default_web_app/data"
+    );
+
+    let status = c
+        .pods
+        .send(GetPodStatus {
+            key: "default/web".into(),
+        })
+        .await
+        .unwrap()
+        .expect("desired");
+    assert_eq!(status.phase, Phase::Running);
+    assert_eq!(status.pod_ip.as_deref(), Some("127.77.0.100"));
+    assert_eq!(status.containers[0].state, RunState::Running);
+    assert_eq!(status.containers[0].container_id, row.id);
+
+    // Intent before effect, outcome after (rule 6).
+    let (kinds, _) = log_kinds(&env.cfg).await;
+    let at = |k: &str| kinds.iter().position(|x| x == k).unwrap_or(usize::MAX);
+    assert!(at("ipam.IpAllocated") < at("pods.ContainerCreating"), "{kinds:?}");
+    assert!(at("pods.ContainerCreating") < at("veths.VethCreated"), "{kinds:?}");
+    assert!(at("veths.VethCreated") < at("pods.ContainerCreated"), "{kinds:?}");
+    assert!(at("pods.ContainerCreated") < usize::MAX);
+}
+
+// §3.2 + NET-2 [F]: container, mount list, bridge port, veth and address all go; the port
+// goes before the veth.
+#[actix_rt::test]
+async fn deleted_pod_leaves_nothing_behind() {
+    let env = env().await;
+    let c = cluster::boot(&env.cfg).await;
+    declare(&c, pod("gone", &[])).await;
+    settle(&c, "default/gone").await.expect("created");
+    env.h.clear_journal().await;
+    c.pods
+        .send(Delete {
+            namespace: "default".into(),
+            name: "gone".into(),
+            correlation: "test".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    settle(&c, "default/gone").await.expect("deleted");
+
+    let ros = ros(&env.h).await;
+    assert!(ros.find_container("default_gone_app").await.unwrap().is_none());
+    assert!(ros.find_veth("veth_default_gone_0").await.unwrap().is_none());
+    assert!(ros.ports_of("veth_default_gone_0").await.unwrap().is_empty());
+    assert!(ros.list_mounts("default_gone_app").await.unwrap().is_empty());
+    assert!(ipam_state(&c).await.pools.get("t").is_none_or(|p| p.is_empty()));
+    let state = pods_state(&c).await;
+    assert!(state.pods.is_empty() && state.deleting.is_empty());
+    let w = writes(&env.h).await;
+    let port = w.iter().position(|l| l == "POST /interface/bridge/port/remove");
+    let veth = w.iter().position(|l| l == "POST /interface/veth/remove");
+    assert!(port.is_some() && port < veth, "{w:?}");
+    let (kinds, _) = log_kinds(&env.cfg).await;
+    for k in [
+        "pods.ContainerRemoving",
+        "veths.VethRemoved",
+        "ipam.IpReleased",
+        "pods.ContainerRemoved",
+        "pods.PodRemoved",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "missing {k} in {kinds:?}");
+    }
+}
+
+// §3.2: deleting a pod whose containers never existed succeeds and leaves no record.
+#[actix_rt::test]
+async fn deleting_a_pod_that_never_ran_succeeds() {
+    let env = env().await;
+    let mut cfg = env.cfg.clone();
+    cfg.lifecycle.create_backoff_seconds = 60.0;
+    let c = cluster::boot(&cfg).await;
+    // An unknown network makes every create fail before touching the device.
+    declare(&c, pod("never", &[("vkube.io/network", "nope")])).await;
+    let err = settle(&c, "default/never").await.unwrap_err();
+    assert!(err.contains("network \"nope\" not found"), "{err}");
+    c.pods
+        .send(Delete {
+            namespace: "default".into(),
+            name: "never".into(),
+            correlation: "test".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    settle(&c, "default/never").await.expect("nothing to delete");
+    let state = pods_state(&c).await;
+    assert!(state.pods.is_empty() && state.deleting.is_empty());
+}
+
+// §3.3 [F] / L-10: an update on the same network rebuilds the container only; the veth (same
+// row) and the address stay.
+#[actix_rt::test]
+async fn update_on_the_same_network_keeps_veth_and_address() {
+    let env = env().await;
+    let c = cluster::boot(&env.cfg).await;
+    declare(&c, pod("upd", &[])).await;
+    settle(&c, "default/upd").await.expect("created");
+    let ros = ros(&env.h).await;
+    let veth_before = ros.find_veth("veth_default_upd_0").await.unwrap().unwrap();
+    let ip_before = ipam_state(&c).await.pools["t"]["veth_default_upd_0"].ip;
+
+    let mut changed = pod("upd", &[]);
+    changed.spec.as_mut().unwrap().containers[0].command = Some(vec!["/bin/app".into(), "--v2".into()]);
+    env.h.clear_journal().await;
+    c.pods
+        .send(Update {
+            pod: changed,
+            correlation: "test".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    settle(&c, "default/upd").await.expect("updated");
+
+    let row = ros.find_container("default_upd_app").await.unwrap().unwrap();
+    assert_eq!(row.cmd, "/bin/app --v2");
+    assert!(row.state.is_running());
+    let veth_after = ros.find_veth("veth_default_upd_0").await.unwrap().unwrap();
+    assert_eq!(veth_after.id, veth_before.id, "same veth row");
+    assert_eq!(ipam_state(&c).await.pools["t"]["veth_default_upd_0"].ip, ip_before);
+    let w = writes(&env.h).await;
+    assert!(!w.iter().any(|l| l.starts_with("POST /interface/veth")), "{w:?}");
+    assert!(w.iter().any(|l| l == "POST /container/add"), "{w:?}");
+}
+
+// §3.3 [F]: a network move tears down with the old facts and creates on the new network.
+#[actix_rt::test]
+async fn update_to_another_network_moves_veth_and_address() {
+    let env = env().await;
+    let c = cluster::boot(&env.cfg).await;
+    declare(&c, pod("mv", &[])).await;
+    settle(&c, "default/mv").await.expect("created");
+    c.pods
+        .send(Update {
+            pod: pod("mv", &[("vkube.io/network", "u")]),
+            correlation: "test".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    settle(&c, "default/mv").await.expect("moved");
+    let ipam = ipam_state(&c).await;
+    assert!(ipam.pools.get("t").is_none_or(|p| !p.contains_key("veth_default_mv_0")));
+    assert!(ipam.pools["u"].contains_key("veth_default_mv_0"));
+    let ros = ros(&env.h).await;
+    let ports = ros.ports_of("veth_default_mv_0").await.unwrap();
+    assert_eq!(ports.len(), 1);
+    assert_eq!(ports[0].bridge, "u");
+    let veth = ros.find_veth("veth_default_mv_0").await.unwrap().unwrap();
+    assert!(veth.address.starts_with("127.78.0."), "{}", veth.address);
+}
+
+// §7.4 [D] + DS-2: boot-order pods are seeded after replay and created by priority, not in
+// file order; a second pass with nothing changed writes nothing to the device and appends no
+// event (§5, DESIGN "a quiet cluster writes no events").
+#[actix_rt::test]
+async fn boot_order_pods_are_created_by_priority_and_a_quiet_pass_writes_nothing() {
+    let env = env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("boot-order.yaml");
+    let doc = |name: &str, prio: &str| {
+        format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: infra\n  annotations:\n    vkube.io/boot-priority: \"{prio}\"\n    vkube.io/file: {TARBALL}\nspec:\n  restartPolicy: Always\n  containers:\n    - name: {name}\n"
+        )
+    };
+    std::fs::write(&manifest, format!("{}{}", doc("late", "50"), doc("early", "5"))).unwrap();
+    let mut cfg = env.cfg.clone();
+    cfg.lifecycle.boot_manifest_path = manifest.display().to_string();
+    let c = cluster::boot(&cfg).await;
+    env.h.clear_journal().await;
+
+    let report = pass(&c).await;
+    assert_eq!(report.seeded, vec!["infra/late", "infra/early"]);
+    let ran: Vec<&str> = report.ran.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(ran, vec!["infra/early", "infra/late"]);
+    assert!(report.ran.iter().all(|(_, r)| r.is_ok()), "{report:?}");
+    let adds: Vec<String> = env
+        .h
+        .journal()
+        .await
+        .into_iter()
+        .filter(|c| c.line() == "POST /container/add")
+        .map(|c| c.field("name").to_string())
+        .collect();
+    assert_eq!(adds, vec!["infra_early_early", "infra_late_late"]);
+
+    // Quiet pass: reads only, no event.
+    let log = cluster::log(&cfg).await;
+    let before = log.last_sequence().await.unwrap();
+    env.h.clear_journal().await;
+    let report = pass(&c).await;
+    assert!(report.ran.is_empty() && report.seeded.is_empty(), "{report:?}");
+    assert!(writes(&env.h).await.is_empty(), "{:?}", writes(&env.h).await);
+    let reads: Vec<String> = env.h.lines().await;
+    assert_eq!(
+        reads,
+        vec!["GET /container", "GET /interface/veth", "GET /interface/bridge/port"]
+    );
+    assert_eq!(log.last_sequence().await.unwrap(), before);
+}
+
+// DS-3 [D] (choice of the rewrite): a boot-order pod deleted through the API stays deleted —
+// its deletion is recorded and seeding skips it.
+#[actix_rt::test]
+async fn a_deleted_boot_order_pod_is_not_reseeded() {
+    let env = env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("boot-order.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: one\n  namespace: infra\n  annotations:\n    vkube.io/file: {TARBALL}\nspec:\n  containers:\n    - name: one\n"
+        ),
+    )
+    .unwrap();
+    let mut cfg = env.cfg.clone();
+    cfg.lifecycle.boot_manifest_path = manifest.display().to_string();
+    let c = cluster::boot(&cfg).await;
+    assert_eq!(pass(&c).await.seeded, vec!["infra/one"]);
+    c.pods
+        .send(Delete {
+            namespace: "infra".into(),
+            name: "one".into(),
+            correlation: "test".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    settle(&c, "infra/one").await.expect("deleted");
+    let report = pass(&c).await;
+    assert!(report.seeded.is_empty(), "{report:?}");
+    let state = pods_state(&c).await;
+    assert!(state.pods.is_empty());
+    assert!(state.deleted_manifest.contains("infra/one"));
+    let ros = ros(&env.h).await;
+    assert!(ros.find_container("infra_one_one").await.unwrap().is_none());
+}
+
+// §5 step 3b / §3.5: a tracked pod whose container vanished from the device is recreated by
+// the next pass, on the same veth and address.
+#[actix_rt::test]
+async fn a_vanished_container_is_recreated() {
+    let env = env().await;
+    let c = cluster::boot(&env.cfg).await;
+    declare(&c, pod("lost", &[])).await;
+    settle(&c, "default/lost").await.expect("created");
+    let ros = ros(&env.h).await;
+    ros.delete_container("default_lost_app").await.unwrap();
+    ros.wait_gone("default_lost_app").await.unwrap();
+    let report = pass(&c).await;
+    assert_eq!(report.ran.len(), 1, "{report:?}");
+    let row = ros.find_container("default_lost_app").await.unwrap().unwrap();
+    assert!(row.state.is_running());
+    assert_eq!(ros.list_veths().await.unwrap().len(), 1);
+}
+
+// The engine's event kinds round-trip through the codec and land on the pod's subject.
+#[test]
+fn engine_events_round_trip_on_the_pod_subject() {
+    for event in samples::engine() {
+        let env = Envelope::new("rose1", "pods", "c", event.clone());
+        let back = Envelope::decode(&env.encode(), 1).expect("decodes");
+        assert_eq!(back.event, event);
+        assert_eq!(back.kind(), samples::kind_name(&event));
+        let s = subject::for_event("rose1", &event);
+        assert!(s.starts_with("mkube.rose1.pods.default.web"), "{s}");
+    }
+}
