@@ -123,7 +123,8 @@ pub async fn boot(
         None
     };
     let device = DeviceLink::with_client(config, routeros.clone());
-    let secs = |v: f64, d: f64| Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v } else { d });
+    let secs =
+        |v: f64, d: f64| Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v } else { d });
     let collect = engine.then(|| {
         let lc = &config.lifecycle;
         (
@@ -163,9 +164,8 @@ pub async fn boot(
     )
     .start();
     // Reconcile starts only now, after replay (L-1).
-    let reconcile = engine.then(|| {
-        ReconcileActor::new(config_arc, device, pods.clone(), ipam.clone()).start()
-    });
+    let reconcile =
+        engine.then(|| ReconcileActor::new(config_arc, device, pods.clone(), ipam.clone()).start());
     let snapshotter = Snapshotter::spawn(
         log.clone(),
         snapshots,

@@ -90,7 +90,9 @@ async fn intent_without_outcome_is_adopted_after_a_restart() {
         .collect();
     assert_eq!(rows.len(), 1, "no duplicate container");
     assert_eq!(rows[0].id, id, "the existing container was adopted");
-    assert!(rows[0].state.is_running());
+    ros.wait_running("default_crash_app")
+        .await
+        .expect("started");
     let veths: Vec<_> = ros
         .list_veths()
         .await
@@ -111,7 +113,17 @@ async fn intent_without_outcome_is_adopted_after_a_restart() {
     let state = pods_state(&after).await;
     let rec = &state.pods["default/crash"].containers["app"];
     assert!(rec.is_created() && rec.adopted && rec.started);
-    assert!(after.veths.send(mkube::actors::journal::GetState::<mkube::actors::veths::state::VethsState>::new()).await.unwrap().veths.contains_key(veth));
+    assert!(
+        after
+            .veths
+            .send(mkube::actors::journal::GetState::<
+                mkube::actors::veths::state::VethsState,
+            >::new())
+            .await
+            .unwrap()
+            .veths
+            .contains_key(veth)
+    );
 }
 
 fn process_config(nats: &str, rest: &str, listen: &str) -> String {
@@ -167,7 +179,12 @@ async fn sigkill_mid_create_converges_after_restart() {
     assert_eq!(created.status(), 201);
     let ros = ros(&h).await;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while ros.find_container("default_kill_app").await.unwrap().is_none() {
+    while ros
+        .find_container("default_kill_app")
+        .await
+        .unwrap()
+        .is_none()
+    {
         assert!(Instant::now() < deadline, "{}", first.log_text());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -190,7 +207,11 @@ async fn sigkill_mid_create_converges_after_restart() {
         if created {
             break;
         }
-        assert!(Instant::now() < deadline, "never converged: {}", second.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "never converged: {}",
+            second.log_text()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let rows: Vec<_> = ros
@@ -201,13 +222,21 @@ async fn sigkill_mid_create_converges_after_restart() {
         .filter(|c| c.name == "default_kill_app")
         .collect();
     assert_eq!(rows.len(), 1, "no duplicate container");
-    let row = ros.find_container("default_kill_app").await.unwrap().unwrap();
+    let row = ros
+        .find_container("default_kill_app")
+        .await
+        .unwrap()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut row = row;
     while !row.state.is_running() {
         assert!(Instant::now() < deadline, "{:?}", row.state);
         tokio::time::sleep(Duration::from_millis(50)).await;
-        row = ros.find_container("default_kill_app").await.unwrap().unwrap();
+        row = ros
+            .find_container("default_kill_app")
+            .await
+            .unwrap()
+            .unwrap();
     }
     let veths: Vec<_> = ros
         .list_veths()

@@ -34,12 +34,7 @@ async fn declared_pod_runs_on_the_device_with_its_ipam_address() {
     settle(&c, "default/web").await.expect("created");
 
     let ros = ros(&env.h).await;
-    let row = ros
-        .find_container("default_web_app")
-        .await
-        .unwrap()
-        .expect("container");
-    assert!(row.state.is_running(), "{:?}", row.state);
+    let row = ros.wait_running("default_web_app").await.expect("running");
     assert_eq!(row.interface, "veth_default_web_0");
     assert_eq!(row.root_dir, "raid1/images/default_web_app");
     assert_eq!(row.cmd, "/bin/app --serve");
@@ -83,9 +78,18 @@ async fn declared_pod_runs_on_the_device_with_its_ipam_address() {
     // Intent before effect, outcome after (rule 6).
     let (kinds, _) = log_kinds(&env.cfg).await;
     let at = |k: &str| kinds.iter().position(|x| x == k).unwrap_or(usize::MAX);
-    assert!(at("ipam.IpAllocated") < at("pods.ContainerCreating"), "{kinds:?}");
-    assert!(at("pods.ContainerCreating") < at("veths.VethCreated"), "{kinds:?}");
-    assert!(at("veths.VethCreated") < at("pods.ContainerCreated"), "{kinds:?}");
+    assert!(
+        at("ipam.IpAllocated") < at("pods.ContainerCreating"),
+        "{kinds:?}"
+    );
+    assert!(
+        at("pods.ContainerCreating") < at("veths.VethCreated"),
+        "{kinds:?}"
+    );
+    assert!(
+        at("veths.VethCreated") < at("pods.ContainerCreated"),
+        "{kinds:?}"
+    );
     assert!(at("pods.ContainerCreated") < usize::MAX);
 }
 
@@ -110,15 +114,43 @@ async fn deleted_pod_leaves_nothing_behind() {
     settle(&c, "default/gone").await.expect("deleted");
 
     let ros = ros(&env.h).await;
-    assert!(ros.find_container("default_gone_app").await.unwrap().is_none());
-    assert!(ros.find_veth("veth_default_gone_0").await.unwrap().is_none());
-    assert!(ros.ports_of("veth_default_gone_0").await.unwrap().is_empty());
-    assert!(ros.list_mounts("default_gone_app").await.unwrap().is_empty());
-    assert!(ipam_state(&c).await.pools.get("t").is_none_or(|p| p.is_empty()));
+    assert!(
+        ros.find_container("default_gone_app")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        ros.find_veth("veth_default_gone_0")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        ros.ports_of("veth_default_gone_0")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        ros.list_mounts("default_gone_app")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        ipam_state(&c)
+            .await
+            .pools
+            .get("t")
+            .is_none_or(|p| p.is_empty())
+    );
     let state = pods_state(&c).await;
     assert!(state.pods.is_empty() && state.deleting.is_empty());
     let w = writes(&env.h).await;
-    let port = w.iter().position(|l| l == "POST /interface/bridge/port/remove");
+    let port = w
+        .iter()
+        .position(|l| l == "POST /interface/bridge/port/remove");
     let veth = w.iter().position(|l| l == "POST /interface/veth/remove");
     assert!(port.is_some() && port < veth, "{w:?}");
     let (kinds, _) = log_kinds(&env.cfg).await;
@@ -153,7 +185,9 @@ async fn deleting_a_pod_that_never_ran_succeeds() {
         .await
         .unwrap()
         .unwrap();
-    settle(&c, "default/never").await.expect("nothing to delete");
+    settle(&c, "default/never")
+        .await
+        .expect("nothing to delete");
     let state = pods_state(&c).await;
     assert!(state.pods.is_empty() && state.deleting.is_empty());
 }
@@ -171,7 +205,8 @@ async fn update_on_the_same_network_keeps_veth_and_address() {
     let ip_before = ipam_state(&c).await.pools["t"]["veth_default_upd_0"].ip;
 
     let mut changed = pod("upd", &[]);
-    changed.spec.as_mut().unwrap().containers[0].command = Some(vec!["/bin/app".into(), "--v2".into()]);
+    changed.spec.as_mut().unwrap().containers[0].command =
+        Some(vec!["/bin/app".into(), "--v2".into()]);
     env.h.clear_journal().await;
     c.pods
         .send(Update {
@@ -183,14 +218,19 @@ async fn update_on_the_same_network_keeps_veth_and_address() {
         .unwrap();
     settle(&c, "default/upd").await.expect("updated");
 
-    let row = ros.find_container("default_upd_app").await.unwrap().unwrap();
+    let row = ros.wait_running("default_upd_app").await.expect("running");
     assert_eq!(row.cmd, "/bin/app --v2");
-    assert!(row.state.is_running());
     let veth_after = ros.find_veth("veth_default_upd_0").await.unwrap().unwrap();
     assert_eq!(veth_after.id, veth_before.id, "same veth row");
-    assert_eq!(ipam_state(&c).await.pools["t"]["veth_default_upd_0"].ip, ip_before);
+    assert_eq!(
+        ipam_state(&c).await.pools["t"]["veth_default_upd_0"].ip,
+        ip_before
+    );
     let w = writes(&env.h).await;
-    assert!(!w.iter().any(|l| l.starts_with("POST /interface/veth")), "{w:?}");
+    assert!(
+        !w.iter().any(|l| l.starts_with("POST /interface/veth")),
+        "{w:?}"
+    );
     assert!(w.iter().any(|l| l == "POST /container/add"), "{w:?}");
 }
 
@@ -211,7 +251,11 @@ async fn update_to_another_network_moves_veth_and_address() {
         .unwrap();
     settle(&c, "default/mv").await.expect("moved");
     let ipam = ipam_state(&c).await;
-    assert!(ipam.pools.get("t").is_none_or(|p| !p.contains_key("veth_default_mv_0")));
+    assert!(
+        ipam.pools
+            .get("t")
+            .is_none_or(|p| !p.contains_key("veth_default_mv_0"))
+    );
     assert!(ipam.pools["u"].contains_key("veth_default_mv_0"));
     let ros = ros(&env.h).await;
     let ports = ros.ports_of("veth_default_mv_0").await.unwrap();
@@ -234,7 +278,11 @@ async fn boot_order_pods_are_created_by_priority_and_a_quiet_pass_writes_nothing
             "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: infra\n  annotations:\n    vkube.io/boot-priority: \"{prio}\"\n    vkube.io/file: {TARBALL}\nspec:\n  restartPolicy: Always\n  containers:\n    - name: {name}\n"
         )
     };
-    std::fs::write(&manifest, format!("{}{}", doc("late", "50"), doc("early", "5"))).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("{}{}", doc("late", "50"), doc("early", "5")),
+    )
+    .unwrap();
     let mut cfg = env.cfg.clone();
     cfg.lifecycle.boot_manifest_path = manifest.display().to_string();
     let c = cluster::boot(&cfg).await;
@@ -260,12 +308,23 @@ async fn boot_order_pods_are_created_by_priority_and_a_quiet_pass_writes_nothing
     let before = log.last_sequence().await.unwrap();
     env.h.clear_journal().await;
     let report = pass(&c).await;
-    assert!(report.ran.is_empty() && report.seeded.is_empty(), "{report:?}");
-    assert!(writes(&env.h).await.is_empty(), "{:?}", writes(&env.h).await);
+    assert!(
+        report.ran.is_empty() && report.seeded.is_empty(),
+        "{report:?}"
+    );
+    assert!(
+        writes(&env.h).await.is_empty(),
+        "{:?}",
+        writes(&env.h).await
+    );
     let reads: Vec<String> = env.h.lines().await;
     assert_eq!(
         reads,
-        vec!["GET /container", "GET /interface/veth", "GET /interface/bridge/port"]
+        vec![
+            "GET /container",
+            "GET /interface/veth",
+            "GET /interface/bridge/port"
+        ]
     );
     assert_eq!(log.last_sequence().await.unwrap(), before);
 }
@@ -320,9 +379,17 @@ async fn a_vanished_container_is_recreated() {
     ros.wait_gone("default_lost_app").await.unwrap();
     let report = pass(&c).await;
     assert_eq!(report.ran.len(), 1, "{report:?}");
-    let row = ros.find_container("default_lost_app").await.unwrap().unwrap();
-    assert!(row.state.is_running());
-    assert_eq!(ros.list_veths().await.unwrap().len(), 1);
+    ros.wait_running("default_lost_app")
+        .await
+        .expect("recreated and started");
+    let veths = ros.list_veths().await.unwrap();
+    assert_eq!(
+        veths
+            .iter()
+            .filter(|v| v.name.starts_with("veth_default_lost"))
+            .count(),
+        1
+    );
 }
 
 // The engine's event kinds round-trip through the codec and land on the pod's subject.

@@ -2,9 +2,9 @@
 //! that arrives while a job runs re-runs it afterwards, and failed creates back off per pod
 //! (exponential, capped) so reconcile does not retry every tick (§3.1 [F]).
 
+use super::PodsActor;
 use super::state::{DesiredPod, pod_key};
 use super::worker::{self, WorkerDeps};
-use super::PodsActor;
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -22,9 +22,8 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(deps: WorkerDeps) -> Engine {
-        let secs = |v: f64, d: f64| {
-            Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v } else { d })
-        };
+        let secs =
+            |v: f64, d: f64| Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v } else { d });
         let lc = &deps.config.lifecycle;
         let base = secs(lc.create_backoff_seconds, 2.0);
         let max = secs(lc.create_backoff_max_seconds, 300.0);
@@ -196,7 +195,10 @@ impl Handler<GetPodStatus> for PodsActor {
         Box::pin(async move {
             let pod = pod?;
             let (device, ipam) = match deps {
-                None => (Err("no RouterOS device configured".to_string()), Default::default()),
+                None => (
+                    Err("no RouterOS device configured".to_string()),
+                    Default::default(),
+                ),
                 Some(d) => {
                     let device = match d.device.get().await {
                         Ok(ros) => ros.list_containers().await.map_err(|e| e.to_string()),
@@ -204,7 +206,9 @@ impl Handler<GetPodStatus> for PodsActor {
                     };
                     let ipam = d
                         .ipam
-                        .send(crate::actors::journal::GetState::<crate::actors::ipam::state::IpamState>::new())
+                        .send(crate::actors::journal::GetState::<
+                            crate::actors::ipam::state::IpamState,
+                        >::new())
                         .await
                         .unwrap_or_default();
                     (device, ipam)

@@ -15,9 +15,9 @@ use super::journal::{Journal, commit};
 use crate::events::AppendError;
 use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
 use actix::prelude::*;
-use k8s_openapi::api::core::v1::Pod;
 use engine::Engine;
 pub use engine::{GetPod, GetPodStatus, Kick, Kicked, PodView, Runnable};
+use k8s_openapi::api::core::v1::Pod;
 use state::{PodsState, pod_key};
 
 pub struct PodsActor {
@@ -112,14 +112,14 @@ impl Handler<Declare> for PodsActor {
             source: msg.source,
             pod: Box::new(pod.clone()),
         };
-        AtomicResponse::new(Box::pin(
-            commit(self, event.into(), &msg.correlation).map(move |r, _, ctx| {
+        AtomicResponse::new(Box::pin(commit(self, event.into(), &msg.correlation).map(
+            move |r, _, ctx| {
                 if r.is_ok() {
                     engine::kick_after_change(ctx, &ns, &n);
                 }
                 r.map(|seq| (pod, seq)).map_err(PodsError::from)
-            }),
-        ))
+            },
+        )))
     }
 }
 

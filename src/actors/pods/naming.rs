@@ -102,7 +102,10 @@ mod tests {
 
     #[test]
     fn name1_examples() {
-        assert_eq!(container_name("default", "myapp", "web"), "default_myapp_web");
+        assert_eq!(
+            container_name("default", "myapp", "web"),
+            "default_myapp_web"
+        );
         assert_eq!(container_name("", "MyApp", "Web"), "default_myapp_web");
         assert_eq!(container_name("g10", "dns", "microdns"), "g10_dns_microdns");
         assert_eq!(container_name("a", "b.c", "d"), "a_b_c_d");
@@ -118,7 +121,7 @@ mod tests {
         );
         assert_eq!(
             veth_name("averyverylongnamespace", "My.Pod", 1),
-            "veth_averyverylongnam_My.Pod_1"
+            "veth_averyverylongna_My.Pod_1"
         );
     }
 

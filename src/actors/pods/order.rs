@@ -18,9 +18,10 @@ pub fn creation_order(pods: &[(String, &Pod)]) -> Vec<String> {
         pods.iter().position(|(_, p)| {
             let ns = p.metadata.namespace.as_deref().unwrap_or("default");
             let name = p.metadata.name.as_deref().unwrap_or_default();
-            p.spec.iter().flat_map(|s| &s.containers).any(|c| {
-                naming::container_name(ns, name, &c.name) == device
-            })
+            p.spec
+                .iter()
+                .flat_map(|s| &s.containers)
+                .any(|c| naming::container_name(ns, name, &c.name) == device)
         })
     };
     let mut out = Vec::with_capacity(pods.len());

@@ -160,7 +160,10 @@ mod tests {
         assert!(p.spec.start_on_boot && p.spec.logging);
         assert_eq!(
             p.mounts,
-            vec![MountSpec::new("/raid1/volumes/infra_nats_nats/data", "/data")]
+            vec![MountSpec::new(
+                "/raid1/volumes/infra_nats_nats/data",
+                "/data"
+            )]
         );
     }
 

@@ -184,21 +184,21 @@ impl PodsState {
                     p.last_failure = None;
                 }
                 if let Some(p) = self.owner_mut(&key, container) {
-                    let c = p
-                        .containers
-                        .entry(container.clone())
-                        .or_insert_with(|| DeviceContainer {
-                            device_name: device_name.clone(),
-                            device_id: String::new(),
-                            adopted: false,
-                            started: false,
-                            veth: String::new(),
-                            network: String::new(),
-                            ip: String::new(),
-                            revision: 0,
-                            image_digest: String::new(),
-                            removing: false,
-                        });
+                    let c =
+                        p.containers
+                            .entry(container.clone())
+                            .or_insert_with(|| DeviceContainer {
+                                device_name: device_name.clone(),
+                                device_id: String::new(),
+                                adopted: false,
+                                started: false,
+                                veth: String::new(),
+                                network: String::new(),
+                                ip: String::new(),
+                                revision: 0,
+                                image_digest: String::new(),
+                                removing: false,
+                            });
                     c.device_name = device_name.clone();
                     c.device_id = device_id.clone();
                     c.adopted = *adopted;

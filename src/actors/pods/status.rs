@@ -51,7 +51,11 @@ pub struct PodStatus {
 }
 
 /// §3.6 mapping. `device` is one `GET /container` listing (`Err` = the lookup failed).
-pub fn pod_status(pod: &DesiredPod, device: Result<&[Container], &str>, ipam: &IpamState) -> PodStatus {
+pub fn pod_status(
+    pod: &DesiredPod,
+    device: Result<&[Container], &str>,
+    ipam: &IpamState,
+) -> PodStatus {
     let ns = pod.pod.metadata.namespace.as_deref().unwrap_or("default");
     let name = pod.pod.metadata.name.as_deref().unwrap_or_default();
     let spec = pod
@@ -104,10 +108,18 @@ pub fn pod_status(pod: &DesiredPod, device: Result<&[Container], &str>, ipam: &I
         .find_map(|p| p.get(&veth0))
         .map(|a| a.ip.to_string());
     PodStatus {
-        phase: if running { Phase::Running } else { Phase::Pending },
+        phase: if running {
+            Phase::Running
+        } else {
+            Phase::Pending
+        },
         ready: running,
         pod_ip,
         containers,
-        message: if running { None } else { pod.last_failure.clone() },
+        message: if running {
+            None
+        } else {
+            pod.last_failure.clone()
+        },
     }
 }

@@ -44,11 +44,7 @@ struct Job {
 }
 
 /// Converges one pod; `Err` is the reason recorded in `PodCreateFailed` (the caller backs off).
-pub async fn converge(
-    deps: WorkerDeps,
-    pods: Addr<PodsActor>,
-    key: String,
-) -> Result<(), String> {
+pub async fn converge(deps: WorkerDeps, pods: Addr<PodsActor>, key: String) -> Result<(), String> {
     let (ns, name) = key.split_once('/').unwrap_or(("default", key.as_str()));
     let job = Job {
         deps,
@@ -185,7 +181,12 @@ impl Job {
 
     /// The veth and network of a record; records from before intents existed fall back to
     /// the naming rule and the pod's network.
-    fn veth_of(&self, pod: &Pod, container: &str, rec: &DeviceContainer) -> (String, Option<String>) {
+    fn veth_of(
+        &self,
+        pod: &Pod,
+        container: &str,
+        rec: &DeviceContainer,
+    ) -> (String, Option<String>) {
         let index = spec_containers(pod)
             .iter()
             .position(|c| c.name == container)
@@ -196,7 +197,9 @@ impl Job {
             rec.veth.clone()
         };
         let network = if rec.network.is_empty() {
-            plan::network(&self.deps.config, pod).ok().map(|n| n.name.clone())
+            plan::network(&self.deps.config, pod)
+                .ok()
+                .map(|n| n.name.clone())
         } else {
             Some(rec.network.clone())
         };

@@ -44,7 +44,10 @@ fn needs_work(p: &DesiredPod, ipam: &IpamState, seen: &Observed) -> bool {
         .unwrap_or(&[]);
     let static_ip = naming::static_ip(&p.pod).ok().flatten();
     // An update dropped a container.
-    if p.containers.keys().any(|k| !spec.iter().any(|c| &c.name == k)) {
+    if p.containers
+        .keys()
+        .any(|k| !spec.iter().any(|c| &c.name == k))
+    {
         return true;
     }
     spec.iter().any(|c| {

@@ -67,17 +67,17 @@ crate::persistent_actor!(VethsActor, VethsState, Veths(VethsEvent) => apply);
 #[derive(Debug, thiserror::Error)]
 pub enum VethError {
     #[error("creating veth {name}: {source}")]
-    Create { name: String, source: RosError },
+    Create { name: String, source: Box<RosError> },
     #[error("adding {name} to bridge {bridge}: {source}")]
     Bridge {
         name: String,
         bridge: String,
-        source: RosError,
+        source: Box<RosError>,
     },
     #[error("deleting veth {name}: {source}")]
-    Delete { name: String, source: RosError },
+    Delete { name: String, source: Box<RosError> },
     #[error("RouterOS unreachable: {0}")]
-    Device(RosError),
+    Device(Box<RosError>),
     #[error(transparent)]
     Log(#[from] AppendError),
 }
@@ -120,10 +120,13 @@ impl Handler<EnsureVeth> for VethsActor {
         let device = self.device.clone();
         let m = msg.clone();
         let effect = async move {
-            let ros = device.get().await.map_err(VethError::Device)?;
+            let ros = device
+                .get()
+                .await
+                .map_err(|e| VethError::Device(Box::new(e)))?;
             let create = |source| VethError::Create {
                 name: m.name.clone(),
-                source,
+                source: Box::new(source),
             };
             let outcome = ros
                 .ensure_veth(&m.name, &m.address, &m.gateway)
@@ -144,7 +147,7 @@ impl Handler<EnsureVeth> for VethsActor {
                 return Err(VethError::Bridge {
                     name: m.name.clone(),
                     bridge: m.bridge.clone(),
-                    source,
+                    source: Box::new(source),
                 });
             }
             Ok(())
@@ -189,10 +192,16 @@ impl Handler<RemoveVeth> for VethsActor {
         let device = self.device.clone();
         let name = msg.name.clone();
         let effect = async move {
-            let ros = device.get().await.map_err(VethError::Device)?;
+            let ros = device
+                .get()
+                .await
+                .map_err(|e| VethError::Device(Box::new(e)))?;
             ros.remove_veth(&name)
                 .await
-                .map_err(|source| VethError::Delete { name, source })
+                .map_err(|source| VethError::Delete {
+                    name,
+                    source: Box::new(source),
+                })
         };
         AtomicResponse::new(Box::pin(effect.into_actor(self).then(
             move |r: Result<bool, VethError>, act, _| {
@@ -221,11 +230,14 @@ impl Handler<CollectDanglingPorts> for VethsActor {
     fn handle(&mut self, _: CollectDanglingPorts, _: &mut Context<Self>) -> Self::Result {
         let device = self.device.clone();
         Box::pin(async move {
-            let ros = device.get().await.map_err(VethError::Device)?;
+            let ros = device
+                .get()
+                .await
+                .map_err(|e| VethError::Device(Box::new(e)))?;
             let removed = ros
                 .collect_dangling_ports()
                 .await
-                .map_err(VethError::Device)?;
+                .map_err(|e| VethError::Device(Box::new(e)))?;
             if !removed.is_empty() {
                 tracing::info!(count = removed.len(), "dangling bridge ports removed");
             }
