@@ -164,8 +164,12 @@ pub async fn boot(
     )
     .start();
     // Reconcile starts only now, after replay (L-1).
-    let reconcile =
-        engine.then(|| ReconcileActor::new(config_arc, device, pods.clone(), ipam.clone()).start());
+    let reconcile = engine.then(|| {
+        let r = ReconcileActor::new(config_arc, device, pods.clone(), ipam.clone()).start();
+        // §5: a push runs a pass at once.
+        images.do_send(super::images::SubscribePushes(r.clone().recipient()));
+        r
+    });
     let snapshotter = Snapshotter::spawn(
         log.clone(),
         snapshots,

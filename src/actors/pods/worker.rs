@@ -14,8 +14,9 @@ use super::state::{DesiredPod, DeviceContainer};
 use super::{GetPod, PodView, PodsActor};
 use crate::actors::device::DeviceLink;
 use crate::actors::images::{EnsureImage, ImagesActor};
+use crate::actors::ipam::state::IpamState;
 use crate::actors::ipam::{Allocate, IpamActor, Release};
-use crate::actors::journal::Record;
+use crate::actors::journal::{GetState, Record};
 use crate::actors::veths::{EnsureVeth, RemoveVeth, VethsActor};
 use crate::config::{Config, Network};
 use crate::events::catalogue::{LifecycleEvent, PodsEvent};
@@ -206,6 +207,23 @@ impl Job {
         (veth, network)
     }
 
+    /// NET-1, device part, through the veths actor (idempotent: reads only when in place).
+    async fn ensure_veth(&self, veth: &str, net: &Network, ip: Ipv4Addr) -> Result<(), String> {
+        self.deps
+            .veths
+            .send(EnsureVeth {
+                name: veth.to_string(),
+                network: net.name.clone(),
+                address: plan::cidr(net, ip),
+                gateway: net.gateway_ip().to_string(),
+                bridge: net.bridge.clone(),
+                correlation: self.correlation.clone(),
+            })
+            .await
+            .map_err(|e| format!("veths actor: {e}"))?
+            .map_err(|e| e.to_string())
+    }
+
     async fn remove_veth(&self, veth: &str) -> Result<(), String> {
         self.deps
             .veths
@@ -245,12 +263,22 @@ impl Job {
             }
         }
         let ros = self.ros().await?;
+        let ipam: IpamState = self
+            .deps
+            .ipam
+            .send(GetState::<IpamState>::new())
+            .await
+            .map_err(|e| format!("ipam actor: {e}"))?;
         for (i, c) in spec.iter().enumerate() {
             let mut rec = desired.containers.get(&c.name).cloned();
             if let Some(r) = &rec {
-                // §3.3 [F]: a network or static-IP move tears down with the old facts.
+                // §3.3 [F]: a network or static-IP move tears down with the old facts; so
+                // does an address IPAM learned that differs from the static IP (§5 step 4b).
+                let held = ipam.pools.get(&r.network).and_then(|p| p.get(&r.veth));
                 let moved = (!r.network.is_empty() && r.network != net.name)
-                    || static_ip.is_some_and(|ip| r.ip != ip.to_string());
+                    || static_ip.is_some_and(|ip| {
+                        r.ip != ip.to_string() || held.is_some_and(|a| a.ip != ip)
+                    });
                 if moved {
                     self.tear_down(pod, &c.name, r, units).await?;
                     rec = None;
@@ -268,6 +296,12 @@ impl Job {
                     .await
                     .map_err(|e| format!("reading container {}: {e}", r.device_name))?;
                 if present.is_some() {
+                    // The container is there; its veth and bridge port may not be.
+                    if let Ok(ip) = r.ip.parse::<Ipv4Addr>()
+                        && !r.veth.is_empty()
+                    {
+                        self.ensure_veth(&r.veth, &net, ip).await?;
+                    }
                     continue;
                 }
             }
@@ -445,19 +479,7 @@ impl Job {
             })
             .await?;
         }
-        self.deps
-            .veths
-            .send(EnsureVeth {
-                name: veth.clone(),
-                network: s.net.name.clone(),
-                address: plan::cidr(s.net, ip),
-                gateway: s.net.gateway_ip().to_string(),
-                bridge: s.net.bridge.clone(),
-                correlation: self.correlation.clone(),
-            })
-            .await
-            .map_err(|e| format!("veths actor: {e}"))?
-            .map_err(|e| e.to_string())?;
+        self.ensure_veth(veth, s.net, ip).await?;
         let (id, adopted, started) = self
             .container(ros, plan, s.rebuild)
             .await

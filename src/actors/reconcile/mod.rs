@@ -8,6 +8,7 @@
 pub mod decide;
 
 use super::device::DeviceLink;
+use super::images::Pushed;
 use super::ipam::IpamActor;
 use super::ipam::state::IpamState;
 use super::journal::GetState;
@@ -72,6 +73,16 @@ pub struct PassReport {
     pub ran: Vec<(String, Result<(), String>)>,
     /// Why the pass stopped early (device unreachable, listing failed).
     pub aborted: Option<String>,
+}
+
+/// §5: a push notification runs a pass at once (the images actor cleared the digests).
+impl Handler<Pushed> for ReconcileActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Pushed, ctx: &mut Context<Self>) {
+        tracing::info!(repository = %msg.repository, "push notified: reconciling now");
+        ctx.notify(RunPass);
+    }
 }
 
 impl Handler<RunPass> for ReconcileActor {

@@ -85,17 +85,22 @@ pub fn pod(name: &str, annotations: &[(&str, &str)]) -> Pod {
     }
 }
 
-/// Runs the pod's worker until a run completes (waiting out a job already running).
+/// Runs the pod's worker once more after whatever job is running ends, and returns that
+/// run's outcome. Waiting uses unforced kicks, which never queue extra runs.
 pub async fn settle(c: &Cluster, key: &str) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let k = Kick {
+        let kick = |force| Kick {
             key: key.to_string(),
-            force: true,
+            force,
         };
-        match c.pods.send(k).await.expect("pods actor") {
+        let got = match c.pods.send(kick(false)).await.expect("pods actor") {
+            Kicked::BackingOff => c.pods.send(kick(true)).await.expect("pods actor"),
+            other => other,
+        };
+        match got {
             Kicked::Done(r) => return r,
-            Kicked::Busy => tokio::time::sleep(Duration::from_millis(50)).await,
+            Kicked::Busy => tokio::time::sleep(Duration::from_millis(20)).await,
             other => panic!("unexpected {other:?}"),
         }
         assert!(Instant::now() < deadline, "pod {key} never settled");
