@@ -9,6 +9,7 @@ use mkube::actors::pods::status::{Phase, RunState};
 use mkube::actors::pods::{Declare, Delete, GetPodStatus, Update};
 use mkube::events::catalogue::PodSource;
 use mkube::events::{Envelope, subject};
+use serde_json::json;
 use std::net::Ipv4Addr;
 
 async fn declare(c: &mkube::actors::wiring::Cluster, pod: k8s_openapi::api::core::v1::Pod) {
@@ -403,4 +404,66 @@ fn engine_events_round_trip_on_the_pod_subject() {
         let s = subject::for_event("rose1", &event);
         assert!(s.starts_with("mkube.rose1.pods.default.web"), "{s}");
     }
+}
+
+// §3.1 step 1 / IMG-1: without `vkube.io/file` the image comes from the registry through the
+// image cache (a real docker-registry on loopback); the device imports the cache's tarball
+// (NAME-8 path) and the status reports the registry digest as imageID (§3.6).
+#[actix_rt::test]
+async fn registry_image_is_pulled_into_the_cache_and_run() {
+    use crate::registry_support::*;
+    let env = env().await;
+    let reg = start_registry(None).await;
+    let client = http_client();
+    let base = reg.base();
+    let config = json!({"architecture": "arm64", "os": "linux", "config": {"Cmd": ["/bin/app"]}, "rootfs": {"type": "layers", "diff_ids": []}})
+        .to_string()
+        .into_bytes();
+    let config_digest = push_blob(&client, &base, "app", &config).await;
+    let l = gzip(&layer(&[E::Dir("bin"), E::Exec("bin/app", "v1")]));
+    let layer_digest = push_blob(&client, &base, "app", &l).await;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": GZ_LAYER, "digest": layer_digest, "size": l.len()}],
+    })
+    .to_string()
+    .into_bytes();
+    let digest = push_manifest(&client, &base, "app", "v1", OCI_MANIFEST, &manifest).await;
+
+    let cache = env.h.disk().join("raid1/cache");
+    let mut cfg = env.cfg.clone();
+    cfg.storage.tarball_cache = cache.display().to_string();
+    cfg.storage.persistent_mounts = vec![mkube::config::PersistentMount {
+        container_path: cache.display().to_string(),
+        host_path: "raid1/cache".into(),
+    }];
+    cfg.registry.local_addresses = vec![reg.host()];
+    let c = cluster::boot(&cfg).await;
+    let mut p = pod("reg", &[]);
+    p.metadata
+        .annotations
+        .as_mut()
+        .unwrap()
+        .remove("vkube.io/file");
+    p.spec.as_mut().unwrap().containers[0].image = Some(format!("{}/app:v1", reg.host()));
+    declare(&c, p).await;
+    settle(&c, "default/reg")
+        .await
+        .expect("created from the registry");
+
+    let ros = ros(&env.h).await;
+    let row = ros.wait_running("default_reg_app").await.expect("running");
+    assert!(row.file.starts_with("raid1/cache/"), "{}", row.file);
+    let status = c
+        .pods
+        .send(GetPodStatus {
+            key: "default/reg".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.containers[0].image_id, digest);
+    assert_eq!(status.phase, Phase::Running);
 }
