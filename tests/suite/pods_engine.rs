@@ -467,3 +467,26 @@ async fn registry_image_is_pulled_into_the_cache_and_run() {
     assert_eq!(status.containers[0].image_id, digest);
     assert_eq!(status.phase, Phase::Running);
 }
+
+// NAME-2 [D]: two desired pods whose veth names collide (same first 15 characters) are not
+// both created; the one already on the device keeps the name.
+#[actix_rt::test]
+async fn pods_with_colliding_veth_names_are_not_both_created() {
+    let env = env().await;
+    let c = cluster::boot(&env.cfg).await;
+    declare(&c, pod("fastregistry-aa", &[])).await;
+    settle(&c, "default/fastregistry-aa").await.expect("first");
+    declare(&c, pod("fastregistry-aab", &[])).await;
+    let err = settle(&c, "default/fastregistry-aab").await.unwrap_err();
+    assert!(err.contains("default/fastregistry-aa"), "{err}");
+    let ros = ros(&env.h).await;
+    assert!(
+        ros.find_container("default_fastregistry-aab_app")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    ros.wait_running("default_fastregistry-aa_app")
+        .await
+        .expect("first keeps running");
+}

@@ -60,6 +60,9 @@ pub struct PodView {
     pub deleting: Option<DesiredPod>,
     /// Registered lifecycle unit names.
     pub units: Vec<String>,
+    /// Another desired pod whose veth names collide with this pod's and that keeps them
+    /// (NAME-2 [D]): this pod must not be created.
+    pub veth_clash: Option<String>,
 }
 
 #[derive(Debug, Message)]
@@ -72,10 +75,30 @@ impl Handler<GetPod> for PodsActor {
     type Result = MessageResult<GetPod>;
 
     fn handle(&mut self, msg: GetPod, _: &mut Context<Self>) -> Self::Result {
+        let desired = self.state.pods.get(&msg.key).cloned();
+        let veth_clash = desired.as_ref().and_then(|d| {
+            let mine = super::naming::veth_names(&d.pod);
+            self.state
+                .pods
+                .iter()
+                .filter(|(k, _)| **k != msg.key)
+                .filter(|(_, o)| {
+                    super::naming::veth_names(&o.pod)
+                        .iter()
+                        .any(|v| mine.contains(v))
+                })
+                // The pod already on the device keeps the name; else the smaller key.
+                .find(|(k, o)| {
+                    let (theirs, ours) = (!o.containers.is_empty(), !d.containers.is_empty());
+                    (theirs && !ours) || (theirs == ours && k.as_str() < msg.key.as_str())
+                })
+                .map(|(k, _)| k.clone())
+        });
         MessageResult(PodView {
-            desired: self.state.pods.get(&msg.key).cloned(),
+            desired,
             deleting: self.state.deleting.get(&msg.key).cloned(),
             units: self.state.units.keys().cloned().collect(),
+            veth_clash,
         })
     }
 }

@@ -36,6 +36,14 @@ pub fn veth_name(ns: &str, pod: &str, index: usize) -> String {
     format!("veth_{}_{}_{index}", cut(ns), cut(pod))
 }
 
+/// NAME-2 names of every container of a pod.
+pub fn veth_names(pod: &Pod) -> Vec<String> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let n = pod.spec.as_ref().map_or(0, |s| s.containers.len());
+    (0..n).map(|i| veth_name(ns, name, i)).collect()
+}
+
 /// NAME-4: `<basePath>/<container name>`.
 pub fn root_dir(base_path: &str, container: &str) -> String {
     format!("{}/{container}", base_path.trim_end_matches('/'))

@@ -68,7 +68,14 @@ pub async fn converge(deps: WorkerDeps, pods: Addr<PodsActor>, key: String) -> R
     let Some(pod) = view.desired else {
         return Ok(());
     };
-    let result = job.create(&pod, &view.units).await;
+    let result = match &view.veth_clash {
+        // NAME-2 [D]: two pods on one veth would take each other's address; the one that
+        // yields fails until the name is free.
+        Some(other) => Err(format!(
+            "veth names collide with pod {other} (NAME-2: first 15 characters of namespace and name)"
+        )),
+        _ => job.create(&pod, &view.units).await,
+    };
     if let Err(reason) = &result {
         tracing::warn!(pod = %key, %reason, "pod create failed");
     }
