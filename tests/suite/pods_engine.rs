@@ -490,3 +490,58 @@ async fn pods_with_colliding_veth_names_are_not_both_created() {
         .await
         .expect("first keeps running");
 }
+
+// L-4: a delete that arrives while the pod's worker is creating is queued behind the job
+// (one job per pod key) and then tears down whatever the job made.
+#[actix_rt::test]
+async fn a_delete_during_create_leaves_nothing_behind() {
+    let env = env().await;
+    let c = cluster::boot(&env.cfg).await;
+    declare(&c, pod("race", &[])).await;
+    let ros = ros(&env.h).await;
+    // Wait until the job is on the device, then delete.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ros
+        .find_veth("veth_default_race_0")
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(std::time::Instant::now() < deadline, "create never started");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    c.pods
+        .send(Delete {
+            namespace: "default".into(),
+            name: "race".into(),
+            correlation: "test".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    settle(&c, "default/race").await.expect("converged");
+    let state = pods_state(&c).await;
+    assert!(
+        state.pods.is_empty() && state.deleting.is_empty(),
+        "{state:?}"
+    );
+    assert!(
+        ros.find_container("default_race_app")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        ros.find_veth("veth_default_race_0")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        ipam_state(&c)
+            .await
+            .pools
+            .get("t")
+            .is_none_or(|p| p.is_empty())
+    );
+}

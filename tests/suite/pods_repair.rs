@@ -227,3 +227,48 @@ async fn a_push_notification_runs_a_pass_at_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+// §3.1 step 2 [F][D] / L-6: a static IP held in IPAM by a stale key (no desired pod, no device
+// veth) is released and taken; held by another desired pod's veth it is a conflict.
+#[actix_rt::test]
+async fn a_stale_holder_of_a_static_ip_is_released_but_a_live_one_is_a_conflict() {
+    let env = env().await;
+    let c = cluster::boot(&env.cfg).await;
+    cluster::record(
+        &c,
+        IpamEvent::IpAllocated {
+            network: "t".into(),
+            key: "veth_default_ghost_0".into(),
+            ip: "127.77.0.60".parse().unwrap(),
+            hostname: "app.ghost".into(),
+            is_static: true,
+        }
+        .into(),
+        "test",
+    )
+    .await;
+    declare(&c, pod("heir", &[("vkube.io/static-ip", "127.77.0.60")])).await;
+    settle(&c, "default/heir")
+        .await
+        .expect("stale holder released");
+    let ipam = ipam_state(&c).await;
+    assert!(!ipam.pools["t"].contains_key("veth_default_ghost_0"));
+    assert_eq!(
+        ipam.pools["t"]["veth_default_heir_0"].ip.to_string(),
+        "127.77.0.60"
+    );
+
+    declare(&c, pod("rival", &[("vkube.io/static-ip", "127.77.0.60")])).await;
+    let err = settle(&c, "default/rival").await.unwrap_err();
+    assert!(
+        err.contains("already allocated to veth_default_heir_0"),
+        "{err}"
+    );
+    let ros = ros(&env.h).await;
+    assert!(
+        ros.find_veth("veth_default_rival_0")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -14,8 +14,9 @@ use super::state::{DesiredPod, DeviceContainer};
 use super::{GetPod, PodView, PodsActor};
 use crate::actors::device::DeviceLink;
 use crate::actors::images::{EnsureImage, ImagesActor};
+use crate::actors::ipam::pool::IpamError;
 use crate::actors::ipam::state::IpamState;
-use crate::actors::ipam::{Allocate, IpamActor, Release};
+use crate::actors::ipam::{Allocate, AllocateError, IpamActor, Release};
 use crate::actors::journal::{GetState, Record};
 use crate::actors::veths::{EnsureVeth, RemoveVeth, VethsActor};
 use crate::config::{Config, Network};
@@ -435,9 +436,52 @@ impl Job {
                 .send(ask(None))
                 .await
                 .map_err(|e| format!("ipam actor: {e}"))?,
+            Err(AllocateError::Ipam(IpamError::Taken { holder, .. }))
+                if s.static_ip.is_some() && self.stale_holder(ros, &holder, veth).await? =>
+            {
+                // §3.1 step 2 [F] / L-6: a stale holder (no desired pod's veth, not on the
+                // device) is released and the allocation retried once.
+                tracing::info!(%holder, %veth, "releasing stale holder of a static IP");
+                self.release_ip(&s.net.name, &holder).await?;
+                self.deps
+                    .ipam
+                    .send(ask(wish))
+                    .await
+                    .map_err(|e| format!("ipam actor: {e}"))?
+            }
             other => other,
         };
         result.map_err(|e| format!("allocating network for {veth}: {e}"))
+    }
+
+    /// Whether IPAM key `holder` may be released for `veth`: it is no desired pod's veth and
+    /// no device veth carries the name.
+    async fn stale_holder(
+        &self,
+        ros: &RosClient,
+        holder: &str,
+        veth: &str,
+    ) -> Result<bool, String> {
+        if holder == veth {
+            return Ok(false);
+        }
+        let state: super::state::PodsState = self
+            .pods
+            .send(GetState::new())
+            .await
+            .map_err(|e| format!("pods actor: {e}"))?;
+        let claimed = state
+            .pods
+            .values()
+            .any(|p| naming::veth_names(&p.pod).iter().any(|v| v == holder));
+        if claimed {
+            return Ok(false);
+        }
+        let on_device = ros
+            .find_veth(holder)
+            .await
+            .map_err(|e| format!("reading veth {holder}: {e}"))?;
+        Ok(on_device.is_none())
     }
 
     async fn create_on_device(
