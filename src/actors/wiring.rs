@@ -165,7 +165,14 @@ pub async fn boot(
     .start();
     // Reconcile starts only now, after replay (L-1).
     let reconcile = engine.then(|| {
-        let r = ReconcileActor::new(config_arc, device, pods.clone(), ipam.clone()).start();
+        let r = ReconcileActor::new(
+            config_arc,
+            device,
+            pods.clone(),
+            ipam.clone(),
+            images.clone(),
+        )
+        .start();
         // §5: a push runs a pass at once.
         images.do_send(super::images::SubscribePushes(r.clone().recipient()));
         r

@@ -406,21 +406,16 @@ fn engine_events_round_trip_on_the_pod_subject() {
     }
 }
 
-// §3.1 step 1 / IMG-1: without `vkube.io/file` the image comes from the registry through the
-// image cache (a real docker-registry on loopback); the device imports the cache's tarball
-// (NAME-8 path) and the status reports the registry digest as imageID (§3.6).
-#[actix_rt::test]
-async fn registry_image_is_pulled_into_the_cache_and_run() {
+/// Pushes `app:v1` (one layer whose `bin/app` holds `content`) to the registry; its digest.
+async fn push_app(reg: &crate::registry_support::RegistryProc, content: &str) -> String {
     use crate::registry_support::*;
-    let env = env().await;
-    let reg = start_registry(None).await;
     let client = http_client();
     let base = reg.base();
     let config = json!({"architecture": "arm64", "os": "linux", "config": {"Cmd": ["/bin/app"]}, "rootfs": {"type": "layers", "diff_ids": []}})
         .to_string()
         .into_bytes();
     let config_digest = push_blob(&client, &base, "app", &config).await;
-    let l = gzip(&layer(&[E::Dir("bin"), E::Exec("bin/app", "v1")]));
+    let l = gzip(&layer(&[E::Dir("bin"), E::Exec("bin/app", content)]));
     let layer_digest = push_blob(&client, &base, "app", &l).await;
     let manifest = json!({
         "schemaVersion": 2,
@@ -430,8 +425,14 @@ async fn registry_image_is_pulled_into_the_cache_and_run() {
     })
     .to_string()
     .into_bytes();
-    let digest = push_manifest(&client, &base, "app", "v1", OCI_MANIFEST, &manifest).await;
+    push_manifest(&client, &base, "app", "v1", OCI_MANIFEST, &manifest).await
+}
 
+/// The engine config with the image cache on the simulator's disk (NAME-8 mapping).
+fn registry_config(
+    env: &Env,
+    reg: &crate::registry_support::RegistryProc,
+) -> mkube::config::Config {
     let cache = env.h.disk().join("raid1/cache");
     let mut cfg = env.cfg.clone();
     cfg.storage.tarball_cache = cache.display().to_string();
@@ -440,15 +441,44 @@ async fn registry_image_is_pulled_into_the_cache_and_run() {
         host_path: "raid1/cache".into(),
     }];
     cfg.registry.local_addresses = vec![reg.host()];
-    let c = cluster::boot(&cfg).await;
-    let mut p = pod("reg", &[]);
-    p.metadata
-        .annotations
-        .as_mut()
-        .unwrap()
-        .remove("vkube.io/file");
+    cfg
+}
+
+fn registry_pod(
+    name: &str,
+    reg: &crate::registry_support::RegistryProc,
+    auto: bool,
+) -> k8s_openapi::api::core::v1::Pod {
+    let mut p = pod(name, &[]);
+    let ann = p.metadata.annotations.as_mut().unwrap();
+    ann.remove("vkube.io/file");
+    if auto {
+        ann.insert("vkube.io/image-policy".into(), "auto".into());
+    }
     p.spec.as_mut().unwrap().containers[0].image = Some(format!("{}/app:v1", reg.host()));
-    declare(&c, p).await;
+    p
+}
+
+async fn image_id(c: &mkube::actors::wiring::Cluster, key: &str) -> String {
+    let status = c
+        .pods
+        .send(GetPodStatus { key: key.into() })
+        .await
+        .unwrap()
+        .unwrap();
+    status.containers[0].image_id.clone()
+}
+
+// §3.1 step 1 / IMG-1: without `vkube.io/file` the image comes from the registry through the
+// image cache (a real docker-registry on loopback); the device imports the cache's tarball
+// (NAME-8 path) and the status reports the registry digest as imageID (§3.6).
+#[actix_rt::test]
+async fn registry_image_is_pulled_into_the_cache_and_run() {
+    let env = env().await;
+    let reg = crate::registry_support::start_registry(None).await;
+    let digest = push_app(&reg, "v1").await;
+    let c = cluster::boot(&registry_config(&env, &reg)).await;
+    declare(&c, registry_pod("reg", &reg, false)).await;
     settle(&c, "default/reg")
         .await
         .expect("created from the registry");
@@ -456,16 +486,46 @@ async fn registry_image_is_pulled_into_the_cache_and_run() {
     let ros = ros(&env.h).await;
     let row = ros.wait_running("default_reg_app").await.expect("running");
     assert!(row.file.starts_with("raid1/cache/"), "{}", row.file);
-    let status = c
-        .pods
-        .send(GetPodStatus {
-            key: "default/reg".into(),
-        })
+    assert_eq!(image_id(&c, "default/reg").await, digest);
+}
+
+// §5 step 3c + push (§5 triggers) / IMG-2: an `image-policy: auto` pod is rebuilt when the
+// tag moves to a new digest, keeping its veth and address; a quiet pass after that does
+// nothing, and a pod without the policy keeps its image.
+#[actix_rt::test]
+async fn auto_policy_pods_follow_a_pushed_digest() {
+    let env = env().await;
+    let reg = crate::registry_support::start_registry(None).await;
+    let first = push_app(&reg, "v1").await;
+    let c = cluster::boot(&registry_config(&env, &reg)).await;
+    declare(&c, registry_pod("auto", &reg, true)).await;
+    settle(&c, "default/auto").await.expect("created");
+    assert_eq!(image_id(&c, "default/auto").await, first);
+    assert!(pass(&c).await.ran.is_empty(), "same digest: nothing to do");
+    let ros = ros(&env.h).await;
+    let veth = ros.find_veth("veth_default_auto_0").await.unwrap().unwrap();
+    let old = ros
+        .find_container("default_auto_app")
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(status.containers[0].image_id, digest);
-    assert_eq!(status.phase, Phase::Running);
+
+    let second = push_app(&reg, "v2").await;
+    assert_ne!(first, second);
+    let report = pass(&c).await;
+    assert_eq!(report.ran, vec![("default/auto".to_string(), Ok(()))]);
+    assert_eq!(image_id(&c, "default/auto").await, second);
+    let row = ros.wait_running("default_auto_app").await.expect("running");
+    assert_ne!(row.id, old.id, "rebuilt");
+    let veth_after = ros.find_veth("veth_default_auto_0").await.unwrap().unwrap();
+    assert_eq!(veth_after.id, veth.id, "same veth");
+    // Quiet again: the digest lookup changes nothing, so nothing is written or recorded.
+    let log = cluster::log(&env.cfg).await;
+    let before = log.last_sequence().await.unwrap();
+    env.h.clear_journal().await;
+    assert!(pass(&c).await.ran.is_empty());
+    assert!(writes(&env.h).await.is_empty());
+    assert_eq!(log.last_sequence().await.unwrap(), before);
 }
 
 // NAME-2 [D]: two desired pods whose veth names collide (same first 15 characters) are not

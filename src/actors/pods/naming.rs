@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 pub const ANN_NETWORK: &str = "vkube.io/network";
 pub const ANN_STATIC_IP: &str = "vkube.io/static-ip";
 pub const ANN_FILE: &str = "vkube.io/file";
+pub const ANN_IMAGE_POLICY: &str = "vkube.io/image-policy";
 pub const ANN_BOOT_PRIORITY: &str = "vkube.io/boot-priority";
 pub const ANN_DEPENDS_ON: &str = "vkube.io/depends-on";
 
@@ -84,6 +85,12 @@ pub fn static_ip(pod: &Pod) -> Result<Option<Ipv4Addr>, String> {
 /// `vkube.io/file`: a device tarball path used verbatim.
 pub fn file(pod: &Pod) -> Option<&str> {
     annotation(pod, ANN_FILE)
+}
+
+/// `vkube.io/image-policy: auto` without `vkube.io/file`: recreate when the registry digest
+/// changes (§1.2, §5 step 3c).
+pub fn auto_update(pod: &Pod) -> bool {
+    annotation(pod, ANN_IMAGE_POLICY) == Some("auto") && file(pod).is_none()
 }
 
 /// `vkube.io/boot-priority`, else `index*10` (index in the desired set).

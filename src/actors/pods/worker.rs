@@ -292,9 +292,19 @@ impl Job {
                     rec = None;
                 }
             }
-            let rebuild = rec
+            let mut rebuild = rec
                 .as_ref()
                 .is_some_and(|r| r.is_created() && r.revision != desired.revision);
+            if let Some(r) = &rec
+                && !rebuild
+                && r.is_created()
+                && !r.image_digest.is_empty()
+                && naming::auto_update(pod)
+            {
+                // §5 step 3c: the registry moved the tag (the image cache refreshed it).
+                let (_, digest) = self.image(pod, c).await?;
+                rebuild = digest != r.image_digest;
+            }
             if let Some(r) = &rec
                 && r.is_created()
                 && !rebuild

@@ -8,10 +8,11 @@
 pub mod decide;
 
 use super::device::DeviceLink;
-use super::images::Pushed;
+use super::images::{ImagesActor, Pushed, RefreshImage};
 use super::ipam::IpamActor;
 use super::ipam::state::IpamState;
 use super::journal::GetState;
+use super::pods::naming;
 use super::pods::state::PodsState;
 use super::pods::{Kick, Kicked, PodsActor, Runnable, Seed};
 use crate::config::{Config, load_manifest};
@@ -26,6 +27,7 @@ pub struct ReconcileActor {
     device: DeviceLink,
     pods: Addr<PodsActor>,
     ipam: Addr<IpamActor>,
+    images: Addr<ImagesActor>,
 }
 
 impl ReconcileActor {
@@ -34,12 +36,14 @@ impl ReconcileActor {
         device: DeviceLink,
         pods: Addr<PodsActor>,
         ipam: Addr<IpamActor>,
+        images: Addr<ImagesActor>,
     ) -> Self {
         ReconcileActor {
             config,
             device,
             pods,
             ipam,
+            images,
         }
     }
 
@@ -94,6 +98,7 @@ impl Handler<RunPass> for ReconcileActor {
             self.device.clone(),
             self.pods.clone(),
             self.ipam.clone(),
+            self.images.clone(),
         );
         AtomicResponse::new(Box::pin(pass.into_actor(self)))
     }
@@ -104,6 +109,7 @@ async fn pass(
     device: DeviceLink,
     pods: Addr<PodsActor>,
     ipam: Addr<IpamActor>,
+    images: Addr<ImagesActor>,
 ) -> PassReport {
     let started = std::time::Instant::now();
     let mut report = PassReport {
@@ -145,7 +151,12 @@ async fn pass(
         veths: &veths,
         ports: &ports,
     };
-    let keys = decide::pods_needing_work(&state, &ipam_state, &seen);
+    let mut keys = decide::pods_needing_work(&state, &ipam_state, &seen);
+    for key in image_moves(&state, &images).await {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
     let runnable = if keys.is_empty() {
         keys
     } else {
@@ -169,6 +180,38 @@ async fn pass(
         "RECONCILE: complete"
     );
     report
+}
+
+/// §5 step 3c / IMG-2: created `image-policy: auto` pods whose registry digest moved away
+/// from the one their container was built from (one digest lookup per image per pass).
+async fn image_moves(state: &PodsState, images: &Addr<ImagesActor>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, p) in &state.pods {
+        if !naming::auto_update(&p.pod) {
+            continue;
+        }
+        for c in p.pod.spec.iter().flat_map(|s| &s.containers) {
+            let (Some(rec), Some(image)) = (p.containers.get(&c.name), c.image.as_ref()) else {
+                continue;
+            };
+            if !rec.is_created() || rec.image_digest.is_empty() {
+                continue;
+            }
+            let refresh = RefreshImage {
+                reference: image.clone(),
+                correlation: format!("reconcile/{key}"),
+            };
+            match images.send(refresh).await {
+                Ok(Ok((img, _))) if img.digest != rec.image_digest => {
+                    out.push(key.clone());
+                    break;
+                }
+                Ok(Err(e)) => tracing::debug!(pod = %key, error = %e, "image refresh failed"),
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// DS-2: declare every manifest pod not yet desired and not deleted through the API. A
