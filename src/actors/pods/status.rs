@@ -123,3 +123,90 @@ pub fn pod_status(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actors::ipam::state::Allocation;
+    use crate::events::catalogue::PodSource;
+    use crate::routeros::{FromRow, Row};
+    use k8s_openapi::api::core::v1::{Container as K8sContainer, Pod, PodSpec};
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn desired() -> DesiredPod {
+        let mut pod = Pod::default();
+        pod.metadata.name = Some("web".into());
+        pod.metadata.namespace = Some("default".into());
+        pod.spec = Some(PodSpec {
+            containers: vec![K8sContainer {
+                name: "app".into(),
+                image: Some("reg/app:v1".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        DesiredPod {
+            pod,
+            source: PodSource::Api,
+            containers: BTreeMap::new(),
+            last_failure: Some("boom".into()),
+            revision: 0,
+        }
+    }
+
+    fn row(flags: serde_json::Value) -> Container {
+        let mut v = json!({".id": "*1A", "name": "default_web_app"});
+        if let (Some(o), Some(f)) = (v.as_object_mut(), flags.as_object()) {
+            o.extend(f.clone());
+        }
+        Container::from_row(&Row::from_value(v))
+    }
+
+    // §3.6: running → Running with the device id and the IPAM address of veth 0.
+    #[test]
+    fn running_pod() {
+        let mut ipam = IpamState::default();
+        ipam.pools.entry("t".into()).or_default().insert(
+            "veth_default_web_0".into(),
+            Allocation {
+                ip: "10.0.0.5".parse().unwrap(),
+                hostname: "app.web".into(),
+                is_static: false,
+                from_device: false,
+            },
+        );
+        let rows = [row(json!({"running": "true"}))];
+        let s = pod_status(&desired(), Ok(&rows), &ipam);
+        assert_eq!(s.phase, Phase::Running);
+        assert!(s.ready && s.message.is_none());
+        assert_eq!(s.pod_ip.as_deref(), Some("10.0.0.5"));
+        assert_eq!(s.containers[0].container_id, "*1A");
+        assert_eq!(s.containers[0].state, RunState::Running);
+    }
+
+    // §3.6: stopped → Terminated{Stopped}; missing or unreadable → Waiting{ContainerNotFound}.
+    #[test]
+    fn pending_pods() {
+        let ipam = IpamState::default();
+        let rows = [row(json!({"stopped": "true"}))];
+        let s = pod_status(&desired(), Ok(&rows), &ipam);
+        assert_eq!(s.phase, Phase::Pending);
+        assert_eq!(
+            s.containers[0].state,
+            RunState::Terminated {
+                reason: "Stopped".into()
+            }
+        );
+        assert_eq!(s.message.as_deref(), Some("boom"));
+        let s = pod_status(&desired(), Ok(&[]), &ipam);
+        assert!(
+            matches!(&s.containers[0].state, RunState::Waiting { reason, .. } if reason == "ContainerNotFound")
+        );
+        assert!(s.containers[0].container_id.is_empty() && s.pod_ip.is_none());
+        let s = pod_status(&desired(), Err("connection refused"), &ipam);
+        assert!(
+            matches!(&s.containers[0].state, RunState::Waiting { message, .. } if message == "connection refused")
+        );
+    }
+}
