@@ -35,6 +35,12 @@ lifecycle: {{bootManifestPath: ""}}
 }
 
 pub async fn boot(config: &Config) -> Cluster {
+    // Loopback only: a test must never make mkube talk to a real device.
+    let url = &config.routeros.rest_url;
+    assert!(
+        url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
+        "test config points RouterOS at {url}"
+    );
     wiring::boot(config, Metrics::new(), &BootClock::default())
         .await
         .expect("boot")
