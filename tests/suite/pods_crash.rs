@@ -254,3 +254,74 @@ async fn sigkill_mid_create_converges_after_restart() {
         format!("{}/24", pool["veth_default_kill_0"].ip)
     );
 }
+
+// Rule 6 on the way out: the deletion and the teardown intent (`ContainerRemoving`) are in
+// the log and the container is already gone from the device, but the veth, its port and the
+// address are left. After a restart the pass finishes the teardown (§3.2, NET-2) and forgets
+// the pod.
+#[actix_rt::test]
+async fn a_teardown_cut_short_is_finished_after_a_restart() {
+    let env = env().await;
+    let before = cluster::boot(&env.cfg).await;
+    before
+        .pods
+        .send(mkube::actors::pods::Declare {
+            pod: pod("half", &[]),
+            source: PodSource::Api,
+            correlation: "test".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    settle(&before, "default/half").await.expect("created");
+    // The crashed job: deletion recorded (without a worker run), intent recorded, container
+    // removed, nothing else.
+    for event in [
+        PodsEvent::PodDeleted {
+            namespace: "default".into(),
+            name: "half".into(),
+        },
+        PodsEvent::ContainerRemoving {
+            namespace: "default".into(),
+            name: "half".into(),
+            container: "app".into(),
+        },
+    ] {
+        cluster::record(&before, event.into(), "test").await;
+    }
+    let ros = ros(&env.h).await;
+    ros.delete_container("default_half_app").await.unwrap();
+    ros.wait_gone("default_half_app").await.unwrap();
+    assert!(
+        ros.find_veth("veth_default_half_0")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let after = cluster::boot(&env.cfg).await;
+    let report = pass(&after).await;
+    assert_eq!(report.ran, vec![("default/half".to_string(), Ok(()))]);
+    assert!(
+        ros.find_veth("veth_default_half_0")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        ros.ports_of("veth_default_half_0")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        ipam_state(&after)
+            .await
+            .pools
+            .get("t")
+            .is_none_or(|p| p.is_empty())
+    );
+    let state = pods_state(&after).await;
+    assert!(state.pods.is_empty() && state.deleting.is_empty());
+    assert!(pass(&after).await.ran.is_empty());
+}

@@ -97,8 +97,9 @@ pub fn container_plan(
     Some(ContainerPlan { spec: s, mounts })
 }
 
-/// An existing row is adopted only if it is what this plan would create (same veth, root dir
-/// and image file); anything else with the name is stale and replaced (§3.1 step 0).
+/// An existing row is adopted only if it is what this plan would create (same veth, root
+/// dir, image file, command and start-on-boot); anything else with the name is stale and
+/// replaced (§3.1 step 0).
 pub fn adoptable(row: &Container, spec: &ContainerSpec) -> bool {
     let file = match &spec.image {
         ImageSource::File(f) => f.as_str(),
@@ -107,6 +108,8 @@ pub fn adoptable(row: &Container, spec: &ContainerSpec) -> bool {
     row.interface == spec.interface
         && normalize_path(&row.root_dir) == normalize_path(&spec.root_dir)
         && normalize_path(&row.file) == normalize_path(file)
+        && row.cmd == spec.cmd
+        && row.start_on_boot == spec.start_on_boot
 }
 
 /// `ip/prefix` on the network's subnet.

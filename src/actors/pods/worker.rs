@@ -287,7 +287,8 @@ impl Job {
                     || static_ip.is_some_and(|ip| {
                         r.ip != ip.to_string() || held.is_some_and(|a| a.ip != ip)
                     });
-                if moved {
+                // A teardown cut short is finished first.
+                if moved || r.removing {
                     self.tear_down(pod, &c.name, r, units).await?;
                     rec = None;
                 }
