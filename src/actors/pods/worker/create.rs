@@ -1,264 +1,27 @@
-//! The pod worker: one job at a time per pod key (the pods actor guarantees it, L-4) that
-//! brings the device in line with the pod's recorded state — tear down what a deletion or a
-//! network move left, create or adopt what is missing, rebuild what an update changed.
-//!
-//! Rule 6 of the design: every device effect is preceded by an intent event
-//! (`ContainerCreating`, `ContainerRemoving`; IPAM's `IpAllocated`) and followed by its outcome
-//! (`ContainerCreated`, `VethCreated`, `ContainerRemoved`, `VethRemoved`, `IpReleased`). Names
-//! are deterministic, so a job cut short by a crash is resumed by the next one: an object with
-//! the expected name and properties is adopted, never duplicated.
+//! §3.1 create and §3.3 rebuild of a desired pod's containers, adoption included.
 
-use super::naming;
-use super::plan::{self, ContainerPlan};
-use super::state::{DesiredPod, DeviceContainer};
-use super::{GetPod, PodView, PodsActor};
-use crate::actors::device::DeviceLink;
-use crate::actors::images::{EnsureImage, ImagesActor};
+use super::{Job, spec_containers};
+use crate::actors::images::EnsureImage;
 use crate::actors::ipam::pool::IpamError;
 use crate::actors::ipam::state::IpamState;
-use crate::actors::ipam::{Allocate, AllocateError, IpamActor, Release};
-use crate::actors::journal::{GetState, Record};
-use crate::actors::veths::{EnsureVeth, RemoveVeth, VethsActor};
-use crate::config::{Config, Network};
+use crate::actors::ipam::{Allocate, AllocateError};
+use crate::actors::journal::GetState;
+use crate::actors::pods::naming;
+use crate::actors::pods::plan::{self, ContainerPlan};
+use crate::actors::pods::state::{DesiredPod, DeviceContainer};
+use crate::config::Network;
 use crate::events::catalogue::{LifecycleEvent, PodsEvent};
 use crate::routeros::{RosClient, RosError};
-use actix::prelude::*;
 use k8s_openapi::api::core::v1::Pod;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
-
-/// What a worker talks to. The pods actor's own address is passed per job.
-#[derive(Clone)]
-pub struct WorkerDeps {
-    pub config: Arc<Config>,
-    pub device: DeviceLink,
-    pub ipam: Addr<IpamActor>,
-    pub veths: Addr<VethsActor>,
-    pub images: Addr<ImagesActor>,
-}
-
-struct Job {
-    deps: WorkerDeps,
-    pods: Addr<PodsActor>,
-    ns: String,
-    name: String,
-    correlation: String,
-}
-
-/// Converges one pod; `Err` is the reason recorded in `PodCreateFailed` (the caller backs off).
-pub async fn converge(deps: WorkerDeps, pods: Addr<PodsActor>, key: String) -> Result<(), String> {
-    let (ns, name) = key.split_once('/').unwrap_or(("default", key.as_str()));
-    let job = Job {
-        deps,
-        pods,
-        ns: ns.to_string(),
-        name: name.to_string(),
-        correlation: format!("worker/{key}/{}", uuid::Uuid::new_v4()),
-    };
-    let view: PodView = job
-        .pods
-        .send(GetPod { key: key.clone() })
-        .await
-        .map_err(|e| format!("pods actor: {e}"))?;
-    // An unreachable device is an outage, not a fact about the pod: nothing is recorded and
-    // the caller backs off.
-    job.ros().await?;
-    if let Some(old) = view.deleting {
-        job.tear_down_pod(&old, view.units.as_slice()).await?;
-    }
-    let Some(pod) = view.desired else {
-        return Ok(());
-    };
-    let result = match &view.veth_clash {
-        // NAME-2 [D]: two pods on one veth would take each other's address; the one that
-        // yields fails until the name is free.
-        Some(other) => Err(format!(
-            "veth names collide with pod {other} (NAME-2: first 15 characters of namespace and name)"
-        )),
-        _ => job.create(&pod, &view.units).await,
-    };
-    if let Err(reason) = &result {
-        tracing::warn!(pod = %key, %reason, "pod create failed");
-    }
-    if let Err(reason) = &result
-        && pod.last_failure.as_ref() != Some(reason)
-    {
-        let _ = job
-            .record(PodsEvent::PodCreateFailed {
-                namespace: job.ns.clone(),
-                name: job.name.clone(),
-                reason: reason.clone(),
-            })
-            .await;
-    }
-    result
-}
 
 impl Job {
-    async fn record(&self, event: PodsEvent) -> Result<u64, String> {
-        self.pods
-            .send(Record {
-                event,
-                correlation: self.correlation.clone(),
-            })
-            .await
-            .map_err(|e| format!("pods actor: {e}"))?
-            .map_err(|e| format!("recording: {e}"))
-    }
-
-    async fn record_lifecycle(&self, event: LifecycleEvent) -> Result<u64, String> {
-        self.pods
-            .send(Record {
-                event,
-                correlation: self.correlation.clone(),
-            })
-            .await
-            .map_err(|e| format!("pods actor: {e}"))?
-            .map_err(|e| format!("recording: {e}"))
-    }
-
-    async fn ros(&self) -> Result<RosClient, String> {
-        self.deps
-            .device
-            .get()
-            .await
-            .map_err(|e| format!("RouterOS unreachable: {e}"))
-    }
-
-    /// §3.2 for a deleted pod: every recorded container, then the addresses of spec
-    /// containers that never got a record (an allocation whose intent was lost), then
-    /// `PodRemoved`. Objects mkube never recorded are not touched (L-2).
-    async fn tear_down_pod(&self, old: &DesiredPod, units: &[String]) -> Result<(), String> {
-        for (container, rec) in &old.containers {
-            self.tear_down(&old.pod, container, rec, units).await?;
-        }
-        let net = plan::network(&self.deps.config, &old.pod).ok();
-        if let Some(net) = net {
-            for (i, _) in spec_containers(&old.pod).iter().enumerate() {
-                self.release_ip(&net.name, &naming::veth_name(&self.ns, &self.name, i))
-                    .await?;
-            }
-        }
-        self.record(PodsEvent::PodRemoved {
-            namespace: self.ns.clone(),
-            name: self.name.clone(),
-        })
-        .await?;
-        Ok(())
-    }
-
-    /// Removes one recorded container completely: container and mount list, bridge port and
-    /// veth, address. A veth that cannot be deleted keeps its address (L-7) and fails the job.
-    async fn tear_down(
+    /// §3.1/§3.3 for a desired pod.
+    pub(super) async fn create(
         &self,
-        pod: &Pod,
-        container: &str,
-        rec: &DeviceContainer,
+        desired: &DesiredPod,
         units: &[String],
     ) -> Result<(), String> {
-        if !rec.removing {
-            self.record(PodsEvent::ContainerRemoving {
-                namespace: self.ns.clone(),
-                name: self.name.clone(),
-                container: container.to_string(),
-            })
-            .await?;
-        }
-        if units.contains(&rec.device_name) {
-            self.record_lifecycle(LifecycleEvent::UnitUnregistered {
-                unit: rec.device_name.clone(),
-            })
-            .await?;
-        }
-        let (veth, network) = self.veth_of(pod, container, rec);
-        let ros = self.ros().await?;
-        ros.delete_pod_container(&rec.device_name, None)
-            .await
-            .map_err(|e| format!("removing container {}: {e}", rec.device_name))?;
-        self.remove_veth(&veth).await?;
-        if let Some(network) = network {
-            self.release_ip(&network, &veth).await?;
-        }
-        self.record(PodsEvent::ContainerRemoved {
-            namespace: self.ns.clone(),
-            name: self.name.clone(),
-            container: container.to_string(),
-        })
-        .await?;
-        Ok(())
-    }
-
-    /// The veth and network of a record; records from before intents existed fall back to
-    /// the naming rule and the pod's network.
-    fn veth_of(
-        &self,
-        pod: &Pod,
-        container: &str,
-        rec: &DeviceContainer,
-    ) -> (String, Option<String>) {
-        let index = spec_containers(pod)
-            .iter()
-            .position(|c| c.name == container)
-            .unwrap_or(0);
-        let veth = if rec.veth.is_empty() {
-            naming::veth_name(&self.ns, &self.name, index)
-        } else {
-            rec.veth.clone()
-        };
-        let network = if rec.network.is_empty() {
-            plan::network(&self.deps.config, pod)
-                .ok()
-                .map(|n| n.name.clone())
-        } else {
-            Some(rec.network.clone())
-        };
-        (veth, network)
-    }
-
-    /// NET-1, device part, through the veths actor (idempotent: reads only when in place).
-    async fn ensure_veth(&self, veth: &str, net: &Network, ip: Ipv4Addr) -> Result<(), String> {
-        self.deps
-            .veths
-            .send(EnsureVeth {
-                name: veth.to_string(),
-                network: net.name.clone(),
-                address: plan::cidr(net, ip),
-                gateway: net.gateway_ip().to_string(),
-                bridge: net.bridge.clone(),
-                correlation: self.correlation.clone(),
-            })
-            .await
-            .map_err(|e| format!("veths actor: {e}"))?
-            .map_err(|e| e.to_string())
-    }
-
-    async fn remove_veth(&self, veth: &str) -> Result<(), String> {
-        self.deps
-            .veths
-            .send(RemoveVeth {
-                name: veth.to_string(),
-                correlation: self.correlation.clone(),
-            })
-            .await
-            .map_err(|e| format!("veths actor: {e}"))?
-            .map_err(|e| e.to_string())
-    }
-
-    async fn release_ip(&self, network: &str, veth: &str) -> Result<(), String> {
-        self.deps
-            .ipam
-            .send(Release {
-                network: network.to_string(),
-                key: veth.to_string(),
-                correlation: self.correlation.clone(),
-            })
-            .await
-            .map_err(|e| format!("ipam actor: {e}"))?
-            .map_err(|e| format!("releasing {veth}: {e}"))
-    }
-
-    /// §3.1/§3.3 for a desired pod.
-    async fn create(&self, desired: &DesiredPod, units: &[String]) -> Result<(), String> {
         let pod = &desired.pod;
         plan::check(pod)?;
         let net = plan::network(&self.deps.config, pod)?.clone();
@@ -476,7 +239,7 @@ impl Job {
         if holder == veth {
             return Ok(false);
         }
-        let state: super::state::PodsState = self
+        let state: crate::actors::pods::state::PodsState = self
             .pods
             .send(GetState::new())
             .await
@@ -628,11 +391,4 @@ struct Step<'a> {
     rec: Option<&'a DeviceContainer>,
     rebuild: bool,
     units: &'a [String],
-}
-
-fn spec_containers(pod: &Pod) -> &[k8s_openapi::api::core::v1::Container] {
-    pod.spec
-        .as_ref()
-        .map(|s| s.containers.as_slice())
-        .unwrap_or(&[])
 }
