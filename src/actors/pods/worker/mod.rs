@@ -8,6 +8,7 @@
 //! are deterministic, so a job cut short by a crash is resumed by the next one: an object with
 //! the expected name and properties is adopted, never duplicated.
 
+mod address;
 mod create;
 mod teardown;
 
