@@ -272,3 +272,104 @@ async fn a_stale_holder_of_a_static_ip_is_released_but_a_live_one_is_a_conflict(
             .is_none()
     );
 }
+
+// Wiring: a device that is down at boot does not stop boot (`Cluster.routeros` is `None`,
+// passes are skipped without writing anything); once it answers, the engine connects and
+// creates the pending pod.
+#[actix_rt::test]
+async fn a_device_down_at_boot_is_connected_later() {
+    use crate::routeros_support::{CLOCK, Harness};
+    let nats = crate::common::NatsServer::start();
+    let port = crate::common::nats::free_port();
+    let rest = format!("http://127.0.0.1:{port}/rest");
+    let cfg = config(&nats.url(), &rest);
+    let c = cluster::boot(&cfg).await;
+    assert!(c.routeros.is_none());
+    let report = pass(&c).await;
+    assert!(
+        report.aborted.is_some() && report.ran.is_empty(),
+        "{report:?}"
+    );
+    declare(&c, pod("later", &[])).await;
+    // The create fails on the unreachable device without recording anything about the pod.
+    let log = cluster::log(&cfg).await;
+    let seq = log.last_sequence().await.unwrap();
+    assert!(settle(&c, "default/later").await.is_err());
+    assert_eq!(
+        log.last_sequence().await.unwrap(),
+        seq,
+        "an outage is not a pod fact"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = mkube::sim::routeros::SimOptions::new(dir.path().to_path_buf());
+    opts.listen = ([127, 0, 0, 1], port).into();
+    let sim = mkube::sim::routeros::start(opts)
+        .await
+        .expect("sim on the port");
+    let h = Harness {
+        sim,
+        dir,
+        ctl: crate::common::http(),
+    };
+    h.knobs(json!({"clockFactor": CLOCK})).await;
+    h.seed(json!({"bridges": ["t"]})).await;
+    h.tarball("app", "v1");
+    // The next pass after the pod's back-off (0.2 s doubling in tests) creates it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let report = pass(&c).await;
+        if !report.ran.is_empty() {
+            assert_eq!(report.ran, vec![("default/later".to_string(), Ok(()))]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{report:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ros(&h)
+        .await
+        .wait_running("default_later_app")
+        .await
+        .expect("running");
+}
+
+// L-1 / L-2: containers and veths mkube did not create (even with mkube-like names) survive
+// any number of passes over an empty desired state; nothing is written.
+#[actix_rt::test]
+async fn passes_never_delete_what_mkube_did_not_create() {
+    let env = env().await;
+    let ros = ros(&env.h).await;
+    ros.ensure_veth("veth_default_foreign_0", "127.77.0.30/24", "127.77.0.1")
+        .await
+        .unwrap();
+    ros.ensure_bridge_port("t", "veth_default_foreign_0")
+        .await
+        .unwrap();
+    let net = &env.cfg.networks[0];
+    let mut foreign = pod("foreign", &[]);
+    foreign.spec.as_mut().unwrap().containers[0].volume_mounts = None;
+    let planned =
+        mkube::actors::pods::plan::container_plan(&env.cfg, &foreign, 0, net, TARBALL).unwrap();
+    ros.add_container(&planned.spec).await.unwrap();
+    ros.wait_extracted("default_foreign_app").await.unwrap();
+
+    let c = cluster::boot(&env.cfg).await;
+    env.h.clear_journal().await;
+    for _ in 0..2 {
+        let report = pass(&c).await;
+        assert!(report.ran.is_empty(), "{report:?}");
+    }
+    assert!(writes(&env.h).await.is_empty());
+    assert!(
+        ros.find_container("default_foreign_app")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        ros.find_veth("veth_default_foreign_0")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
