@@ -100,7 +100,8 @@ impl PodsState {
         let key = pod_key(ns, name);
         match event {
             PodsEvent::PodDeclared { source, pod, .. } => {
-                self.deleted_manifest.remove(&key);
+                // `deleted_manifest` keeps the key: a boot-order pod re-created through the
+                // API and deleted again stays deleted too.
                 self.pods.insert(
                     key,
                     DesiredPod {
