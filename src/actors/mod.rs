@@ -5,11 +5,13 @@
 pub mod cluster;
 pub mod configmaps;
 pub mod consistency;
+pub mod device;
 pub mod dns;
 pub mod images;
 pub mod ipam;
 pub mod journal;
 pub mod pods;
+pub mod reconcile;
 pub mod replay;
 pub mod snapshotter;
 pub mod veths;

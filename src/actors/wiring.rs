@@ -2,11 +2,14 @@
 
 use super::configmaps::ConfigMapsActor;
 use super::consistency::ConsistencyActor;
+use super::device::DeviceLink;
 use super::dns::DnsActor;
 use super::images::ImagesActor;
 use super::ipam::IpamActor;
 use super::journal::Journal;
 use super::pods::PodsActor;
+use super::pods::worker::WorkerDeps;
+use super::reconcile::ReconcileActor;
 use super::replay::boot_replay;
 use super::snapshotter::Snapshotter;
 use super::veths::VethsActor;
@@ -15,8 +18,8 @@ use crate::events::log::{EventLog, LogError, LogSettings};
 use crate::events::snapshot::SnapshotStore;
 use crate::metrics::Metrics;
 use actix::prelude::*;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Logs `BOOT: <phase>` with the phase's and the total milliseconds since process start.
 pub struct BootClock {
@@ -57,8 +60,11 @@ pub struct Cluster {
     pub consistency: Addr<ConsistencyActor>,
     pub configmaps: Addr<ConfigMapsActor>,
     pub snapshotter: Snapshotter,
-    /// The device, when `routeros.restUrl` is configured and answered at boot.
+    /// The device client when it answered at boot (standalone mode only); the engine keeps
+    /// retrying through its own link when it did not.
     pub routeros: Option<crate::routeros::RosClient>,
+    /// The reconcile loop (standalone mode only).
+    pub reconcile: Option<Addr<ReconcileActor>>,
 }
 
 pub fn log_settings(config: &Config) -> LogSettings {
@@ -120,7 +126,30 @@ pub async fn boot(
         config,
     )
     .start();
-    let veths = VethsActor::new(journal(VethsActor::NAME, VethsActor::AREAS), state.veths).start();
+    // The device engine runs in standalone mode (§5); otherwise the actors only record.
+    let engine = config.standalone;
+    let routeros = if engine {
+        connect_device(config).await
+    } else {
+        None
+    };
+    let device = DeviceLink::with_client(config, routeros.clone());
+    let secs =
+        |v: f64, d: f64| Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v } else { d });
+    let collect = engine.then(|| {
+        let lc = &config.lifecycle;
+        (
+            secs(lc.dangling_ports_after_seconds, 90.0),
+            secs(lc.dangling_ports_every_seconds, 3600.0),
+        )
+    });
+    let veths = VethsActor::with_device(
+        journal(VethsActor::NAME, VethsActor::AREAS),
+        state.veths,
+        device.clone(),
+        collect,
+    )
+    .start();
     let dns = DnsActor::new(journal(DnsActor::NAME, DnsActor::AREAS), state.dns).start();
     let images = ImagesActor::new(
         journal(ImagesActor::NAME, ImagesActor::AREAS),
@@ -128,7 +157,18 @@ pub async fn boot(
         config,
     )
     .start();
-    let pods = PodsActor::new(journal(PodsActor::NAME, PodsActor::AREAS), state.pods).start();
+    let config_arc = Arc::new(config.clone());
+    let mut pods = PodsActor::new(journal(PodsActor::NAME, PodsActor::AREAS), state.pods);
+    if engine {
+        pods = pods.with_engine(WorkerDeps {
+            config: config_arc.clone(),
+            device: device.clone(),
+            ipam: ipam.clone(),
+            veths: veths.clone(),
+            images: images.clone(),
+        });
+    }
+    let pods = pods.start();
     let consistency = ConsistencyActor::new(
         journal(ConsistencyActor::NAME, ConsistencyActor::AREAS),
         state.consistency,
@@ -139,6 +179,20 @@ pub async fn boot(
         state.configmaps,
     )
     .start();
+    // Reconcile starts only now, after replay (L-1).
+    let reconcile = engine.then(|| {
+        let r = ReconcileActor::new(
+            config_arc,
+            device,
+            pods.clone(),
+            ipam.clone(),
+            images.clone(),
+        )
+        .start();
+        // §5: a push runs a pass at once.
+        images.do_send(super::images::SubscribePushes(r.clone().recipient()));
+        r
+    });
     let snapshotter = Snapshotter::spawn(
         log.clone(),
         snapshots,
@@ -148,7 +202,6 @@ pub async fn boot(
     );
     super::images::gc::spawn(images.clone(), pods.clone(), gc_schedule(config));
     clock.phase("actors started");
-    let routeros = connect_device(config).await;
     Ok(Cluster {
         log,
         pods,
@@ -160,37 +213,17 @@ pub async fn boot(
         configmaps,
         snapshotter,
         routeros,
+        reconcile,
     })
 }
 
-/// How long boot waits for the device before going on without it.
-const DEVICE_CONNECT_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// The RouterOS client, when `routeros.restUrl` is set and the device answers within
-/// [`DEVICE_CONNECT_BUDGET`]. An unreachable or misconfigured device never stops boot.
+/// One short connection attempt: an unreachable device must not hold up boot.
 async fn connect_device(config: &Config) -> Option<crate::routeros::RosClient> {
-    use crate::routeros::{ClientOptions, RosClient};
-    if config.routeros.rest_url.trim().is_empty() {
-        return None;
-    }
-    let opts = match ClientOptions::from_config(&config.routeros) {
-        Ok(opts) => opts,
-        Err(e) => {
-            tracing::warn!(error = %e, "RouterOS client not configured; continuing without the device");
-            return None;
-        }
-    };
-    match tokio::time::timeout(DEVICE_CONNECT_BUDGET, RosClient::connect(opts)).await {
-        Ok(Ok(client)) => {
-            tracing::info!(url = %config.routeros.rest_url, "RouterOS connected");
-            Some(client)
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(url = %config.routeros.rest_url, error = %e, "RouterOS unreachable; continuing without the device");
-            None
-        }
+    let link = DeviceLink::new(config);
+    match tokio::time::timeout(Duration::from_secs(5), link.try_connect()).await {
+        Ok(client) => client,
         Err(_) => {
-            tracing::warn!(url = %config.routeros.rest_url, "RouterOS did not answer in time; continuing without the device");
+            tracing::warn!("RouterOS device did not answer within 5 s; reconcile retries");
             None
         }
     }

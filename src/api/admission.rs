@@ -62,6 +62,8 @@ pub fn admit_pod(
     if spec.containers.is_empty() {
         return Err(invalid("spec.containers", "Required value"));
     }
+    // `vkube.io/file` names a tarball on the device: nothing is pulled, so no image is needed.
+    let fixed_tarball = annotation(pod, "vkube.io/file").is_some_and(|f| !f.trim().is_empty());
     let mut seen = std::collections::BTreeSet::new();
     for (i, c) in spec.containers.iter().enumerate() {
         let field = format!("spec.containers[{i}]");
@@ -77,7 +79,7 @@ pub fn admit_pod(
                 format!("Duplicate value: {:?}", c.name),
             ));
         }
-        if c.image.as_deref().is_none_or(|i| i.trim().is_empty()) {
+        if !fixed_tarball && c.image.as_deref().is_none_or(|i| i.trim().is_empty()) {
             return Err(invalid(&format!("{field}.image"), "Required value"));
         }
         for (probe, which) in [

@@ -93,7 +93,11 @@ impl Deriver {
                 let msg = format!("Started container {container}");
                 emit(self, "Normal", "Started", msg, Some(container));
             }
-            PodsEvent::ContainerRemoved { .. } => {}
+            // Intents and teardown bookkeeping: the outcomes above tell the story.
+            PodsEvent::ContainerRemoved { .. }
+            | PodsEvent::ContainerCreating { .. }
+            | PodsEvent::ContainerRemoving { .. }
+            | PodsEvent::PodRemoved { .. } => {}
             PodsEvent::PodDeleted { .. } => {
                 let msg = format!("Stopping pod {ns}/{name}");
                 emit(self, "Normal", "Killing", msg, None);

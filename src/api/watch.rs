@@ -206,6 +206,7 @@ pub async fn pods(
                 source: PodSource::Api,
                 containers: BTreeMap::new(),
                 last_failure: None,
+                revision: 0,
             };
             view.pods.pods.insert(key.clone(), desired);
         }

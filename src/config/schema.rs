@@ -77,6 +77,9 @@ pub struct RouterOsConfig {
     pub ca_cert: String,
     /// Skip TLS verification of the REST API.
     pub insecure_verify: bool,
+    /// Time scale of the client's retry schedules and polls (1 = real time). Only tests
+    /// against an accelerated simulator set it lower.
+    pub pacing: f64,
 }
 
 impl Default for RouterOsConfig {
@@ -89,6 +92,7 @@ impl Default for RouterOsConfig {
             use_tls: false,
             ca_cert: String::new(),
             insecure_verify: true,
+            pacing: 1.0,
         }
     }
 }
@@ -152,6 +156,15 @@ pub struct LifecycleConfig {
     pub max_restarts: u32,
     /// Seconds; 0 → 10 (LC-4).
     pub restart_cooldown: u64,
+    /// Seconds between reconcile passes (§5); the first pass runs one interval after start.
+    pub reconcile_interval_seconds: f64,
+    /// First dangling bridge-port collection after start (NET-2 [F]: 90 s).
+    pub dangling_ports_after_seconds: f64,
+    /// Dangling bridge-port collection period (NET-2 [F]: hourly).
+    pub dangling_ports_every_seconds: f64,
+    /// First per-pod create back-off; doubles per failure up to `createBackoffMaxSeconds`.
+    pub create_backoff_seconds: f64,
+    pub create_backoff_max_seconds: f64,
 }
 
 impl Default for LifecycleConfig {
@@ -161,6 +174,11 @@ impl Default for LifecycleConfig {
             watchdog_interval_seconds: 5,
             max_restarts: 5,
             restart_cooldown: 10,
+            reconcile_interval_seconds: 10.0,
+            dangling_ports_after_seconds: 90.0,
+            dangling_ports_every_seconds: 3600.0,
+            create_backoff_seconds: 2.0,
+            create_backoff_max_seconds: 300.0,
         }
     }
 }

@@ -69,6 +69,7 @@ impl ClientOptions {
     pub fn from_config(cfg: &crate::config::RouterOsConfig) -> Result<Self, RosError> {
         let mut opts = ClientOptions::new(&cfg.rest_url, &cfg.user, &cfg.password);
         opts.insecure_verify = cfg.insecure_verify;
+        opts.pacing = Pacing::scaled(cfg.pacing);
         let ca = cfg.ca_cert.trim();
         if ca.starts_with("-----BEGIN") {
             opts.ca_cert_pem = Some(ca.to_string());

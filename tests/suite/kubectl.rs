@@ -355,7 +355,7 @@ async fn kubectl_logs_reads_the_device_log() {
     let http = common::http();
     mk.wait_ready(&http).await;
     assert!(
-        mk.log_text().contains("RouterOS connected"),
+        mk.log_text().contains("RouterOS device connected"),
         "{}",
         mk.log_text()
     );

@@ -5,6 +5,7 @@
 //! still runs every test in its own process, so isolation and parallelism are unchanged.
 
 mod common;
+mod engine_support;
 mod registry_support;
 mod routeros_support;
 mod sim_common;
@@ -23,6 +24,9 @@ mod k8s_api;
 mod kubectl;
 mod log;
 mod nats_outage;
+mod pods_crash;
+mod pods_engine;
+mod pods_repair;
 mod registry_api;
 mod registry_bad_inputs;
 mod registry_certs;

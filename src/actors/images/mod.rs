@@ -37,6 +37,8 @@ pub struct ImagesActor {
     inflight: HashMap<String, (u64, bool, Op)>,
     next_op: u64,
     pulls: Arc<AtomicU64>,
+    /// Told after a push was recorded and its refs cleared (the reconcile loop, §5).
+    push_listeners: Vec<Recipient<Pushed>>,
 }
 
 impl ImagesActor {
@@ -55,6 +57,7 @@ impl ImagesActor {
             inflight: HashMap::new(),
             next_op: 0,
             pulls: Arc::new(AtomicU64::new(0)),
+            push_listeners: Vec::new(),
         }
     }
 
@@ -425,6 +428,7 @@ impl Handler<PushNotify> for ImagesActor {
             .collect();
         let addr = ctx.address();
         let correlation = msg.correlation;
+        let listeners = self.push_listeners.clone();
         Box::pin(async move {
             let change = Change::Pushed { tag: tag.clone() };
             settle(&addr, repository.clone(), change, correlation.clone()).await?;
@@ -437,12 +441,37 @@ impl Handler<PushNotify> for ImagesActor {
                     .await
                     .map_err(|e| ImageError::Io(format!("images actor: {e}")))??;
             }
+            for l in &listeners {
+                l.do_send(Pushed {
+                    repository: repository.clone(),
+                });
+            }
             Ok(PushNotice {
                 repository,
                 tag,
                 cleared: targets,
             })
         })
+    }
+}
+
+/// A push was recorded and the repository's cached refs cleared.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Pushed {
+    pub repository: String,
+}
+
+/// Be told of every push (`Pushed`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscribePushes(pub Recipient<Pushed>);
+
+impl Handler<SubscribePushes> for ImagesActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribePushes, _: &mut Context<Self>) {
+        self.push_listeners.push(msg.0);
     }
 }
 

@@ -1,21 +1,30 @@
-//! Desired pods, their device containers and lifecycle units. Creating containers on the
-//! device arrives with the RouterOS client; here the actor owns the desired state: a pod is
-//! declared or deleted as a fact in the log, and reads are served from the fold.
+//! Desired pods, their device containers and lifecycle units. The actor owns the desired
+//! state (a pod is declared, updated or deleted as a fact in the log; reads are served from
+//! the fold) and supervises one worker job per pod key that makes the device match
+//! (`engine.rs`, `worker.rs`).
 
+pub mod engine;
+pub mod naming;
+pub mod order;
+pub mod plan;
 pub mod state;
-mod update;
-pub use update::Update;
+pub mod status;
+pub mod worker;
 
 use super::journal::{Journal, commit};
 use crate::events::AppendError;
 use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
 use actix::prelude::*;
+use engine::Engine;
+pub use engine::{GetPod, GetPodStatus, Kick, Kicked, PodView, Runnable};
 use k8s_openapi::api::core::v1::Pod;
 use state::{PodsState, pod_key};
 
 pub struct PodsActor {
     journal: Journal,
     state: PodsState,
+    /// Device work; `None` for an actor that only records (tools, unit tests).
+    engine: Option<Engine>,
 }
 
 impl PodsActor {
@@ -23,7 +32,17 @@ impl PodsActor {
     pub const AREAS: &'static [&'static str] = &["pods", "lifecycle"];
 
     pub fn new(journal: Journal, state: PodsState) -> Self {
-        PodsActor { journal, state }
+        PodsActor {
+            journal,
+            state,
+            engine: None,
+        }
+    }
+
+    /// Runs pod workers against the device with these dependencies.
+    pub fn with_engine(mut self, deps: worker::WorkerDeps) -> Self {
+        self.engine = Some(Engine::new(deps));
+        self
     }
 }
 
@@ -81,6 +100,7 @@ impl Handler<Declare> for PodsActor {
 
     fn handle(&mut self, msg: Declare, _: &mut Context<Self>) -> Self::Result {
         let (namespace, name) = names(&msg.pod);
+        let (ns, n) = (namespace.clone(), name.clone());
         let key = pod_key(&namespace, &name);
         if self.state.pods.contains_key(&key) {
             return AtomicResponse::new(Box::pin(fut::ready(Err(PodsError::AlreadyExists(key)))));
@@ -92,10 +112,14 @@ impl Handler<Declare> for PodsActor {
             source: msg.source,
             pod: Box::new(pod.clone()),
         };
-        AtomicResponse::new(Box::pin(
-            commit(self, event.into(), &msg.correlation)
-                .map(move |r, _, _| r.map(|seq| (pod, seq)).map_err(PodsError::from)),
-        ))
+        AtomicResponse::new(Box::pin(commit(self, event.into(), &msg.correlation).map(
+            move |r, _, ctx| {
+                if r.is_ok() {
+                    engine::kick_after_change(ctx, &ns, &n);
+                }
+                r.map(|seq| (pod, seq)).map_err(PodsError::from)
+            },
+        )))
     }
 }
 
@@ -107,12 +131,86 @@ impl Handler<Delete> for PodsActor {
         if !self.state.pods.contains_key(&key) {
             return AtomicResponse::new(Box::pin(fut::ready(Err(PodsError::NotFound(key)))));
         }
+        let (ns, n) = (msg.namespace.clone(), msg.name.clone());
         let event = PodsEvent::PodDeleted {
             namespace: msg.namespace,
             name: msg.name,
         };
+        AtomicResponse::new(Box::pin(commit(self, event.into(), &msg.correlation).map(
+            move |r, _, ctx| {
+                if r.is_ok() {
+                    engine::kick_after_change(ctx, &ns, &n);
+                }
+                r.map_err(PodsError::from)
+            },
+        )))
+    }
+}
+
+/// Replace a desired pod's spec (PUT/PATCH, §3.3). The worker rebuilds its containers,
+/// keeping veth and address when neither network nor static IP changed.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(Pod, u64), PodsError>")]
+pub struct Update {
+    pub pod: Pod,
+    pub correlation: String,
+}
+
+impl Handler<Update> for PodsActor {
+    type Result = AtomicResponse<Self, Result<(Pod, u64), PodsError>>;
+
+    fn handle(&mut self, msg: Update, _: &mut Context<Self>) -> Self::Result {
+        let (namespace, name) = names(&msg.pod);
+        let key = pod_key(&namespace, &name);
+        if !self.state.pods.contains_key(&key) {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(PodsError::NotFound(key)))));
+        }
+        let (ns, n) = (namespace.clone(), name.clone());
+        let pod = msg.pod;
+        let event = PodsEvent::PodUpdated {
+            namespace,
+            name,
+            pod: Box::new(pod.clone()),
+        };
+        AtomicResponse::new(Box::pin(commit(self, event.into(), &msg.correlation).map(
+            move |r, _, ctx| {
+                if r.is_ok() {
+                    engine::kick_after_change(ctx, &ns, &n);
+                }
+                r.map(|seq| (pod, seq)).map_err(PodsError::from)
+            },
+        )))
+    }
+}
+
+/// DS-2: declare a boot-order pod unless its key is desired already or its deletion through
+/// the API was recorded (a deleted boot-order pod stays deleted). Unlike `Declare` it does not
+/// start the worker: the reconcile pass creates seeded pods in boot order (§7.4).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<bool, PodsError>")]
+pub struct Seed {
+    pub pod: Pod,
+    pub correlation: String,
+}
+
+impl Handler<Seed> for PodsActor {
+    type Result = AtomicResponse<Self, Result<bool, PodsError>>;
+
+    fn handle(&mut self, msg: Seed, _: &mut Context<Self>) -> Self::Result {
+        let (namespace, name) = names(&msg.pod);
+        let key = pod_key(&namespace, &name);
+        if self.state.pods.contains_key(&key) || self.state.deleted_manifest.contains(&key) {
+            return AtomicResponse::new(Box::pin(fut::ready(Ok(false))));
+        }
+        let event = PodsEvent::PodDeclared {
+            namespace,
+            name,
+            source: PodSource::Manifest,
+            pod: Box::new(msg.pod),
+        };
         AtomicResponse::new(Box::pin(
-            commit(self, event.into(), &msg.correlation).map(|r, _, _| r.map_err(PodsError::from)),
+            commit(self, event.into(), &msg.correlation)
+                .map(|r, _, _| r.map(|_| true).map_err(PodsError::from)),
         ))
     }
 }

@@ -3,7 +3,7 @@
 use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
 use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -12,6 +12,12 @@ pub struct PodsState {
     pub pods: BTreeMap<String, DesiredPod>,
     /// Lifecycle units by device container name.
     pub units: BTreeMap<String, Unit>,
+    /// Deleted pods whose device objects are still being removed (§3.2), by pod key.
+    #[serde(default)]
+    pub deleting: BTreeMap<String, DesiredPod>,
+    /// Boot-order pods deleted through the API: seeding never brings them back (DS-3 [D]).
+    #[serde(default)]
+    pub deleted_manifest: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +28,9 @@ pub struct DesiredPod {
     /// Device containers by spec container name.
     pub containers: BTreeMap<String, DeviceContainer>,
     pub last_failure: Option<String>,
+    /// Bumped by every `PodUpdated`; containers remember the revision they were built from.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +40,42 @@ pub struct DeviceContainer {
     pub device_id: String,
     pub adopted: bool,
     pub started: bool,
+    #[serde(default)]
+    pub veth: String,
+    #[serde(default)]
+    pub network: String,
+    #[serde(default)]
+    pub ip: String,
+    #[serde(default)]
+    pub revision: u64,
+    #[serde(default)]
+    pub image_digest: String,
+    /// `ContainerRemoving` was recorded.
+    #[serde(default)]
+    pub removing: bool,
+}
+
+impl DesiredPod {
+    /// A record for device containers of a pod whose spec is gone.
+    fn placeholder(namespace: &str, name: &str) -> DesiredPod {
+        let mut pod = Pod::default();
+        pod.metadata.namespace = Some(namespace.to_string());
+        pod.metadata.name = Some(name.to_string());
+        DesiredPod {
+            pod,
+            source: PodSource::Api,
+            containers: BTreeMap::new(),
+            last_failure: None,
+            revision: 0,
+        }
+    }
+}
+
+impl DeviceContainer {
+    /// The outcome (`ContainerCreated`) was recorded, not only the intent.
+    pub fn is_created(&self) -> bool {
+        !self.device_id.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +100,8 @@ impl PodsState {
         let key = pod_key(ns, name);
         match event {
             PodsEvent::PodDeclared { source, pod, .. } => {
+                // `deleted_manifest` keeps the key: a boot-order pod re-created through the
+                // API and deleted again stays deleted too.
                 self.pods.insert(
                     key,
                     DesiredPod {
@@ -62,16 +109,70 @@ impl PodsState {
                         source: *source,
                         containers: BTreeMap::new(),
                         last_failure: None,
+                        revision: 0,
                     },
                 );
             }
             PodsEvent::PodUpdated { pod, .. } => {
                 if let Some(p) = self.pods.get_mut(&key) {
                     p.pod = (**pod).clone();
+                    p.revision += 1;
                 }
             }
             PodsEvent::PodDeleted { .. } => {
-                self.pods.remove(&key);
+                if let Some(p) = self.pods.remove(&key) {
+                    if p.source == PodSource::Manifest {
+                        self.deleted_manifest.insert(key.clone());
+                    }
+                    // A pod that never got a device container has nothing to tear down.
+                    match self.deleting.get_mut(&key) {
+                        Some(d) => d.containers.extend(p.containers),
+                        None if p.containers.is_empty() => {}
+                        None => {
+                            self.deleting.insert(key, p);
+                        }
+                    }
+                }
+            }
+            PodsEvent::PodRemoved { .. } => {
+                self.deleting.remove(&key);
+            }
+            PodsEvent::ContainerCreating {
+                container,
+                device_name,
+                veth,
+                network,
+                ip,
+                revision,
+                image_digest,
+                ..
+            } => {
+                // A pod deleted while its worker was creating: the container is torn down
+                // with the deleted pod.
+                let p = match self.pods.get_mut(&key) {
+                    Some(p) => p,
+                    None => self
+                        .deleting
+                        .entry(key)
+                        .or_insert_with(|| DesiredPod::placeholder(ns, name)),
+                };
+                {
+                    p.containers.insert(
+                        container.clone(),
+                        DeviceContainer {
+                            device_name: device_name.clone(),
+                            device_id: String::new(),
+                            adopted: false,
+                            started: false,
+                            veth: veth.clone(),
+                            network: network.clone(),
+                            ip: ip.clone(),
+                            revision: *revision,
+                            image_digest: image_digest.clone(),
+                            removing: false,
+                        },
+                    );
+                }
             }
             PodsEvent::ContainerCreated {
                 container,
@@ -82,28 +183,46 @@ impl PodsState {
             } => {
                 if let Some(p) = self.pods.get_mut(&key) {
                     p.last_failure = None;
-                    p.containers.insert(
-                        container.clone(),
-                        DeviceContainer {
-                            device_name: device_name.clone(),
-                            device_id: device_id.clone(),
-                            adopted: *adopted,
-                            started: false,
-                        },
-                    );
+                }
+                if let Some(p) = self.owner_mut(&key, container) {
+                    let c =
+                        p.containers
+                            .entry(container.clone())
+                            .or_insert_with(|| DeviceContainer {
+                                device_name: device_name.clone(),
+                                device_id: String::new(),
+                                adopted: false,
+                                started: false,
+                                veth: String::new(),
+                                network: String::new(),
+                                ip: String::new(),
+                                revision: 0,
+                                image_digest: String::new(),
+                                removing: false,
+                            });
+                    c.device_name = device_name.clone();
+                    c.device_id = device_id.clone();
+                    c.adopted = *adopted;
                 }
             }
             PodsEvent::ContainerStarted { container, .. } => {
                 if let Some(c) = self
-                    .pods
-                    .get_mut(&key)
+                    .owner_mut(&key, container)
                     .and_then(|p| p.containers.get_mut(container))
                 {
                     c.started = true;
                 }
             }
+            PodsEvent::ContainerRemoving { container, .. } => {
+                if let Some(c) = self
+                    .owner_mut(&key, container)
+                    .and_then(|p| p.containers.get_mut(container))
+                {
+                    c.removing = true;
+                }
+            }
             PodsEvent::ContainerRemoved { container, .. } => {
-                if let Some(p) = self.pods.get_mut(&key) {
+                if let Some(p) = self.owner_mut(&key, container) {
                     p.containers.remove(container);
                 }
             }
@@ -112,6 +231,22 @@ impl PodsState {
                     p.last_failure = Some(reason.clone());
                 }
             }
+        }
+    }
+
+    /// Where a container's record lives: a deleted pod being torn down holds it first,
+    /// else the desired pod.
+    fn owner_mut(&mut self, key: &str, container: &str) -> Option<&mut DesiredPod> {
+        if self
+            .deleting
+            .get(key)
+            .is_some_and(|d| d.containers.contains_key(container))
+        {
+            return self.deleting.get_mut(key);
+        }
+        match self.pods.get_mut(key) {
+            Some(p) => Some(p),
+            None => self.deleting.get_mut(key),
         }
     }
 

@@ -1,15 +1,26 @@
-//! Veth interfaces and bridge ports on the device. Effects (RouterOS calls through the client's idempotent operations) arrive with the RouterOS client; here the actor records and folds its facts.
+//! Veth interfaces and their bridge ports on the device (NET-1 / NET-2 of controller.md §4).
+//! Device calls go through the client's idempotent operations; the actor records what exists
+//! (`VethCreated` / `VethRemoved`), which is also the ownership record sweeps rely on (L-2).
+//! Addresses are IPAM's business: the pod worker allocates before `EnsureVeth` and releases
+//! after `RemoveVeth` succeeded (a failed delete keeps the address, L-7).
 
 pub mod state;
 
-use super::journal::Journal;
+use super::device::DeviceLink;
+use super::journal::{Journal, commit};
+use crate::events::AppendError;
 use crate::events::catalogue::VethsEvent;
+use crate::routeros::{PortOutcome, RosError, VethOutcome};
 use actix::prelude::*;
-use state::VethsState;
+use state::{Veth, VethsState};
+use std::time::Duration;
 
 pub struct VethsActor {
     journal: Journal,
     state: VethsState,
+    device: DeviceLink,
+    /// First dangling-port collection after start, then the period (NET-2 [F]).
+    collect: (Duration, Duration),
 }
 
 impl VethsActor {
@@ -17,12 +28,220 @@ impl VethsActor {
     pub const AREAS: &'static [&'static str] = &["veths"];
 
     pub fn new(journal: Journal, state: VethsState) -> Self {
-        VethsActor { journal, state }
+        Self::with_device(journal, state, DeviceLink::unconfigured(), None)
+    }
+
+    /// `collect`: (first run after start, period) of `CollectDanglingPorts`; `None` = never.
+    pub fn with_device(
+        journal: Journal,
+        state: VethsState,
+        device: DeviceLink,
+        collect: Option<(Duration, Duration)>,
+    ) -> Self {
+        VethsActor {
+            journal,
+            state,
+            device,
+            collect: collect.unwrap_or((Duration::MAX, Duration::MAX)),
+        }
     }
 }
 
 impl Actor for VethsActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let (first, every) = self.collect;
+        if first == Duration::MAX {
+            return;
+        }
+        ctx.run_later(first, move |_, ctx| {
+            ctx.notify(CollectDanglingPorts);
+            ctx.run_interval(every, |_, ctx| ctx.notify(CollectDanglingPorts));
+        });
+    }
 }
 
 crate::persistent_actor!(VethsActor, VethsState, Veths(VethsEvent) => apply);
+
+#[derive(Debug, thiserror::Error)]
+pub enum VethError {
+    #[error("creating veth {name}: {source}")]
+    Create { name: String, source: Box<RosError> },
+    #[error("adding {name} to bridge {bridge}: {source}")]
+    Bridge {
+        name: String,
+        bridge: String,
+        source: Box<RosError>,
+    },
+    #[error("deleting veth {name}: {source}")]
+    Delete { name: String, source: Box<RosError> },
+    #[error("RouterOS unreachable: {0}")]
+    Device(Box<RosError>),
+    #[error(transparent)]
+    Log(#[from] AppendError),
+}
+
+/// NET-1 (device part): the veth `name` exists with `address` (CIDR) and `gateway` and is a
+/// static port of `bridge`. Identical objects are left alone; a wrong address is corrected in
+/// place; a dynamic port makes the veth be recreated (L-6). Records `VethCreated` when the
+/// recorded facts change.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), VethError>")]
+pub struct EnsureVeth {
+    pub name: String,
+    pub network: String,
+    pub address: String,
+    pub gateway: String,
+    pub bridge: String,
+    pub correlation: String,
+}
+
+/// NET-2 (device part): the static bridge port first, then the veth; already gone = done.
+/// Records `VethRemoved` when mkube had recorded the veth. A failure is reported (the caller
+/// keeps the address, L-7).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), VethError>")]
+pub struct RemoveVeth {
+    pub name: String,
+    pub correlation: String,
+}
+
+/// NET-2 [F]: delete static bridge ports whose interface is gone (`*<hex>`). Such a port
+/// belongs to no interface at all, so removing it never touches anything alive.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<usize, VethError>")]
+pub struct CollectDanglingPorts;
+
+impl Handler<EnsureVeth> for VethsActor {
+    type Result = AtomicResponse<Self, Result<(), VethError>>;
+
+    fn handle(&mut self, msg: EnsureVeth, _: &mut Context<Self>) -> Self::Result {
+        let device = self.device.clone();
+        let m = msg.clone();
+        let effect = async move {
+            let ros = device
+                .get()
+                .await
+                .map_err(|e| VethError::Device(Box::new(e)))?;
+            let create = |source| VethError::Create {
+                name: m.name.clone(),
+                source: Box::new(source),
+            };
+            let outcome = ros
+                .ensure_veth(&m.name, &m.address, &m.gateway)
+                .await
+                .map_err(create)?;
+            let mut port = ros.ensure_bridge_port(&m.bridge, &m.name).await;
+            if let Ok(PortOutcome::Dynamic { .. }) = port {
+                ros.recreate_veth(&m.name, &m.address, &m.gateway)
+                    .await
+                    .map_err(create)?;
+                port = ros.ensure_bridge_port(&m.bridge, &m.name).await;
+            }
+            if let Err(source) = port {
+                // NET-1: a veth this call created does not outlive its failed attach.
+                if matches!(outcome, VethOutcome::Created { .. }) {
+                    let _ = ros.remove_veth(&m.name).await;
+                }
+                return Err(VethError::Bridge {
+                    name: m.name.clone(),
+                    bridge: m.bridge.clone(),
+                    source: Box::new(source),
+                });
+            }
+            Ok(())
+        };
+        AtomicResponse::new(Box::pin(effect.into_actor(self).then(
+            move |r: Result<(), VethError>, act, _| {
+                let want = Veth {
+                    network: msg.network.clone(),
+                    address: msg.address.clone(),
+                    gateway: msg.gateway.clone(),
+                    bridge: msg.bridge.clone(),
+                };
+                let fut: ResponseActFuture<Self, Result<(), VethError>> = match r {
+                    Err(e) => Box::pin(fut::ready(Err(e))),
+                    Ok(()) if act.state.veths.get(&msg.name) == Some(&want) => {
+                        Box::pin(fut::ready(Ok(())))
+                    }
+                    Ok(()) => {
+                        let event = VethsEvent::VethCreated {
+                            name: msg.name,
+                            network: want.network,
+                            address: want.address,
+                            gateway: want.gateway,
+                            bridge: want.bridge,
+                        };
+                        Box::pin(
+                            commit(act, event.into(), &msg.correlation)
+                                .map(|r, _, _| r.map(|_| ()).map_err(VethError::from)),
+                        )
+                    }
+                };
+                fut
+            },
+        )))
+    }
+}
+
+impl Handler<RemoveVeth> for VethsActor {
+    type Result = AtomicResponse<Self, Result<(), VethError>>;
+
+    fn handle(&mut self, msg: RemoveVeth, _: &mut Context<Self>) -> Self::Result {
+        let device = self.device.clone();
+        let name = msg.name.clone();
+        let effect = async move {
+            let ros = device
+                .get()
+                .await
+                .map_err(|e| VethError::Device(Box::new(e)))?;
+            ros.remove_veth(&name)
+                .await
+                .map_err(|source| VethError::Delete {
+                    name,
+                    source: Box::new(source),
+                })
+        };
+        AtomicResponse::new(Box::pin(effect.into_actor(self).then(
+            move |r: Result<bool, VethError>, act, _| {
+                let fut: ResponseActFuture<Self, Result<(), VethError>> = match r {
+                    Err(e) => Box::pin(fut::ready(Err(e))),
+                    Ok(_) if !act.state.veths.contains_key(&msg.name) => {
+                        Box::pin(fut::ready(Ok(())))
+                    }
+                    Ok(_) => {
+                        let event = VethsEvent::VethRemoved { name: msg.name };
+                        Box::pin(
+                            commit(act, event.into(), &msg.correlation)
+                                .map(|r, _, _| r.map(|_| ()).map_err(VethError::from)),
+                        )
+                    }
+                };
+                fut
+            },
+        )))
+    }
+}
+
+impl Handler<CollectDanglingPorts> for VethsActor {
+    type Result = ResponseFuture<Result<usize, VethError>>;
+
+    fn handle(&mut self, _: CollectDanglingPorts, _: &mut Context<Self>) -> Self::Result {
+        let device = self.device.clone();
+        Box::pin(async move {
+            let ros = device
+                .get()
+                .await
+                .map_err(|e| VethError::Device(Box::new(e)))?;
+            let removed = ros
+                .collect_dangling_ports()
+                .await
+                .map_err(|e| VethError::Device(Box::new(e)))?;
+            if !removed.is_empty() {
+                tracing::info!(count = removed.len(), "dangling bridge ports removed");
+            }
+            Ok(removed.len())
+        })
+    }
+}

@@ -30,6 +30,29 @@ pub enum PodsEvent {
     },
     /// The pod is no longer desired.
     PodDeleted { namespace: String, name: String },
+    /// Intent, recorded before touching the device: the worker is about to create (or adopt)
+    /// `device_name` on `veth` with `ip` in `network`, from spec revision `revision`.
+    ContainerCreating {
+        namespace: String,
+        name: String,
+        container: String,
+        device_name: String,
+        veth: String,
+        network: String,
+        ip: String,
+        revision: u64,
+        /// Registry digest of the image (`sha256:…`); empty for `vkube.io/file`.
+        image_digest: String,
+    },
+    /// Intent, recorded before touching the device: the worker is about to remove the
+    /// container, its mount list, veth and address.
+    ContainerRemoving {
+        namespace: String,
+        name: String,
+        container: String,
+    },
+    /// A deleted pod's device objects are all gone; the pod is forgotten.
+    PodRemoved { namespace: String, name: String },
     /// A device container exists for one container of the pod (created or adopted by name).
     ContainerCreated {
         namespace: String,
@@ -69,6 +92,13 @@ impl PodsEvent {
                 namespace, name, ..
             }
             | PodsEvent::PodDeleted { namespace, name }
+            | PodsEvent::PodRemoved { namespace, name }
+            | PodsEvent::ContainerCreating {
+                namespace, name, ..
+            }
+            | PodsEvent::ContainerRemoving {
+                namespace, name, ..
+            }
             | PodsEvent::ContainerCreated {
                 namespace, name, ..
             }

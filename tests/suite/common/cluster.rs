@@ -26,6 +26,7 @@ networks:
     cidr: 127.78.0.0/24
     dns: {{endpoint: "http://127.0.0.1:9", zone: u.lo, server: 127.78.0.252, staticRecords: []}}
 nats: {{url: "{nats_url}", snapshotEvery: 1000}}
+lifecycle: {{bootManifestPath: ""}}
 "#
     );
     config::from_yaml_str(&yaml, "test")
@@ -34,6 +35,12 @@ nats: {{url: "{nats_url}", snapshotEvery: 1000}}
 }
 
 pub async fn boot(config: &Config) -> Cluster {
+    // Loopback only: a test must never make mkube talk to a real device.
+    let url = &config.routeros.rest_url;
+    assert!(
+        url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
+        "test config points RouterOS at {url}"
+    );
     wiring::boot(config, Metrics::new(), &BootClock::default())
         .await
         .expect("boot")

@@ -61,7 +61,14 @@ impl MkubeProcess {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let config = dir.join("config.yaml");
-        std::fs::write(&config, text(&listen)).expect("write config");
+        let text = text(&listen);
+        // Loopback only: without a loopback restUrl mkube would default to a real device.
+        assert!(
+            text.contains("restUrl: http://127.0.0.1:")
+                || text.contains("restUrl: \"http://127.0.0.1:"),
+            "test config must point RouterOS at loopback"
+        );
+        std::fs::write(&config, text).expect("write config");
         let log = dir.join(format!("mkube-{port}.log"));
         let child = Command::new(bin())
             .args(["run", "--config"])

@@ -231,6 +231,36 @@ pub fn configmaps() -> Vec<Event> {
     ]
 }
 
+/// Samples of the kinds the pods engine added (intents and teardown completion).
+pub fn engine() -> Vec<Event> {
+    let s = |x: &str| x.to_string();
+    vec![
+        PodsEvent::ContainerCreating {
+            namespace: s("default"),
+            name: s("web"),
+            container: s("web"),
+            device_name: s("default_web_web"),
+            veth: s("veth_default_web_0"),
+            network: s("t"),
+            ip: s("127.77.0.5"),
+            revision: 0,
+            image_digest: s("sha256:aa"),
+        }
+        .into(),
+        PodsEvent::ContainerRemoving {
+            namespace: s("default"),
+            name: s("web"),
+            container: s("web"),
+        }
+        .into(),
+        PodsEvent::PodRemoved {
+            namespace: s("default"),
+            name: s("web"),
+        }
+        .into(),
+    ]
+}
+
 pub fn kind_name(e: &Event) -> &'static str {
     match e {
         Event::Pods(p) => match p {
@@ -241,6 +271,9 @@ pub fn kind_name(e: &Event) -> &'static str {
             PodsEvent::ContainerStarted { .. } => "pods.ContainerStarted",
             PodsEvent::ContainerRemoved { .. } => "pods.ContainerRemoved",
             PodsEvent::PodCreateFailed { .. } => "pods.PodCreateFailed",
+            PodsEvent::ContainerCreating { .. } => "pods.ContainerCreating",
+            PodsEvent::ContainerRemoving { .. } => "pods.ContainerRemoving",
+            PodsEvent::PodRemoved { .. } => "pods.PodRemoved",
         },
         Event::Lifecycle(l) => match l {
             LifecycleEvent::UnitRegistered { .. } => "lifecycle.UnitRegistered",

@@ -1,0 +1,247 @@
+//! The pods actor's supervision of pod workers: at most one job per pod key (L-4), a change
+//! that arrives while a job runs re-runs it afterwards, and failed creates back off per pod
+//! (exponential, capped) so reconcile does not retry every tick (§3.1 [F]).
+
+use super::PodsActor;
+use super::state::{DesiredPod, pod_key};
+use super::worker::{self, WorkerDeps};
+use actix::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+pub struct Engine {
+    pub deps: WorkerDeps,
+    busy: HashSet<String>,
+    /// Keys changed while their job ran: run again when it ends.
+    again: HashSet<String>,
+    /// Consecutive failures and the instant before which reconcile leaves the pod alone.
+    backoff: HashMap<String, (u32, Instant)>,
+    base: Duration,
+    max: Duration,
+}
+
+impl Engine {
+    pub fn new(deps: WorkerDeps) -> Engine {
+        let secs =
+            |v: f64, d: f64| Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v } else { d });
+        let lc = &deps.config.lifecycle;
+        let base = secs(lc.create_backoff_seconds, 2.0);
+        let max = secs(lc.create_backoff_max_seconds, 300.0);
+        Engine {
+            deps,
+            busy: HashSet::new(),
+            again: HashSet::new(),
+            backoff: HashMap::new(),
+            base,
+            max,
+        }
+    }
+
+    fn delay(&self, failures: u32) -> Duration {
+        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
+        self.base.saturating_mul(factor).min(self.max)
+    }
+
+    pub fn is_busy(&self, key: &str) -> bool {
+        self.busy.contains(key)
+    }
+
+    pub fn backing_off(&self, key: &str) -> bool {
+        self.backoff
+            .get(key)
+            .is_some_and(|(_, until)| Instant::now() < *until)
+    }
+}
+
+/// Everything the worker needs to know about one pod key.
+#[derive(Debug, Clone, Default)]
+pub struct PodView {
+    pub desired: Option<DesiredPod>,
+    pub deleting: Option<DesiredPod>,
+    /// Registered lifecycle unit names.
+    pub units: Vec<String>,
+    /// Another desired pod whose veth names collide with this pod's and that keeps them
+    /// (NAME-2 [D]): this pod must not be created.
+    pub veth_clash: Option<String>,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "PodView")]
+pub struct GetPod {
+    pub key: String,
+}
+
+impl Handler<GetPod> for PodsActor {
+    type Result = MessageResult<GetPod>;
+
+    fn handle(&mut self, msg: GetPod, _: &mut Context<Self>) -> Self::Result {
+        let desired = self.state.pods.get(&msg.key).cloned();
+        let veth_clash = desired.as_ref().and_then(|d| {
+            let mine = super::naming::veth_names(&d.pod);
+            self.state
+                .pods
+                .iter()
+                .filter(|(k, _)| **k != msg.key)
+                .filter(|(_, o)| {
+                    super::naming::veth_names(&o.pod)
+                        .iter()
+                        .any(|v| mine.contains(v))
+                })
+                // The pod already on the device keeps the name; else the smaller key.
+                .find(|(k, o)| {
+                    let (theirs, ours) = (!o.containers.is_empty(), !d.containers.is_empty());
+                    (theirs && !ours) || (theirs == ours && k.as_str() < msg.key.as_str())
+                })
+                .map(|(k, _)| k.clone())
+        });
+        MessageResult(PodView {
+            desired,
+            deleting: self.state.deleting.get(&msg.key).cloned(),
+            units: self.state.units.keys().cloned().collect(),
+            veth_clash,
+        })
+    }
+}
+
+/// Run the pod's worker. `force` ignores the back-off (a user change); a busy pod is never
+/// run twice at once: a forced kick is queued behind the running job instead.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Kicked")]
+pub struct Kick {
+    pub key: String,
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kicked {
+    Done(Result<(), String>),
+    Busy,
+    BackingOff,
+    /// The actor runs without a device engine (replay-only tools, unit tests).
+    NoEngine,
+}
+
+impl Handler<Kick> for PodsActor {
+    type Result = ResponseActFuture<Self, Kicked>;
+
+    fn handle(&mut self, msg: Kick, ctx: &mut Context<Self>) -> Self::Result {
+        let Some(engine) = self.engine.as_mut() else {
+            return Box::pin(fut::ready(Kicked::NoEngine));
+        };
+        let key = msg.key;
+        if engine.busy.contains(&key) {
+            if msg.force {
+                engine.again.insert(key);
+            }
+            return Box::pin(fut::ready(Kicked::Busy));
+        }
+        if !msg.force && engine.backing_off(&key) {
+            return Box::pin(fut::ready(Kicked::BackingOff));
+        }
+        engine.busy.insert(key.clone());
+        let job = actix::spawn(worker::converge(
+            engine.deps.clone(),
+            ctx.address(),
+            key.clone(),
+        ));
+        let done = async move {
+            job.await
+                .unwrap_or_else(|e| Err(format!("pod worker ended abnormally: {e}")))
+        };
+        Box::pin(done.into_actor(self).map(move |result, act, ctx| {
+            if let Some(engine) = act.engine.as_mut() {
+                engine.busy.remove(&key);
+                match &result {
+                    Ok(()) => {
+                        engine.backoff.remove(&key);
+                    }
+                    Err(_) => {
+                        let failures = engine.backoff.get(&key).map_or(0, |(n, _)| *n) + 1;
+                        let until = Instant::now() + engine.delay(failures);
+                        engine.backoff.insert(key.clone(), (failures, until));
+                    }
+                }
+                if engine.again.remove(&key) {
+                    ctx.notify(Kick { key, force: true });
+                }
+            }
+            Kicked::Done(result)
+        }))
+    }
+}
+
+/// Which of `keys` the reconcile loop may run now (neither busy nor backing off).
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<String>")]
+pub struct Runnable {
+    pub keys: Vec<String>,
+}
+
+impl Handler<Runnable> for PodsActor {
+    type Result = MessageResult<Runnable>;
+
+    fn handle(&mut self, msg: Runnable, _: &mut Context<Self>) -> Self::Result {
+        let keys = match &self.engine {
+            None => Vec::new(),
+            Some(e) => msg
+                .keys
+                .into_iter()
+                .filter(|k| !e.is_busy(k) && !e.backing_off(k))
+                .collect(),
+        };
+        MessageResult(keys)
+    }
+}
+
+/// Starts the worker of a pod after its desired state changed (declared, updated, deleted).
+pub(super) fn kick_after_change(ctx: &mut Context<PodsActor>, namespace: &str, name: &str) {
+    ctx.notify(Kick {
+        key: pod_key(namespace, name),
+        force: true,
+    });
+}
+
+/// §3.6 status of one desired pod: one device listing, the IPAM state, the pod's record.
+/// `None` when the pod is not desired.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<super::status::PodStatus>")]
+pub struct GetPodStatus {
+    pub key: String,
+}
+
+impl Handler<GetPodStatus> for PodsActor {
+    type Result = ResponseFuture<Option<super::status::PodStatus>>;
+
+    fn handle(&mut self, msg: GetPodStatus, _: &mut Context<Self>) -> Self::Result {
+        let pod = self.state.pods.get(&msg.key).cloned();
+        let deps = self.engine.as_ref().map(|e| e.deps.clone());
+        Box::pin(async move {
+            let pod = pod?;
+            let (device, ipam) = match deps {
+                None => (
+                    Err("no RouterOS device configured".to_string()),
+                    Default::default(),
+                ),
+                Some(d) => {
+                    let device = match d.device.get().await {
+                        Ok(ros) => ros.list_containers().await.map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let ipam = d
+                        .ipam
+                        .send(crate::actors::journal::GetState::<
+                            crate::actors::ipam::state::IpamState,
+                        >::new())
+                        .await
+                        .unwrap_or_default();
+                    (device, ipam)
+                }
+            };
+            let listing = match &device {
+                Ok(rows) => Ok(rows.as_slice()),
+                Err(e) => Err(e.as_str()),
+            };
+            Some(super::status::pod_status(&pod, listing, &ipam))
+        })
+    }
+}

@@ -1,0 +1,297 @@
+//! §3.1 create and §3.3 rebuild of a desired pod's containers, adoption included.
+
+use super::{Job, spec_containers};
+use crate::actors::images::EnsureImage;
+use crate::actors::ipam::state::IpamState;
+use crate::actors::journal::GetState;
+use crate::actors::pods::naming;
+use crate::actors::pods::plan::{self, ContainerPlan};
+use crate::actors::pods::state::{DesiredPod, DeviceContainer};
+use crate::config::Network;
+use crate::events::catalogue::{LifecycleEvent, PodsEvent};
+use crate::routeros::{RosClient, RosError};
+use k8s_openapi::api::core::v1::Pod;
+use std::net::Ipv4Addr;
+
+impl Job {
+    /// §3.1/§3.3 for a desired pod.
+    pub(super) async fn create(
+        &self,
+        desired: &DesiredPod,
+        units: &[String],
+    ) -> Result<(), String> {
+        let pod = &desired.pod;
+        plan::check(pod)?;
+        let net = plan::network(&self.deps.config, pod)?.clone();
+        let static_ip = naming::static_ip(pod)?;
+        let spec = spec_containers(pod);
+        // Containers an update dropped.
+        for (container, rec) in &desired.containers {
+            if !spec.iter().any(|c| &c.name == container) {
+                self.tear_down(pod, container, rec, units).await?;
+            }
+        }
+        let ros = self.ros().await?;
+        let ipam: IpamState = self
+            .deps
+            .ipam
+            .send(GetState::<IpamState>::new())
+            .await
+            .map_err(|e| format!("ipam actor: {e}"))?;
+        for (i, c) in spec.iter().enumerate() {
+            let mut rec = desired.containers.get(&c.name).cloned();
+            if let Some(r) = &rec {
+                // §3.3 [F]: a network or static-IP move tears down with the old facts; so
+                // does an address IPAM learned that differs from the static IP (§5 step 4b).
+                let held = ipam.pools.get(&r.network).and_then(|p| p.get(&r.veth));
+                let moved = (!r.network.is_empty() && r.network != net.name)
+                    || static_ip.is_some_and(|ip| {
+                        r.ip != ip.to_string() || held.is_some_and(|a| a.ip != ip)
+                    });
+                // A teardown cut short is finished first.
+                if moved || r.removing {
+                    self.tear_down(pod, &c.name, r, units).await?;
+                    rec = None;
+                }
+            }
+            let mut rebuild = rec
+                .as_ref()
+                .is_some_and(|r| r.is_created() && r.revision != desired.revision);
+            if let Some(r) = &rec
+                && !rebuild
+                && r.is_created()
+                && !r.image_digest.is_empty()
+                && naming::auto_update(pod)
+            {
+                // §5 step 3c: the registry moved the tag (the image cache refreshed it).
+                let (_, digest) = self.image(pod, c).await?;
+                rebuild = digest != r.image_digest;
+            }
+            if let Some(r) = &rec
+                && r.is_created()
+                && !rebuild
+            {
+                let present = ros
+                    .find_container(&r.device_name)
+                    .await
+                    .map_err(|e| format!("reading container {}: {e}", r.device_name))?;
+                if present.is_some() {
+                    // The container is there; its veth and bridge port may not be.
+                    if let Ok(ip) = r.ip.parse::<Ipv4Addr>()
+                        && !r.veth.is_empty()
+                    {
+                        self.ensure_veth(&r.veth, &net, ip).await?;
+                    }
+                    continue;
+                }
+            }
+            let step = Step {
+                pod: desired,
+                index: i,
+                net: &net,
+                static_ip,
+                rec: rec.as_ref(),
+                rebuild,
+                units,
+            };
+            self.create_container(&ros, step).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_container(&self, ros: &RosClient, s: Step<'_>) -> Result<(), String> {
+        let pod = &s.pod.pod;
+        let c = &spec_containers(pod)[s.index];
+        let (tarball, digest) = self.image(pod, c).await?;
+        let plan = plan::container_plan(&self.deps.config, pod, s.index, s.net, &tarball)
+            .ok_or_else(|| format!("container {} missing from the spec", c.name))?;
+        let veth = plan.spec.interface.clone();
+        let ip = self.allocate(ros, &s, &veth, &c.name).await?;
+        let result = self
+            .create_on_device(ros, &s, &c.name, &plan, ip, &digest)
+            .await;
+        if let Err(reason) = result {
+            // L-7: this attempt's container, veth and address do not outlive it.
+            let _ = ros.delete_pod_container(&plan.spec.name, None).await;
+            let released = match self.remove_veth(&veth).await {
+                Ok(()) => self.release_ip(&s.net.name, &veth).await.is_ok(),
+                Err(e) => {
+                    tracing::warn!(%veth, error = %e, "veth kept after failed create");
+                    false
+                }
+            };
+            if released {
+                let _ = self
+                    .record(PodsEvent::ContainerRemoved {
+                        namespace: self.ns.clone(),
+                        name: self.name.clone(),
+                        container: c.name.clone(),
+                    })
+                    .await;
+            }
+            return Err(reason);
+        }
+        Ok(())
+    }
+
+    /// Device tarball and digest: `vkube.io/file` verbatim, else the image cache (IMG-1).
+    async fn image(
+        &self,
+        pod: &Pod,
+        c: &k8s_openapi::api::core::v1::Container,
+    ) -> Result<(String, String), String> {
+        if let Some(file) = naming::file(pod) {
+            return Ok((file.to_string(), String::new()));
+        }
+        let reference = c
+            .image
+            .clone()
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| format!("container {} has no image", c.name))?;
+        let got = self
+            .deps
+            .images
+            .send(EnsureImage {
+                reference: reference.clone(),
+                correlation: self.correlation.clone(),
+            })
+            .await
+            .map_err(|e| format!("images actor: {e}"))?
+            .map_err(|e| format!("ensuring image {reference}: {e}"))?;
+        Ok((got.tarball_path, got.digest))
+    }
+
+    async fn create_on_device(
+        &self,
+        ros: &RosClient,
+        s: &Step<'_>,
+        container: &str,
+        plan: &ContainerPlan,
+        ip: Ipv4Addr,
+        digest: &str,
+    ) -> Result<(), String> {
+        let spec = &plan.spec;
+        let veth = &spec.interface;
+        let intent = DeviceContainer {
+            device_name: spec.name.clone(),
+            device_id: String::new(),
+            adopted: false,
+            started: false,
+            veth: veth.clone(),
+            network: s.net.name.clone(),
+            ip: ip.to_string(),
+            revision: s.pod.revision,
+            image_digest: digest.to_string(),
+            removing: false,
+        };
+        let same_intent = s.rec.is_some_and(|r| {
+            r.device_name == intent.device_name
+                && r.veth == intent.veth
+                && r.network == intent.network
+                && r.ip == intent.ip
+                && r.revision == intent.revision
+                && r.image_digest == intent.image_digest
+                && !r.removing
+        });
+        if !same_intent {
+            self.record(PodsEvent::ContainerCreating {
+                namespace: self.ns.clone(),
+                name: self.name.clone(),
+                container: container.to_string(),
+                device_name: intent.device_name.clone(),
+                veth: intent.veth.clone(),
+                network: intent.network.clone(),
+                ip: intent.ip.clone(),
+                revision: intent.revision,
+                image_digest: intent.image_digest.clone(),
+            })
+            .await?;
+        }
+        self.ensure_veth(veth, s.net, ip).await?;
+        let (id, adopted, started) = self
+            .container(ros, plan, s.rebuild)
+            .await
+            .map_err(|e| format!("creating container {}: {e}", spec.name))?;
+        self.record(PodsEvent::ContainerCreated {
+            namespace: self.ns.clone(),
+            name: self.name.clone(),
+            container: container.to_string(),
+            device_name: spec.name.clone(),
+            device_id: id,
+            adopted,
+        })
+        .await?;
+        if started {
+            self.record(PodsEvent::ContainerStarted {
+                namespace: self.ns.clone(),
+                name: self.name.clone(),
+                container: container.to_string(),
+            })
+            .await?;
+        }
+        if spec.start_on_boot && !s.units.contains(&spec.name) {
+            let pod = &s.pod.pod;
+            self.record_lifecycle(LifecycleEvent::UnitRegistered {
+                unit: spec.name.clone(),
+                pod: format!("{}/{}", self.ns, self.name),
+                restart_policy: "Always".into(),
+                start_on_boot: true,
+                priority: naming::boot_priority(pod, 0),
+                depends_on: naming::depends_on(pod),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// §3.1 steps 0 and 3–7: adopt a matching row, else replace whatever has the name.
+    /// Returns (device id, adopted, running).
+    async fn container(
+        &self,
+        ros: &RosClient,
+        plan: &ContainerPlan,
+        rebuild: bool,
+    ) -> Result<(String, bool, bool), RosError> {
+        let spec = &plan.spec;
+        if let Some(row) = ros.find_container(&spec.name).await? {
+            if !rebuild && plan::adoptable(&row, spec) && !row.id.is_empty() {
+                // Adopt: a crash may have cut the import or the start short.
+                let row = if row.state.is_running() || row.state.is_stopped() {
+                    row
+                } else {
+                    ros.wait_extracted(&spec.name).await?
+                };
+                if !row.state.is_running() {
+                    ros.start_container(&row.id).await?;
+                }
+                return Ok((row.id, true, true));
+            }
+            ros.delete_container(&spec.name).await?;
+            ros.wait_gone(&spec.name).await?;
+        }
+        for m in &plan.mounts {
+            ros.ensure_directory(&m.src).await?;
+        }
+        ros.sync_mounts(&spec.name, &plan.mounts).await?;
+        // Step 5 [F]: move the old root dir aside (O(1)); never a recursive delete (L-13).
+        ros.move_aside(&spec.root_dir).await?;
+        let id = ros.add_container(spec).await?;
+        let row = ros.wait_extracted(&spec.name).await?;
+        let id = if id.is_empty() { row.id.clone() } else { id };
+        if !row.state.is_running() {
+            ros.start_container(&id).await?;
+        }
+        Ok((id, false, true))
+    }
+}
+
+/// One container's create inputs.
+pub(super) struct Step<'a> {
+    pub pod: &'a DesiredPod,
+    pub index: usize,
+    pub net: &'a Network,
+    pub static_ip: Option<Ipv4Addr>,
+    pub rec: Option<&'a DeviceContainer>,
+    pub rebuild: bool,
+    pub units: &'a [String],
+}

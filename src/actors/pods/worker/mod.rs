@@ -1,0 +1,176 @@
+//! The pod worker: one job at a time per pod key (the pods actor guarantees it, L-4) that
+//! brings the device in line with the pod's recorded state — tear down what a deletion or a
+//! network move left, create or adopt what is missing, rebuild what an update changed.
+//!
+//! Rule 6 of the design: every device effect is preceded by an intent event
+//! (`ContainerCreating`, `ContainerRemoving`; IPAM's `IpAllocated`) and followed by its outcome
+//! (`ContainerCreated`, `VethCreated`, `ContainerRemoved`, `VethRemoved`, `IpReleased`). Names
+//! are deterministic, so a job cut short by a crash is resumed by the next one: an object with
+//! the expected name and properties is adopted, never duplicated.
+
+mod address;
+mod create;
+mod teardown;
+
+use super::plan;
+use super::{GetPod, PodView, PodsActor};
+use crate::actors::device::DeviceLink;
+use crate::actors::images::ImagesActor;
+use crate::actors::ipam::{IpamActor, Release};
+use crate::actors::journal::Record;
+use crate::actors::veths::{EnsureVeth, RemoveVeth, VethsActor};
+use crate::config::{Config, Network};
+use crate::events::catalogue::{LifecycleEvent, PodsEvent};
+use crate::routeros::RosClient;
+use actix::prelude::*;
+use k8s_openapi::api::core::v1::Pod;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// What a worker talks to. The pods actor's own address is passed per job.
+#[derive(Clone)]
+pub struct WorkerDeps {
+    pub config: Arc<Config>,
+    pub device: DeviceLink,
+    pub ipam: Addr<IpamActor>,
+    pub veths: Addr<VethsActor>,
+    pub images: Addr<ImagesActor>,
+}
+
+struct Job {
+    deps: WorkerDeps,
+    pods: Addr<PodsActor>,
+    ns: String,
+    name: String,
+    correlation: String,
+}
+
+/// Converges one pod; `Err` is the reason recorded in `PodCreateFailed` (the caller backs off).
+pub async fn converge(deps: WorkerDeps, pods: Addr<PodsActor>, key: String) -> Result<(), String> {
+    let (ns, name) = key.split_once('/').unwrap_or(("default", key.as_str()));
+    let job = Job {
+        deps,
+        pods,
+        ns: ns.to_string(),
+        name: name.to_string(),
+        correlation: format!("worker/{key}/{}", uuid::Uuid::new_v4()),
+    };
+    let view: PodView = job
+        .pods
+        .send(GetPod { key: key.clone() })
+        .await
+        .map_err(|e| format!("pods actor: {e}"))?;
+    // An unreachable device is an outage, not a fact about the pod: nothing is recorded and
+    // the caller backs off.
+    job.ros().await?;
+    if let Some(old) = view.deleting {
+        job.tear_down_pod(&old, view.units.as_slice()).await?;
+    }
+    let Some(pod) = view.desired else {
+        return Ok(());
+    };
+    let result = match &view.veth_clash {
+        // NAME-2 [D]: two pods on one veth would take each other's address; the one that
+        // yields fails until the name is free.
+        Some(other) => Err(format!(
+            "veth names collide with pod {other} (NAME-2: first 15 characters of namespace and name)"
+        )),
+        _ => job.create(&pod, &view.units).await,
+    };
+    if let Err(reason) = &result {
+        tracing::warn!(pod = %key, %reason, "pod create failed");
+    }
+    if let Err(reason) = &result
+        && pod.last_failure.as_ref() != Some(reason)
+    {
+        let _ = job
+            .record(PodsEvent::PodCreateFailed {
+                namespace: job.ns.clone(),
+                name: job.name.clone(),
+                reason: reason.clone(),
+            })
+            .await;
+    }
+    result
+}
+
+impl Job {
+    async fn record(&self, event: PodsEvent) -> Result<u64, String> {
+        self.pods
+            .send(Record {
+                event,
+                correlation: self.correlation.clone(),
+            })
+            .await
+            .map_err(|e| format!("pods actor: {e}"))?
+            .map_err(|e| format!("recording: {e}"))
+    }
+
+    async fn record_lifecycle(&self, event: LifecycleEvent) -> Result<u64, String> {
+        self.pods
+            .send(Record {
+                event,
+                correlation: self.correlation.clone(),
+            })
+            .await
+            .map_err(|e| format!("pods actor: {e}"))?
+            .map_err(|e| format!("recording: {e}"))
+    }
+
+    async fn ros(&self) -> Result<RosClient, String> {
+        self.deps
+            .device
+            .get()
+            .await
+            .map_err(|e| format!("RouterOS unreachable: {e}"))
+    }
+
+    /// NET-1, device part, through the veths actor (idempotent: reads only when in place).
+    async fn ensure_veth(&self, veth: &str, net: &Network, ip: Ipv4Addr) -> Result<(), String> {
+        self.deps
+            .veths
+            .send(EnsureVeth {
+                name: veth.to_string(),
+                network: net.name.clone(),
+                address: plan::cidr(net, ip),
+                gateway: net.gateway_ip().to_string(),
+                bridge: net.bridge.clone(),
+                correlation: self.correlation.clone(),
+            })
+            .await
+            .map_err(|e| format!("veths actor: {e}"))?
+            .map_err(|e| e.to_string())
+    }
+
+    async fn remove_veth(&self, veth: &str) -> Result<(), String> {
+        self.deps
+            .veths
+            .send(RemoveVeth {
+                name: veth.to_string(),
+                correlation: self.correlation.clone(),
+            })
+            .await
+            .map_err(|e| format!("veths actor: {e}"))?
+            .map_err(|e| e.to_string())
+    }
+
+    async fn release_ip(&self, network: &str, veth: &str) -> Result<(), String> {
+        self.deps
+            .ipam
+            .send(Release {
+                network: network.to_string(),
+                key: veth.to_string(),
+                correlation: self.correlation.clone(),
+            })
+            .await
+            .map_err(|e| format!("ipam actor: {e}"))?
+            .map_err(|e| format!("releasing {veth}: {e}"))
+    }
+}
+
+fn spec_containers(pod: &Pod) -> &[k8s_openapi::api::core::v1::Container] {
+    pod.spec
+        .as_ref()
+        .map(|s| s.containers.as_slice())
+        .unwrap_or(&[])
+}

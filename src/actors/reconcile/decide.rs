@@ -1,0 +1,78 @@
+//! The reconcile decision (§5, pure): given the recorded state and one bulk read of each
+//! device table, which pods need their worker, in creation order. A pod whose containers,
+//! veths and bridge ports are all where its record says needs nothing — so a quiet pass
+//! writes nothing to the device and appends nothing.
+
+use crate::actors::ipam::state::IpamState;
+use crate::actors::pods::naming;
+use crate::actors::pods::order::creation_order;
+use crate::actors::pods::state::{DesiredPod, PodsState};
+use crate::routeros::{BridgePort, Container, Veth};
+
+/// One pass's observation of the device.
+pub struct Observed<'a> {
+    pub containers: &'a [Container],
+    pub veths: &'a [Veth],
+    pub ports: &'a [BridgePort],
+}
+
+/// Keys needing work: deleted pods still holding device objects first, then desired pods in
+/// boot order (§7.4).
+pub fn pods_needing_work(state: &PodsState, ipam: &IpamState, seen: &Observed) -> Vec<String> {
+    let mut out: Vec<String> = state.deleting.keys().cloned().collect();
+    let desired: Vec<(String, &k8s_openapi::api::core::v1::Pod)> = state
+        .pods
+        .iter()
+        .map(|(k, p)| (k.clone(), &p.pod))
+        .collect();
+    for key in creation_order(&desired) {
+        if let Some(p) = state.pods.get(&key)
+            && needs_work(p, ipam, seen)
+        {
+            out.push(key);
+        }
+    }
+    out
+}
+
+fn needs_work(p: &DesiredPod, ipam: &IpamState, seen: &Observed) -> bool {
+    let spec = p
+        .pod
+        .spec
+        .as_ref()
+        .map(|s| s.containers.as_slice())
+        .unwrap_or(&[]);
+    let static_ip = naming::static_ip(&p.pod).ok().flatten();
+    // An update dropped a container.
+    if p.containers
+        .keys()
+        .any(|k| !spec.iter().any(|c| &c.name == k))
+    {
+        return true;
+    }
+    spec.iter().any(|c| {
+        let Some(rec) = p.containers.get(&c.name) else {
+            return true; // §5 step 3: create or adopt.
+        };
+        if !rec.is_created() || rec.removing || rec.revision != p.revision {
+            return true; // an intent without its outcome, or an update not yet built.
+        }
+        if !seen.containers.iter().any(|d| d.name == rec.device_name) {
+            return true; // §5 step 3b: the container vanished.
+        }
+        if !rec.veth.is_empty()
+            && (!seen.veths.iter().any(|v| v.name == rec.veth)
+                || !seen.ports.iter().any(|b| b.interface == rec.veth))
+        {
+            return true; // the veth or its bridge port vanished.
+        }
+        // §5 step 4b: the address IPAM holds differs from the static IP.
+        static_ip.is_some_and(|want| {
+            ipam.pools
+                .get(&rec.network)
+                .and_then(|pool| pool.get(&rec.veth))
+                .is_some_and(|a| a.ip != want)
+                || rec.ip != want.to_string()
+        })
+    })
+}

@@ -1,0 +1,250 @@
+//! The reconcile loop (§5, standalone mode): seeds boot-order pods (DS-2), then every
+//! `lifecycle.reconcileIntervalSeconds` (and on `RunPass`) reads each device table once and
+//! runs the workers of the pods that need work, one after another in boot order (§7.4).
+//! Passes run one at a time (L-3). It is started after replay, so it never decides on a
+//! half-loaded desired state (L-1); it deletes nothing itself — teardown is only for pods
+//! whose deletion was recorded, and only of objects whose creation was recorded (L-2).
+
+pub mod decide;
+
+use super::device::DeviceLink;
+use super::images::{ImagesActor, Pushed, RefreshImage};
+use super::ipam::IpamActor;
+use super::ipam::state::IpamState;
+use super::journal::GetState;
+use super::pods::naming;
+use super::pods::state::PodsState;
+use super::pods::{Kick, Kicked, PodsActor, Runnable, Seed};
+use crate::config::{Config, load_manifest};
+use actix::prelude::*;
+use decide::Observed;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct ReconcileActor {
+    config: Arc<Config>,
+    device: DeviceLink,
+    pods: Addr<PodsActor>,
+    ipam: Addr<IpamActor>,
+    images: Addr<ImagesActor>,
+}
+
+impl ReconcileActor {
+    pub fn new(
+        config: Arc<Config>,
+        device: DeviceLink,
+        pods: Addr<PodsActor>,
+        ipam: Addr<IpamActor>,
+        images: Addr<ImagesActor>,
+    ) -> Self {
+        ReconcileActor {
+            config,
+            device,
+            pods,
+            ipam,
+            images,
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        let s = self.config.lifecycle.reconcile_interval_seconds;
+        Duration::from_secs_f64(if s.is_finite() && s > 0.0 { s } else { 10.0 })
+    }
+}
+
+impl Actor for ReconcileActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // §5: the first pass runs one interval after the loop starts.
+        ctx.run_interval(self.interval(), |_, ctx| ctx.notify(RunPass));
+    }
+}
+
+/// Run one pass now (push notification, tests). Passes are serialised: a pass asked for
+/// while one runs starts when it ends.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "PassReport")]
+pub struct RunPass;
+
+/// What a pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Boot-order pods newly declared.
+    pub seeded: Vec<String>,
+    /// Pods whose worker ran, in order, with its outcome.
+    pub ran: Vec<(String, Result<(), String>)>,
+    /// Why the pass stopped early (device unreachable, listing failed).
+    pub aborted: Option<String>,
+}
+
+/// §5: a push notification runs a pass at once (the images actor cleared the digests).
+impl Handler<Pushed> for ReconcileActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Pushed, ctx: &mut Context<Self>) {
+        tracing::info!(repository = %msg.repository, "push notified: reconciling now");
+        ctx.notify(RunPass);
+    }
+}
+
+impl Handler<RunPass> for ReconcileActor {
+    type Result = AtomicResponse<Self, PassReport>;
+
+    fn handle(&mut self, _: RunPass, _: &mut Context<Self>) -> Self::Result {
+        let pass = pass(
+            self.config.clone(),
+            self.device.clone(),
+            self.pods.clone(),
+            self.ipam.clone(),
+            self.images.clone(),
+        );
+        AtomicResponse::new(Box::pin(pass.into_actor(self)))
+    }
+}
+
+async fn pass(
+    config: Arc<Config>,
+    device: DeviceLink,
+    pods: Addr<PodsActor>,
+    ipam: Addr<IpamActor>,
+    images: Addr<ImagesActor>,
+) -> PassReport {
+    let started = std::time::Instant::now();
+    let mut report = PassReport {
+        seeded: seed(&config, &pods).await,
+        ..PassReport::default()
+    };
+    let ros = match device.get().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "RECONCILE: device unreachable, pass skipped");
+            report.aborted = Some(e.to_string());
+            return report;
+        }
+    };
+    // One bulk read per table (DESIGN: observation is bulk).
+    let listed = async {
+        let containers = ros.list_containers().await?;
+        let veths = ros.list_veths().await?;
+        let ports = ros.list_bridge_ports().await?;
+        Ok::<_, crate::routeros::RosError>((containers, veths, ports))
+    };
+    let (containers, veths, ports) = match listed.await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "RECONCILE: listing failed, pass aborted");
+            report.aborted = Some(e.to_string());
+            return report;
+        }
+    };
+    let (Ok(state), Ok(ipam_state)) = (
+        pods.send(GetState::<PodsState>::new()).await,
+        ipam.send(GetState::<IpamState>::new()).await,
+    ) else {
+        report.aborted = Some("actors stopped".into());
+        return report;
+    };
+    let seen = Observed {
+        containers: &containers,
+        veths: &veths,
+        ports: &ports,
+    };
+    let mut keys = decide::pods_needing_work(&state, &ipam_state, &seen);
+    for key in image_moves(&state, &images).await {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let runnable = if keys.is_empty() {
+        keys
+    } else {
+        pods.send(Runnable { keys }).await.unwrap_or_default()
+    };
+    for key in runnable {
+        let kicked = pods
+            .send(Kick {
+                key: key.clone(),
+                force: false,
+            })
+            .await;
+        if let Ok(Kicked::Done(result)) = kicked {
+            report.ran.push((key, result));
+        }
+    }
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        containers = containers.len(),
+        ran = report.ran.len(),
+        "RECONCILE: complete"
+    );
+    report
+}
+
+/// §5 step 3c / IMG-2: created `image-policy: auto` pods whose registry digest moved away
+/// from the one their container was built from (one digest lookup per image per pass).
+async fn image_moves(state: &PodsState, images: &Addr<ImagesActor>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, p) in &state.pods {
+        if !naming::auto_update(&p.pod) {
+            continue;
+        }
+        for c in p.pod.spec.iter().flat_map(|s| &s.containers) {
+            let (Some(rec), Some(image)) = (p.containers.get(&c.name), c.image.as_ref()) else {
+                continue;
+            };
+            if !rec.is_created() || rec.image_digest.is_empty() {
+                continue;
+            }
+            let refresh = RefreshImage {
+                reference: image.clone(),
+                correlation: format!("reconcile/{key}"),
+            };
+            match images.send(refresh).await {
+                Ok(Ok((img, _))) if img.digest != rec.image_digest => {
+                    out.push(key.clone());
+                    break;
+                }
+                Ok(Err(e)) => tracing::debug!(pod = %key, error = %e, "image refresh failed"),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// DS-2: declare every manifest pod not yet desired and not deleted through the API. A
+/// manifest that cannot be read seeds nothing (a failed read is not an empty one, L-1).
+async fn seed(config: &Config, pods: &Addr<PodsActor>) -> Vec<String> {
+    let path = config.lifecycle.boot_manifest_path.trim();
+    if path.is_empty() || !Path::new(path).exists() {
+        return Vec::new();
+    }
+    let manifest = match load_manifest(Path::new(path)) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "boot manifest unreadable; nothing seeded");
+            return Vec::new();
+        }
+    };
+    let mut seeded = Vec::new();
+    for pod in manifest.pods {
+        let key = format!(
+            "{}/{}",
+            pod.metadata.namespace.as_deref().unwrap_or("default"),
+            pod.metadata.name.as_deref().unwrap_or_default()
+        );
+        let msg = Seed {
+            pod,
+            correlation: format!("seed/{key}"),
+        };
+        match pods.send(msg).await {
+            Ok(Ok(true)) => seeded.push(key),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!(pod = %key, error = %e, "seeding failed"),
+            Err(e) => tracing::warn!(pod = %key, error = %e, "seeding failed"),
+        }
+    }
+    seeded
+}

@@ -1,0 +1,157 @@
+//! Shared setup of the pods-engine tests: a real nats-server, the RouterOS simulator on
+//! loopback (accelerated clock, bridge `t` seeded, a docker-save tarball on its disk) and an
+//! in-process cluster in standalone mode whose reconcile loop the test drives (`RunPass`).
+#![allow(dead_code)]
+
+use crate::common::{NatsServer, cluster};
+use crate::routeros_support::{Harness, PACING};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, VolumeMount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use mkube::actors::cluster::Fold;
+use mkube::actors::ipam::state::IpamState;
+use mkube::actors::journal::GetState;
+use mkube::actors::pods::state::PodsState;
+use mkube::actors::pods::{Kick, Kicked};
+use mkube::actors::reconcile::{PassReport, RunPass};
+use mkube::actors::replay::{Visit, fold_log};
+use mkube::actors::wiring::Cluster;
+use mkube::config::Config;
+use mkube::routeros::RosClient;
+use mkube::sim::routeros::Profile;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+pub const TARBALL: &str = "raid1/cache/app.tar";
+
+pub struct Env {
+    pub nats: NatsServer,
+    pub h: Harness,
+    pub cfg: Config,
+}
+
+pub async fn env() -> Env {
+    let nats = NatsServer::start();
+    let h = Harness::start(Profile::default()).await;
+    h.seed(json!({"bridges": ["t", "u"]})).await;
+    h.tarball("app", "v1");
+    let cfg = config(&nats.url(), &h.sim.rest_url());
+    Env { nats, h, cfg }
+}
+
+/// `cluster::config` in standalone mode against the simulator; reconcile and port
+/// collection only run when the test asks.
+pub fn config(nats_url: &str, rest_url: &str) -> Config {
+    assert!(rest_url.starts_with("http://127.0.0.1:"), "loopback only");
+    let mut cfg = cluster::config(nats_url);
+    cfg.standalone = true;
+    cfg.routeros.rest_url = rest_url.to_string();
+    cfg.routeros.pacing = PACING;
+    cfg.storage.base_path = "/raid1/images".into();
+    cfg.lifecycle.reconcile_interval_seconds = 3600.0;
+    cfg.lifecycle.dangling_ports_after_seconds = 3600.0;
+    cfg.lifecycle.create_backoff_seconds = 0.2;
+    cfg
+}
+
+/// A one-container pod running the simulator's tarball (`vkube.io/file`), with a volume.
+pub fn pod(name: &str, annotations: &[(&str, &str)]) -> Pod {
+    let mut ann: std::collections::BTreeMap<String, String> = annotations
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    ann.insert("vkube.io/file".into(), TARBALL.into());
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("default".into()),
+            annotations: Some(ann),
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            restart_policy: Some("Always".into()),
+            containers: vec![Container {
+                name: "app".into(),
+                command: Some(vec!["/bin/app".into(), "--serve".into()]),
+                volume_mounts: Some(vec![VolumeMount {
+                    name: "data".into(),
+                    mount_path: "/data".into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Runs the pod's worker once more after whatever job is running ends, and returns that
+/// run's outcome. Waiting uses unforced kicks, which never queue extra runs.
+pub async fn settle(c: &Cluster, key: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let kick = |force| Kick {
+            key: key.to_string(),
+            force,
+        };
+        let got = match c.pods.send(kick(false)).await.expect("pods actor") {
+            Kicked::BackingOff => c.pods.send(kick(true)).await.expect("pods actor"),
+            other => other,
+        };
+        match got {
+            Kicked::Done(r) => return r,
+            Kicked::Busy => tokio::time::sleep(Duration::from_millis(20)).await,
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "pod {key} never settled");
+    }
+}
+
+pub async fn pass(c: &Cluster) -> PassReport {
+    c.reconcile
+        .as_ref()
+        .expect("standalone cluster has a reconcile loop")
+        .send(RunPass)
+        .await
+        .expect("reconcile actor")
+}
+
+pub async fn pods_state(c: &Cluster) -> PodsState {
+    c.pods.send(GetState::<PodsState>::new()).await.unwrap()
+}
+
+pub async fn ipam_state(c: &Cluster) -> IpamState {
+    c.ipam.send(GetState::<IpamState>::new()).await.unwrap()
+}
+
+/// A client of the simulator that leaves its journal alone.
+pub async fn ros(h: &Harness) -> RosClient {
+    RosClient::connect(h.options()).await.expect("client")
+}
+
+/// Every event kind in the log, in order, and the fold of it.
+pub async fn log_kinds(cfg: &Config) -> (Vec<String>, Fold) {
+    let log = cluster::log(cfg).await;
+    let last = log.last_sequence().await.unwrap();
+    let mut fold = Fold::default();
+    let mut kinds = Vec::new();
+    fold_log(&log, &mut fold, last, |_, decoded| {
+        if let Ok(env) = decoded {
+            kinds.push(crate::common::samples::kind_name(&env.event).to_string());
+        }
+        Visit::Continue
+    })
+    .await
+    .unwrap();
+    (kinds, fold)
+}
+
+/// POST/remove/set calls in the simulator journal (reads excluded).
+pub async fn writes(h: &Harness) -> Vec<String> {
+    h.journal()
+        .await
+        .into_iter()
+        .filter(|c| c.method != "GET")
+        .map(|c| c.line())
+        .collect()
+}
