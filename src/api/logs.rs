@@ -3,9 +3,9 @@
 //! connected device: 503.
 
 use super::ApiState;
-use super::pod_status::device_container_name;
 use super::pod_view::{cluster, pods_view};
 use super::status::ApiError;
+use crate::actors::pods::naming::container_name as device_container_name;
 use crate::actors::pods::state::pod_key;
 use actix_web::{HttpRequest, HttpResponse, web};
 

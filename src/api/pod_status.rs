@@ -1,5 +1,6 @@
-//! A pod's `status` from the pods fold and IPAM (controller.md §3.6), as one function so it can
-//! be swapped for the engine's richer status (`actors::pods::status`) when that lands.
+//! A pod's `status` from the pods fold and IPAM (controller.md §3.6), rendered from what the
+//! engine recorded (device ids, image digests, addresses) without a device round trip per
+//! read; `actors::pods::status` is the same mapping over a live device listing.
 //!
 //! Per container: created and started → `running`, ready; created, not started → `waiting`
 //! `ContainerCreating`; not created → `waiting` with the last create failure (reason
@@ -7,6 +8,7 @@
 //! `Pending`. `podIP` is the IPAM address of the veth of container 0 (NAME-2).
 
 use crate::actors::ipam::state::IpamState;
+use crate::actors::pods::naming;
 use crate::actors::pods::state::{DesiredPod, PodsState};
 use crate::config::Network;
 use chrono::{DateTime, Utc};
@@ -42,43 +44,30 @@ pub fn network_of<'n>(pod: &Pod, networks: &'n [Network]) -> Option<&'n Network>
     }
 }
 
-/// NAME-1: `<ns>_<pod>_<container>`, sanitised and truncated to 64 bytes.
-pub fn device_container_name(namespace: &str, pod: &str, container: &str) -> String {
-    let ns = if namespace.is_empty() {
-        "default"
-    } else {
-        namespace
-    };
-    let mut out: String = format!("{ns}_{pod}_{container}")
-        .chars()
-        .map(|c| match c {
-            'a'..='z' | '0'..='9' | '-' | '_' => c,
-            'A'..='Z' => c.to_ascii_lowercase(),
-            _ => '_',
-        })
-        .collect();
-    out.truncate(64);
-    out
-}
-
-/// NAME-2 veth names of container `i`: the original 8-character parts and upstream's 15.
-fn veth_names(namespace: &str, pod: &str, i: usize) -> [String; 2] {
-    let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
-    [8, 15].map(|n| format!("veth_{}_{}_{i}", cut(namespace, n), cut(pod, n)))
-}
-
-fn pod_ip(namespace: &str, name: &str, network: &str, ipam: &IpamState) -> Option<String> {
-    let pool = ipam.pools.get(network)?;
-    veth_names(namespace, name, 0)
-        .iter()
-        .find_map(|veth| pool.get(veth))
+/// The address of container 0: what the engine recorded for it, else the IPAM entry of its
+/// veth (NAME-2).
+fn pod_ip(desired: &DesiredPod, network: &str, ipam: &IpamState) -> Option<String> {
+    let pod = &desired.pod;
+    let first = pod.spec.as_ref()?.containers.first()?;
+    if let Some(ip) = desired
+        .containers
+        .get(&first.name)
+        .map(|c| c.ip.clone())
+        .filter(|ip| !ip.is_empty())
+    {
+        return Some(ip);
+    }
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let veth = naming::veth_name(namespace, name, 0);
+    ipam.pools
+        .get(network)?
+        .get(&veth)
         .map(|a| a.ip.to_string())
 }
 
 pub fn pod_status(desired: &DesiredPod, inputs: &StatusInputs) -> PodStatus {
     let pod = &desired.pod;
-    let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
     let specs = pod
         .spec
         .as_ref()
@@ -117,8 +106,10 @@ pub fn pod_status(desired: &DesiredPod, inputs: &StatusInputs) -> PodStatus {
             ContainerStatus {
                 name: spec.name.clone(),
                 image: spec.image.clone().unwrap_or_default(),
-                image_id: String::new(),
-                container_id: device.map(|d| d.device_id.clone()),
+                image_id: device.map(|d| d.image_digest.clone()).unwrap_or_default(),
+                container_id: device
+                    .map(|d| d.device_id.clone())
+                    .filter(|id| !id.is_empty()),
                 ready: running,
                 started: Some(running),
                 restart_count: restarts,
@@ -135,7 +126,7 @@ pub fn pod_status(desired: &DesiredPod, inputs: &StatusInputs) -> PodStatus {
         ..Default::default()
     };
     let network = network_of(pod, inputs.networks);
-    let ip = network.and_then(|n| pod_ip(namespace, name, &n.name, inputs.ipam));
+    let ip = network.and_then(|n| pod_ip(desired, &n.name, inputs.ipam));
     PodStatus {
         phase: Some(if all_running { "Running" } else { "Pending" }.into()),
         conditions: Some(vec![

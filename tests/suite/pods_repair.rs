@@ -99,25 +99,19 @@ async fn static_ip_drift_recreates_the_pod() {
     // Nothing to do while everything matches.
     assert!(pass(&c).await.ran.is_empty());
 
-    cluster::record(
-        &c,
-        IpamEvent::IpRecorded {
-            network: "t".into(),
-            key: veth.into(),
-            ip: "127.77.0.77".parse().unwrap(),
-            hostname: String::new(),
-        }
-        .into(),
-        "test",
-    )
-    .await;
+    // Someone re-addresses the veth on the device: the pass's IPAM resync learns it (the device
+    // wins), and step 4b sees the static IP drift.
+    let ros = ros(&env.h).await;
+    let v = ros.find_veth(veth).await.unwrap().unwrap();
+    ros.ensure_veth(veth, "127.77.0.77/24", &v.gateway)
+        .await
+        .unwrap();
     let report = pass(&c).await;
     assert_eq!(report.ran, vec![("default/fixed".to_string(), Ok(()))]);
     assert_eq!(
         ipam_state(&c).await.pools["t"][veth].ip.to_string(),
         "127.77.0.50"
     );
-    let ros = ros(&env.h).await;
     let v = ros.find_veth(veth).await.unwrap().unwrap();
     assert_eq!(v.ipv4().as_deref(), Some("127.77.0.50/24"));
     ros.wait_running("default_fixed_app")

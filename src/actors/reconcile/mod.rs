@@ -6,6 +6,7 @@
 //! whose deletion was recorded, and only of objects whose creation was recorded (L-2).
 
 pub mod decide;
+pub mod ipam_sync;
 
 use super::device::DeviceLink;
 use super::images::{ImagesActor, Pushed, RefreshImage};
@@ -139,10 +140,14 @@ async fn pass(
             return report;
         }
     };
-    let (Ok(state), Ok(ipam_state)) = (
-        pods.send(GetState::<PodsState>::new()).await,
-        ipam.send(GetState::<IpamState>::new()).await,
-    ) else {
+    let Ok(state) = pods.send(GetState::<PodsState>::new()).await else {
+        report.aborted = Some("actors stopped".into());
+        return report;
+    };
+    if let Err(e) = ipam_sync::resync(&ipam, &state, &config, &veths).await {
+        tracing::warn!(error = %e, "RECONCILE: IPAM resync failed");
+    }
+    let Ok(ipam_state) = ipam.send(GetState::<IpamState>::new()).await else {
         report.aborted = Some("actors stopped".into());
         return report;
     };
