@@ -25,6 +25,7 @@ mod registry_certs;
 mod registry_cli;
 mod registry_clients;
 mod registry_differential;
+mod registry_large;
 mod registry_notify;
 mod registry_tls;
 mod replay_side_effects;
