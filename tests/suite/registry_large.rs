@@ -110,10 +110,10 @@ async fn one_gib_layer_and_ten_parallel_100_mib_layers_over_tls() {
         && free < NEEDED
     {
         eprintln!(
-            "SKIPPED: needs {:.1} GiB free in {}, have {:.1}",
+            "SKIPPED: needs {:.1} GiB free, have {:.1} GiB (in {})",
             NEEDED as f64 / GIB as f64,
-            tmp.path().display(),
-            free as f64 / GIB as f64
+            free as f64 / GIB as f64,
+            tmp.path().display()
         );
         return;
     }
