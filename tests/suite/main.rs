@@ -33,6 +33,7 @@ mod registry_certs;
 mod registry_cli;
 mod registry_clients;
 mod registry_differential;
+mod registry_large;
 mod registry_mgmt;
 mod registry_notify;
 mod registry_tls;

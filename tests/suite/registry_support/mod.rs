@@ -475,3 +475,157 @@ pub fn raw_http(
         .collect();
     (status, hdrs, resp[split + 4..].to_vec())
 }
+
+// ---------------------------------------------------------------------------
+// Large random images, streamed to disk (the large-upload test and `benches/registry.rs`)
+
+/// A layer blob written by [`random_layer`].
+#[derive(Debug, Clone)]
+pub struct RandomBlob {
+    pub digest: String,
+    pub size: u64,
+}
+
+/// Counts and hashes what passes through to `inner`.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Largest file inside a random layer.
+const RANDOM_FILE: u64 = 8 << 20;
+
+/// Writes a layer of `bytes` random (incompressible) bytes to `path`: a tar of files of at
+/// most 8 MiB under `<dir>/` (give each layer of an image its own, or upper layers hide lower
+/// ones when flattened), gzip-wrapped with stored (level 0) blocks. Gzip, so skopeo sees
+/// a compressed layer and copies it as is instead of compressing it on push; stored, so
+/// writing it costs no compression. Streamed from `/dev/urandom`: never more than a buffer
+/// in memory. Returns the blob's digest and size.
+pub fn random_layer(path: &Path, bytes: u64, dir: &str) -> RandomBlob {
+    use std::io::{BufReader, BufWriter, Read};
+    let file = std::fs::File::create(path).unwrap();
+    let hashing = HashingWriter {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    let gz = GzEncoder::new(hashing, Compression::none());
+    let mut tar = tar::Builder::new(gz);
+    let mut urandom =
+        BufReader::with_capacity(1 << 20, std::fs::File::open("/dev/urandom").unwrap());
+    let (mut left, mut i) = (bytes, 0u32);
+    while left > 0 {
+        let n = left.min(RANDOM_FILE);
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        h.set_size(n);
+        tar.append_data(&mut h, format!("{dir}/f{i:05}"), (&mut urandom).take(n))
+            .unwrap();
+        left -= n;
+        i += 1;
+    }
+    let hashing = tar.into_inner().unwrap().finish().unwrap();
+    let HashingWriter {
+        mut inner,
+        hasher,
+        size,
+    } = hashing;
+    inner.flush().unwrap();
+    RandomBlob {
+        digest: format!("sha256:{}", hex::encode(hasher.finalize())),
+        size,
+    }
+}
+
+/// An image written by [`write_random_layout`].
+#[derive(Debug, Clone)]
+pub struct RandomImage {
+    pub manifest_digest: String,
+    pub config_digest: String,
+    pub layers: Vec<RandomBlob>,
+}
+
+/// Writes an OCI image layout at `dir` holding one linux/amd64 image under `tag` whose layers
+/// are [`random_layer`]s of `layer_bytes` each (payload bytes; the blobs are a little larger).
+pub fn write_random_layout(dir: &Path, tag: &str, layer_bytes: &[u64]) -> RandomImage {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let mut layers = Vec::new();
+    for (i, bytes) in layer_bytes.iter().enumerate() {
+        let tmp = blobs.join(format!(".layer-{i}.tmp"));
+        let blob = random_layer(&tmp, *bytes, &format!("layer{i}"));
+        std::fs::rename(&tmp, blobs.join(&blob.digest["sha256:".len()..])).unwrap();
+        layers.push(blob);
+    }
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux",
+        "config": {"Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": []}})
+    .to_string()
+    .into_bytes();
+    let config_digest = layout_blob(dir, &config);
+    let descs: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|l| serde_json::json!({"mediaType": GZ_LAYER, "digest": l.digest, "size": l.size}))
+        .collect();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": descs,
+    })
+    .to_string()
+    .into_bytes();
+    let manifest_digest = layout_blob(dir, &manifest);
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": OCI_MANIFEST, "digest": manifest_digest, "size": manifest.len(),
+        "annotations": {"org.opencontainers.image.ref.name": tag}}]});
+    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    RandomImage {
+        manifest_digest,
+        config_digest,
+        layers,
+    }
+}
+
+/// SHA-256 (`sha256:<hex>`) of a file, streamed.
+pub fn file_digest(path: &Path) -> String {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// Bytes free for unprivileged users on the filesystem holding `dir` (`df`), if known.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    let out = Command::new("df")
+        .args(["-P", "-B1"])
+        .arg(dir)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()
+}
