@@ -5,6 +5,7 @@
 //! half-loaded desired state (L-1); it deletes nothing itself — teardown is only for pods
 //! whose deletion was recorded, and only of objects whose creation was recorded (L-2).
 
+pub mod coalesce;
 pub mod decide;
 pub mod ipam_sync;
 
@@ -29,6 +30,7 @@ pub struct ReconcileActor {
     pods: Addr<PodsActor>,
     ipam: Addr<IpamActor>,
     images: Addr<ImagesActor>,
+    pushes: coalesce::Coalescer,
 }
 
 impl ReconcileActor {
@@ -45,6 +47,7 @@ impl ReconcileActor {
             pods,
             ipam,
             images,
+            pushes: coalesce::Coalescer::default(),
         }
     }
 
@@ -80,13 +83,29 @@ pub struct PassReport {
     pub aborted: Option<String>,
 }
 
-/// §5: a push notification runs a pass at once (the images actor cleared the digests).
+/// §5: a push notification runs a pass at once (the images actor cleared the digests); a
+/// burst of pushes is coalesced over 2 s (images.md §4.1).
 impl Handler<Pushed> for ReconcileActor {
     type Result = ();
 
     fn handle(&mut self, msg: Pushed, ctx: &mut Context<Self>) {
-        tracing::info!(repository = %msg.repository, "push notified: reconciling now");
-        ctx.notify(RunPass);
+        let now = std::time::Instant::now();
+        match self.pushes.on_push(now) {
+            coalesce::Action::RunNow => {
+                tracing::info!(repository = %msg.repository, "push notified: reconciling now");
+                ctx.notify(RunPass);
+            }
+            coalesce::Action::RunAt(at) => {
+                tracing::info!(repository = %msg.repository, "push notified: coalescing");
+                ctx.run_later(at.saturating_duration_since(now), |act, ctx| {
+                    act.pushes.trailing_ran(std::time::Instant::now());
+                    ctx.notify(RunPass);
+                });
+            }
+            coalesce::Action::Coalesced => {
+                tracing::debug!(repository = %msg.repository, "push coalesced");
+            }
+        }
     }
 }
 
