@@ -231,7 +231,7 @@ impl Job {
         }
         if spec.start_on_boot && !s.units.contains(&spec.name) {
             let pod = &s.pod.pod;
-            self.record_lifecycle(LifecycleEvent::UnitRegistered {
+            self.record(LifecycleEvent::UnitRegistered {
                 unit: spec.name.clone(),
                 pod: format!("{}/{}", self.ns, self.name),
                 restart_policy: "Always".into(),

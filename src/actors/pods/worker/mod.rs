@@ -20,7 +20,7 @@ use crate::actors::ipam::{IpamActor, Release};
 use crate::actors::journal::Record;
 use crate::actors::veths::{EnsureVeth, RemoveVeth, VethsActor};
 use crate::config::{Config, Network};
-use crate::events::catalogue::{LifecycleEvent, PodsEvent};
+use crate::events::catalogue::PodsEvent;
 use crate::routeros::RosClient;
 use actix::prelude::*;
 use k8s_openapi::api::core::v1::Pod;
@@ -95,18 +95,12 @@ pub async fn converge(deps: WorkerDeps, pods: Addr<PodsActor>, key: String) -> R
 }
 
 impl Job {
-    async fn record(&self, event: PodsEvent) -> Result<u64, String> {
-        self.pods
-            .send(Record {
-                event,
-                correlation: self.correlation.clone(),
-            })
-            .await
-            .map_err(|e| format!("pods actor: {e}"))?
-            .map_err(|e| format!("recording: {e}"))
-    }
-
-    async fn record_lifecycle(&self, event: LifecycleEvent) -> Result<u64, String> {
+    /// Records one of the pods actor's facts (pods or lifecycle area).
+    async fn record<E>(&self, event: E) -> Result<u64, String>
+    where
+        E: Send + 'static,
+        PodsActor: Handler<Record<E>>,
+    {
         self.pods
             .send(Record {
                 event,

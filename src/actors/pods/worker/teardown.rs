@@ -52,7 +52,7 @@ impl Job {
             .await?;
         }
         if units.contains(&rec.device_name) {
-            self.record_lifecycle(LifecycleEvent::UnitUnregistered {
+            self.record(LifecycleEvent::UnitUnregistered {
                 unit: rec.device_name.clone(),
             })
             .await?;
