@@ -89,8 +89,11 @@ fn demo_config_loads_cleanly_and_is_loopback_only() {
     assert_eq!(config.nats.replicas, 1);
     assert_eq!(config.nats.snapshot_every, 1000);
     assert_eq!(config.api.listen, "127.0.0.1:8082");
-    assert!(config.storage.base_path.starts_with("./.demo/"));
-    assert!(config.storage.tarball_cache.starts_with("./.demo/"));
+    // basePath is a path on the (simulated) device, whose disk is .demo/device; the tarball
+    // cache is written by mkube inside that disk and mapped to the device's view (NAME-8).
+    assert_eq!(config.storage.base_path, "/raid1/images");
+    assert!(config.storage.tarball_cache.starts_with(".demo/device/"));
+    assert_eq!(config.storage.persistent_mounts[0].host_path, "raid1/cache");
     assert_eq!(
         config.lifecycle.boot_manifest_path,
         "config/demo-boot-order.yaml"

@@ -325,3 +325,251 @@ async fn a_teardown_cut_short_is_finished_after_a_restart() {
     assert!(state.pods.is_empty() && state.deleting.is_empty());
     assert!(pass(&after).await.ran.is_empty());
 }
+
+// ---- Rule 6, every step: the real binary aborts (MKUBE_CRASH_AT) at each crash point of a
+// create, a delete and an update; a restarted binary converges with no duplicate container,
+// no leaked veth, bridge port, address or mount list.
+
+struct CrashRig {
+    _nats: NatsServer,
+    h: Harness,
+    url: String,
+    rest: String,
+    dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl CrashRig {
+    async fn start() -> CrashRig {
+        let nats = NatsServer::start();
+        let h = Harness::start(Profile::default()).await;
+        h.seed(json!({"bridges": ["t"]})).await;
+        h.tarball("app", "v1");
+        CrashRig {
+            url: nats.url(),
+            rest: h.sim.rest_url(),
+            _nats: nats,
+            h,
+            dir: tempfile::tempdir().unwrap(),
+            http: common::http(),
+        }
+    }
+
+    async fn mkube(&self, crash_at: Option<&str>) -> MkubeProcess {
+        let (url, rest) = (self.url.clone(), self.rest.clone());
+        let env: Vec<(&str, &str)> = crash_at
+            .map(|p| ("MKUBE_CRASH_AT", p))
+            .into_iter()
+            .collect();
+        let mk = MkubeProcess::start_env(self.dir.path(), |l| process_config(&url, &rest, l), &env);
+        mk.wait_ready(&self.http).await;
+        mk
+    }
+
+    fn pod_body(name: &str, command: &str) -> serde_json::Value {
+        json!({
+            "metadata": {"name": name, "annotations": {"vkube.io/file": TARBALL}},
+            "spec": {"restartPolicy": "Always", "containers": [{"name": "app", "command": [command]}]}
+        })
+    }
+
+    /// Waits until the process aborted at its crash point.
+    async fn aborted(mk: &mut MkubeProcess, point: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = mk.child.try_wait().unwrap() {
+                assert!(!status.success(), "{point}: exited cleanly");
+                assert!(
+                    mk.log_text().contains(&format!("MKUBE_CRASH_AT={point}")),
+                    "{point}: died elsewhere: {}",
+                    mk.log_text()
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{point}: never reached: {}",
+                mk.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The device and the log agree that `name` runs once with command `cmd`, or (None) that
+    /// nothing of it is left.
+    async fn converged(&self, name: &str, cmd: Option<&str>, mk: &MkubeProcess) -> Option<String> {
+        let ros = ros(&self.h).await;
+        let mut cfg = cluster::config(&self.url);
+        cfg.node_name = "crash".into();
+        let device_name = format!("default_{name}_app");
+        let veth = format!("veth_default_{name}_0");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let rows: Vec<_> = ros
+                .list_containers()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|c| c.name == device_name)
+                .collect();
+            let veths: Vec<_> = ros
+                .list_veths()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|v| v.name == veth)
+                .collect();
+            let ports = ros.ports_of(&veth).await.unwrap_or_default();
+            let mounts = ros.list_mounts(&device_name).await.unwrap().len();
+            let (_, fold) = log_kinds(&cfg).await;
+            let ip = fold
+                .state
+                .ipam
+                .pools
+                .get("t")
+                .and_then(|p| p.get(&veth))
+                .map(|a| a.ip.to_string());
+            let pods = &fold.state.pods;
+            let done = match cmd {
+                Some(cmd) => {
+                    let rec = pods
+                        .pods
+                        .get(&format!("default/{name}"))
+                        .and_then(|p| p.containers.get("app"));
+                    rows.len() == 1
+                        && rows[0].state.is_running()
+                        && rows[0].cmd == cmd
+                        && veths.len() == 1
+                        && ports.len() == 1
+                        && ip.as_ref().is_some_and(|ip| {
+                            veths[0].ipv4().as_deref() == Some(&format!("{ip}/24"))
+                        })
+                        && rec.is_some_and(|c| c.is_created() && c.started && !c.removing)
+                }
+                None => {
+                    rows.is_empty()
+                        && veths.is_empty()
+                        && ports.is_empty()
+                        && mounts == 0
+                        && ip.is_none()
+                        && !pods.pods.contains_key(&format!("default/{name}"))
+                        && !pods.deleting.contains_key(&format!("default/{name}"))
+                }
+            };
+            if done {
+                // Other pods' addresses are untouched; this one holds at most one.
+                return ip;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} never converged (rows {}, veths {}, ports {}, mounts {mounts}, ip {ip:?}): {}",
+                rows.len(),
+                veths.len(),
+                ports.len(),
+                mk.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn points(prefix: &str) -> Vec<&'static str> {
+    mkube::actors::pods::worker::crash::POINTS
+        .iter()
+        .copied()
+        .filter(|p| p.starts_with(prefix))
+        .collect()
+}
+
+#[actix_rt::test]
+async fn a_crash_at_every_create_step_converges_after_restart() {
+    let rig = CrashRig::start().await;
+    for (i, point) in points("create.").into_iter().enumerate() {
+        let name = format!("c{i}");
+        let mut crashing = rig.mkube(Some(point)).await;
+        // The fact is recorded before the worker starts; the abort may still cut the answer.
+        let r = rig
+            .http
+            .post(crashing.url("/api/v1/namespaces/default/pods"))
+            .json(&CrashRig::pod_body(&name, "/bin/app"))
+            .send()
+            .await;
+        if let Ok(r) = r {
+            assert_eq!(r.status(), 201, "{point}");
+        }
+        CrashRig::aborted(&mut crashing, point).await;
+        let mut normal = rig.mkube(None).await;
+        rig.converged(&name, Some("/bin/app"), &normal).await;
+        normal.kill();
+    }
+}
+
+#[actix_rt::test]
+async fn a_crash_at_every_delete_step_converges_after_restart() {
+    let rig = CrashRig::start().await;
+    for (i, point) in points("delete.").into_iter().enumerate() {
+        let name = format!("d{i}");
+        let mut normal = rig.mkube(None).await;
+        let r = rig
+            .http
+            .post(normal.url("/api/v1/namespaces/default/pods"))
+            .json(&CrashRig::pod_body(&name, "/bin/app"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        rig.converged(&name, Some("/bin/app"), &normal).await;
+        normal.kill();
+        let mut crashing = rig.mkube(Some(point)).await;
+        // The fact is recorded before the worker starts; the abort may still cut the answer.
+        let r = rig
+            .http
+            .delete(crashing.url(&format!("/api/v1/namespaces/default/pods/{name}")))
+            .send()
+            .await;
+        if let Ok(r) = r {
+            assert_eq!(r.status(), 200, "{point}");
+        }
+        CrashRig::aborted(&mut crashing, point).await;
+        let mut normal = rig.mkube(None).await;
+        rig.converged(&name, None, &normal).await;
+        normal.kill();
+    }
+}
+
+// An update on the same network rebuilds the container (§3.3 [F]); a crash at any create step
+// of the rebuild ends with the new command running once, on the same veth and address.
+#[actix_rt::test]
+async fn a_crash_at_every_update_step_converges_after_restart() {
+    let rig = CrashRig::start().await;
+    for (i, point) in points("create.").into_iter().enumerate() {
+        let name = format!("u{i}");
+        let mut normal = rig.mkube(None).await;
+        let r = rig
+            .http
+            .post(normal.url("/api/v1/namespaces/default/pods"))
+            .json(&CrashRig::pod_body(&name, "/bin/app"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let before = rig.converged(&name, Some("/bin/app"), &normal).await;
+        normal.kill();
+        let mut crashing = rig.mkube(Some(point)).await;
+        // The fact is recorded before the worker starts; the abort may still cut the answer.
+        let r = rig
+            .http
+            .put(crashing.url(&format!("/api/v1/namespaces/default/pods/{name}")))
+            .json(&CrashRig::pod_body(&name, "/bin/app-v2"))
+            .send()
+            .await;
+        if let Ok(r) = r {
+            assert_eq!(r.status(), 200, "{point}");
+        }
+        CrashRig::aborted(&mut crashing, point).await;
+        let mut normal = rig.mkube(None).await;
+        let after = rig.converged(&name, Some("/bin/app-v2"), &normal).await;
+        assert_eq!(before, after, "{point}: the update kept the address");
+        normal.kill();
+    }
+}

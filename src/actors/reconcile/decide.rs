@@ -54,8 +54,10 @@ fn needs_work(p: &DesiredPod, ipam: &IpamState, seen: &Observed) -> bool {
         let Some(rec) = p.containers.get(&c.name) else {
             return true; // §5 step 3: create or adopt.
         };
-        if !rec.is_created() || rec.removing || rec.revision != p.revision {
-            return true; // an intent without its outcome, or an update not yet built.
+        if !rec.is_created() || !rec.started || rec.removing || rec.revision != p.revision {
+            // An intent without its outcome (a crash between `ContainerCreated` and
+            // `ContainerStarted` included), or an update not yet built.
+            return true;
         }
         if !seen.containers.iter().any(|d| d.name == rec.device_name) {
             return true; // §5 step 3b: the container vanished.

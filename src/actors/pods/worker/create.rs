@@ -1,6 +1,6 @@
 //! §3.1 create and §3.3 rebuild of a desired pod's containers, adoption included.
 
-use super::{Job, spec_containers};
+use super::{Job, crash, spec_containers};
 use crate::actors::images::EnsureImage;
 use crate::actors::ipam::state::IpamState;
 use crate::actors::journal::GetState;
@@ -75,7 +75,9 @@ impl Job {
                     .find_container(&r.device_name)
                     .await
                     .map_err(|e| format!("reading container {}: {e}", r.device_name))?;
-                if present.is_some() {
+                // Recorded as created but never as started (a crash between the two): the
+                // create path below adopts the row and records the start.
+                if present.is_some() && r.started {
                     // The container is there; its veth and bridge port may not be.
                     if let Ok(ip) = r.ip.parse::<Ipv4Addr>()
                         && !r.veth.is_empty()
@@ -107,6 +109,7 @@ impl Job {
             .ok_or_else(|| format!("container {} missing from the spec", c.name))?;
         let veth = plan.spec.interface.clone();
         let ip = self.allocate(ros, &s, &veth, &c.name).await?;
+        crash::point("create.allocated");
         let result = self
             .create_on_device(ros, &s, &c.name, &plan, ip, &digest)
             .await;
@@ -207,11 +210,14 @@ impl Job {
             })
             .await?;
         }
+        crash::point("create.intent");
         self.ensure_veth(veth, s.net, ip).await?;
+        crash::point("create.veth");
         let (id, adopted, started) = self
             .container(ros, plan, s.rebuild)
             .await
             .map_err(|e| format!("creating container {}: {e}", spec.name))?;
+        crash::point("create.container");
         self.record(PodsEvent::ContainerCreated {
             namespace: self.ns.clone(),
             name: self.name.clone(),
@@ -221,6 +227,7 @@ impl Job {
             adopted,
         })
         .await?;
+        crash::point("create.recorded");
         if started {
             self.record(PodsEvent::ContainerStarted {
                 namespace: self.ns.clone(),

@@ -9,6 +9,7 @@
 //! the expected name and properties is adopted, never duplicated.
 
 mod address;
+pub mod crash;
 mod create;
 mod teardown;
 

@@ -1,6 +1,6 @@
 //! §3.2 teardown: only what the log says mkube created or adopted (L-2).
 
-use super::{Job, spec_containers};
+use super::{Job, crash, spec_containers};
 use crate::actors::pods::naming;
 use crate::actors::pods::plan;
 use crate::actors::pods::state::{DesiredPod, DeviceContainer};
@@ -51,6 +51,7 @@ impl Job {
             })
             .await?;
         }
+        crash::point("delete.intent");
         if units.contains(&rec.device_name) {
             self.record(LifecycleEvent::UnitUnregistered {
                 unit: rec.device_name.clone(),
@@ -62,10 +63,13 @@ impl Job {
         ros.delete_pod_container(&rec.device_name, None)
             .await
             .map_err(|e| format!("removing container {}: {e}", rec.device_name))?;
+        crash::point("delete.container");
         self.remove_veth(&veth).await?;
+        crash::point("delete.veth");
         if let Some(network) = network {
             self.release_ip(&network, &veth).await?;
         }
+        crash::point("delete.released");
         self.record(PodsEvent::ContainerRemoved {
             namespace: self.ns.clone(),
             name: self.name.clone(),
