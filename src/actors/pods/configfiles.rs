@@ -119,9 +119,7 @@ pub fn differs(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> bool {
             continue;
         }
         match files.get(&name) {
-            Some(want) if std::fs::read(entry.path()).is_ok_and(|have| &have == want) => {
-                seen += 1
-            }
+            Some(want) if std::fs::read(entry.path()).is_ok_and(|have| &have == want) => seen += 1,
             _ => return true,
         }
     }
@@ -184,9 +182,8 @@ pub fn pod_differs(storage: &StorageConfig, state: &ConfigMapsState, pod: &Pod) 
     pod.spec.iter().flat_map(|s| &s.containers).any(|c| {
         let device = naming::container_name(ns, name, &c.name);
         config_map_mounts(pod, c).iter().any(|m| {
-            lookup(state, pod, m).is_some_and(|cm| {
-                differs(&local_dir(storage, &device, &m.volume), &files_of(cm))
-            })
+            lookup(state, pod, m)
+                .is_some_and(|cm| differs(&local_dir(storage, &device, &m.volume), &files_of(cm)))
         })
     })
 }
@@ -211,7 +208,10 @@ mod tests {
         assert!(sync(&dir, &one).unwrap());
         assert!(!differs(&dir, &one));
         assert!(!sync(&dir, &one).unwrap());
-        let mode = std::fs::metadata(dir.join("b")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.join("b"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o644);
         let two = files(&[("a.conf", "9")]);
         assert!(differs(&dir, &two));
