@@ -286,7 +286,7 @@ async fn a_missing_configmap_gives_an_empty_directory() {
         .map(|m| normalize_path(&m.src))
         .expect("config mount");
     assert_eq!(src, "raid1/volumes/default_web_app/config");
-    let dir = env.h.disk().join(&src);
+    let dir = env.h.disk().join(src);
     assert!(dir.is_dir(), "provisioned");
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "empty");
     assert!(!env.h.disk().join(HOST_DIR).exists());
