@@ -26,13 +26,16 @@ const CM_PATH: &str = "/api/v1/namespaces/default/configmaps";
 
 /// `storage.configMapPath` inside the simulator's disk, mapped by `persistentMounts`.
 fn cm_config(env: &Env) -> Config {
-    let mut cfg = env.cfg.clone();
+    with_cm(env, env.cfg.clone())
+}
+
+fn with_cm(env: &Env, mut cfg: Config) -> Config {
     let local = env.h.disk().join("raid1/mkube");
     cfg.storage.config_map_path = local.join("configmaps").to_string_lossy().into_owned();
-    cfg.storage.persistent_mounts = vec![PersistentMount {
+    cfg.storage.persistent_mounts.push(PersistentMount {
         container_path: local.to_string_lossy().into_owned(),
         host_path: "raid1/mkube".into(),
-    }];
+    });
     cfg
 }
 
@@ -342,4 +345,43 @@ async fn malformed_configmap_keys_are_rejected_at_admission() {
     assert!(!env.h.disk().join("raid1/x").exists());
     assert!(!env.h.disk().join("raid1/mkube").exists());
     api.stop().await;
+}
+
+// §5 step 5: a pod whose image is not available in the registry (one digest lookup through
+// the images actor fails) is not rebuilt; its files stay as they were, so the difference is
+// still there for the next pass ([D]: the rebuild writes the files).
+#[actix_rt::test]
+async fn a_pod_whose_image_is_unavailable_is_left_for_the_next_pass() {
+    use crate::pods_engine::{push_app, registry_config, registry_pod};
+    let env = env().await;
+    let reg = crate::registry_support::start_registry(None).await;
+    push_app(&reg, "v1").await;
+    let cfg = with_cm(&env, registry_config(&env, &reg));
+    let c = cluster::boot(&cfg).await;
+    put_direct(&c, "app-config", &[("app.conf", "v1")]).await;
+    let mut p = registry_pod("web", &reg, false);
+    let cm = cm_pod("web", "app-config");
+    p.spec = cm.spec;
+    p.spec.as_mut().unwrap().containers[0].image = Some(format!("{}/app:v1", reg.host()));
+    declare(&c, p).await;
+    let id = container_id(&env).await;
+
+    drop(reg); // the registry is gone
+    put_direct(&c, "app-config", &[("app.conf", "v2")]).await;
+    for _ in 0..2 {
+        env.h.clear_journal().await;
+        pass(&c).await;
+        assert!(
+            writes(&env.h).await.is_empty(),
+            "{:?}",
+            writes(&env.h).await
+        );
+        assert_eq!(
+            std::fs::read_to_string(file(&env, "app.conf")).unwrap(),
+            "v1"
+        );
+        assert_eq!(container_id(&env).await, id);
+    }
+    let (kinds, _) = log_kinds(&cfg).await;
+    assert!(!kinds.iter().any(|k| k == "pods.PodUpdated"), "{kinds:?}");
 }
