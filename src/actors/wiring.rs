@@ -157,6 +157,11 @@ pub async fn boot(
         config,
     )
     .start();
+    let configmaps = ConfigMapsActor::new(
+        journal(ConfigMapsActor::NAME, ConfigMapsActor::AREAS),
+        state.configmaps,
+    )
+    .start();
     let config_arc = Arc::new(config.clone());
     let mut pods = PodsActor::new(journal(PodsActor::NAME, PodsActor::AREAS), state.pods);
     if engine {
@@ -166,17 +171,13 @@ pub async fn boot(
             ipam: ipam.clone(),
             veths: veths.clone(),
             images: images.clone(),
+            configmaps: configmaps.clone(),
         });
     }
     let pods = pods.start();
     let consistency = ConsistencyActor::new(
         journal(ConsistencyActor::NAME, ConsistencyActor::AREAS),
         state.consistency,
-    )
-    .start();
-    let configmaps = ConfigMapsActor::new(
-        journal(ConfigMapsActor::NAME, ConfigMapsActor::AREAS),
-        state.configmaps,
     )
     .start();
     // Reconcile starts only now, after replay (L-1).

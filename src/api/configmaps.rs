@@ -13,6 +13,7 @@ use super::{ApiState, MAX_BODY, patch, watch};
 use crate::actors::configmaps::state::{ConfigMapsState, config_map_key};
 use crate::actors::configmaps::{ConfigMapsError, Put, PutMode, Remove};
 use crate::actors::journal::GetState;
+use crate::actors::pods::configsync::SyncConfigFiles;
 use actix_web::{HttpRequest, HttpResponse, web};
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::{Value, json};
@@ -183,14 +184,8 @@ fn config_map_from(
         .flat_map(|d| d.keys())
         .chain(cm.binary_data.iter().flat_map(|d| d.keys()))
     {
-        let ok = !key.is_empty()
-            && key.len() <= 253
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-            && key != "."
-            && key != "..";
-        if !ok {
+        // NAME-6: every key becomes one file name inside the volume directory.
+        if !crate::actors::pods::configfiles::safe_key(key) {
             return Err(ApiError::invalid(format!(
                 "data[{key}]: Invalid value: {key:?}: a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
             )));
@@ -215,6 +210,11 @@ fn valid_config_map_name(name: &str) -> Result<(), ApiError> {
 
 async fn store(state: &ApiState, mut cm: ConfigMap, mode: PutMode) -> Result<(), ApiError> {
     let cluster = cluster(state)?;
+    let trigger = format!(
+        "configmap/{}/{}",
+        cm.metadata.namespace.as_deref().unwrap_or("default"),
+        cm.metadata.name.as_deref().unwrap_or_default()
+    );
     let msg = Put {
         config_map: {
             if cm.metadata.creation_timestamp.is_none() {
@@ -231,6 +231,9 @@ async fn store(state: &ApiState, mut cm: ConfigMap, mode: PutMode) -> Result<(),
         .await
         .map_err(|e| ApiError::internal(format!("configmaps actor unavailable: {e}")))?
         .map_err(|e| cm_error(&e))?;
+    // §9/§5 step 5: the pods mounting it get their files (and are rebuilt) at once, without
+    // holding the request for a rebuild ([D]: PUT and PATCH too, not only POST).
+    cluster.pods.do_send(SyncConfigFiles { trigger });
     Ok(())
 }
 

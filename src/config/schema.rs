@@ -118,6 +118,9 @@ pub struct StorageConfig {
     pub self_root_dir: String,
     /// Container path → device path (NAME-8); first matching prefix wins.
     pub persistent_mounts: Vec<PersistentMount>,
+    /// Where mkube writes ConfigMap volume files (NAME-6), inside its own filesystem:
+    /// `<configMapPath>/<container>/<volume>/<key>`; mounted at its NAME-8 path.
+    pub config_map_path: String,
     pub gc_interval_minutes: u64,
     pub gc_keep_last_n: usize,
     pub gc_dry_run: bool,
@@ -130,6 +133,7 @@ impl Default for StorageConfig {
             tarball_cache: "/raid1/cache".into(),
             self_root_dir: String::new(),
             persistent_mounts: Vec::new(),
+            config_map_path: "/data/configmaps".into(),
             gc_interval_minutes: 30,
             gc_keep_last_n: 5,
             gc_dry_run: false,

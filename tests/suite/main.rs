@@ -24,6 +24,7 @@ mod k8s_api;
 mod kubectl;
 mod log;
 mod nats_outage;
+mod pods_configmaps;
 mod pods_crash;
 mod pods_engine;
 mod pods_repair;

@@ -407,7 +407,7 @@ fn engine_events_round_trip_on_the_pod_subject() {
 }
 
 /// Pushes `app:v1` (one layer whose `bin/app` holds `content`) to the registry; its digest.
-async fn push_app(reg: &crate::registry_support::RegistryProc, content: &str) -> String {
+pub(crate) async fn push_app(reg: &crate::registry_support::RegistryProc, content: &str) -> String {
     use crate::registry_support::*;
     let client = http_client();
     let base = reg.base();
@@ -429,7 +429,7 @@ async fn push_app(reg: &crate::registry_support::RegistryProc, content: &str) ->
 }
 
 /// The engine config with the image cache on the simulator's disk (NAME-8 mapping).
-fn registry_config(
+pub(crate) fn registry_config(
     env: &Env,
     reg: &crate::registry_support::RegistryProc,
 ) -> mkube::config::Config {
@@ -444,7 +444,7 @@ fn registry_config(
     cfg
 }
 
-fn registry_pod(
+pub(crate) fn registry_pod(
     name: &str,
     reg: &crate::registry_support::RegistryProc,
     auto: bool,

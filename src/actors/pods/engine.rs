@@ -18,6 +18,8 @@ pub struct Engine {
     backoff: HashMap<String, (u32, Instant)>,
     base: Duration,
     max: Duration,
+    /// §5 step 5 runs one at a time (`configsync.rs`).
+    pub config_sync: super::configsync::SyncGate,
 }
 
 impl Engine {
@@ -34,6 +36,7 @@ impl Engine {
             backoff: HashMap::new(),
             base,
             max,
+            config_sync: Default::default(),
         }
     }
 

@@ -3,6 +3,8 @@
 //! the fold) and supervises one worker job per pod key that makes the device match
 //! (`engine.rs`, `worker.rs`).
 
+pub mod configfiles;
+pub mod configsync;
 pub mod engine;
 pub mod naming;
 pub mod order;

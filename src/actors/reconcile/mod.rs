@@ -197,6 +197,7 @@ async fn pass(
             report.ran.push((key, result));
         }
     }
+    super::pods::configsync::reconcile_step(&pods).await; // §5 step 5
     tracing::info!(
         ms = started.elapsed().as_millis() as u64,
         containers = containers.len(),

@@ -24,7 +24,11 @@ pub struct Api {
 impl Api {
     /// Boots a cluster on `nats_url` and serves the API for it. Run inside an actix system.
     pub async fn start(nats_url: &str) -> Api {
-        let config = cluster::config(nats_url);
+        Api::start_with(cluster::config(nats_url)).await
+    }
+
+    /// Boots a cluster with `config` (e.g. standalone against the simulator) and serves it.
+    pub async fn start_with(config: Config) -> Api {
         let cluster = cluster::boot(&config).await;
         let state = ApiState {
             node: cluster::NODE.into(),

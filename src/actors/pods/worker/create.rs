@@ -105,8 +105,9 @@ impl Job {
         let pod = &s.pod.pod;
         let c = &spec_containers(pod)[s.index];
         let (tarball, digest) = self.image(pod, c).await?;
-        let plan = plan::container_plan(&self.deps.config, pod, s.index, s.net, &tarball)
+        let mut plan = plan::container_plan(&self.deps.config, pod, s.index, s.net, &tarball)
             .ok_or_else(|| format!("container {} missing from the spec", c.name))?;
+        self.config_volumes(pod, c, &mut plan).await;
         let veth = plan.spec.interface.clone();
         let ip = self.allocate(ros, &s, &veth, &c.name).await?;
         crash::point("create.allocated");

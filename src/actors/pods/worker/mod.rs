@@ -9,12 +9,14 @@
 //! the expected name and properties is adopted, never duplicated.
 
 mod address;
+mod config_volumes;
 pub mod crash;
 mod create;
 mod teardown;
 
 use super::plan;
 use super::{GetPod, PodView, PodsActor};
+use crate::actors::configmaps::ConfigMapsActor;
 use crate::actors::device::DeviceLink;
 use crate::actors::images::ImagesActor;
 use crate::actors::ipam::{IpamActor, Release};
@@ -36,6 +38,8 @@ pub struct WorkerDeps {
     pub ipam: Addr<IpamActor>,
     pub veths: Addr<VethsActor>,
     pub images: Addr<ImagesActor>,
+    /// ConfigMap volume files (NAME-6) are written from its fold.
+    pub configmaps: Addr<ConfigMapsActor>,
 }
 
 struct Job {
