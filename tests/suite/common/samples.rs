@@ -98,6 +98,12 @@ pub fn all() -> Vec<Event> {
             unit: s("default_web_web"),
         }
         .into(),
+        LifecycleEvent::UnitRecreating {
+            unit: s("default_web_web"),
+            pod: s("default/web"),
+            reason: s("restarts 5 >= maxRestarts 5"),
+        }
+        .into(),
         IpamEvent::IpAllocated {
             network: s("t"),
             key: s("veth_default_web_0"),
@@ -280,6 +286,7 @@ pub fn kind_name(e: &Event) -> &'static str {
             LifecycleEvent::UnitRestarted { .. } => "lifecycle.UnitRestarted",
             LifecycleEvent::UnitFailed { .. } => "lifecycle.UnitFailed",
             LifecycleEvent::UnitUnregistered { .. } => "lifecycle.UnitUnregistered",
+            LifecycleEvent::UnitRecreating { .. } => "lifecycle.UnitRecreating",
         },
         Event::Ipam(i) => match i {
             IpamEvent::IpAllocated { .. } => "ipam.IpAllocated",
