@@ -98,12 +98,6 @@ pub fn all() -> Vec<Event> {
             unit: s("default_web_web"),
         }
         .into(),
-        LifecycleEvent::UnitRecreating {
-            unit: s("default_web_web"),
-            pod: s("default/web"),
-            reason: s("restarts 5 >= maxRestarts 5"),
-        }
-        .into(),
         IpamEvent::IpAllocated {
             network: s("t"),
             key: s("veth_default_web_0"),
