@@ -105,3 +105,30 @@ impl Handler<GetReadiness> for LifecycleActor {
         Some(units.all(|u| u.ready && u.startup_done))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_settings_take_the_section_7_defaults() {
+        let mut c = Config::default();
+        c.lifecycle.watchdog_interval_seconds = 0;
+        c.lifecycle.max_restarts = 0;
+        c.lifecycle.restart_cooldown = 0;
+        c.lifecycle.restart_pause_seconds = 0.0;
+        c.lifecycle.recreate_grace_seconds = 0.0;
+        let s = Settings::from_config(&c);
+        assert_eq!(s.interval, Duration::from_secs(5), "LC-3");
+        assert_eq!(s.max_restarts, 5, "LC-6");
+        assert_eq!(s.cooldown, Duration::from_secs(10), "LC-4");
+        assert_eq!(
+            s.pause,
+            Duration::from_secs(2),
+            "LC-6 stop, wait 2 s, start"
+        );
+        assert_eq!(s.grace, Duration::ZERO, "L-4 grace may be turned off");
+        c.lifecycle.recreate_grace_seconds = f64::NAN;
+        assert_eq!(Settings::from_config(&c).grace, Duration::from_secs(300));
+    }
+}
