@@ -10,6 +10,7 @@ pub mod dns;
 pub mod images;
 pub mod ipam;
 pub mod journal;
+pub mod lifecycle;
 pub mod pods;
 pub mod reconcile;
 pub mod replay;

@@ -7,6 +7,7 @@ use super::dns::DnsActor;
 use super::images::ImagesActor;
 use super::ipam::IpamActor;
 use super::journal::Journal;
+use super::lifecycle::LifecycleActor;
 use super::pods::PodsActor;
 use super::pods::worker::WorkerDeps;
 use super::reconcile::ReconcileActor;
@@ -65,6 +66,8 @@ pub struct Cluster {
     pub routeros: Option<crate::routeros::RosClient>,
     /// The reconcile loop (standalone mode only).
     pub reconcile: Option<Addr<ReconcileActor>>,
+    /// The lifecycle watchdog and probes (§7, standalone mode only).
+    pub lifecycle: Option<Addr<LifecycleActor>>,
 }
 
 pub fn log_settings(config: &Config) -> LogSettings {
@@ -180,6 +183,9 @@ pub async fn boot(
         state.consistency,
     )
     .start();
+    // §7: the watchdog starts after replay, like reconcile (L-1).
+    let lifecycle =
+        engine.then(|| LifecycleActor::new(config, device.clone(), pods.clone()).start());
     // Reconcile starts only now, after replay (L-1).
     let reconcile = engine.then(|| {
         let r = ReconcileActor::new(
@@ -215,6 +221,7 @@ pub async fn boot(
         snapshotter,
         routeros,
         reconcile,
+        lifecycle,
     })
 }
 

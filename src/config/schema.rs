@@ -169,6 +169,11 @@ pub struct LifecycleConfig {
     /// First per-pod create back-off; doubles per failure up to `createBackoffMaxSeconds`.
     pub create_backoff_seconds: f64,
     pub create_backoff_max_seconds: f64,
+    /// L-4: `OnFailed` leaves a pod alone until its device container is this old (seconds;
+    /// 0 = no grace).
+    pub recreate_grace_seconds: f64,
+    /// LC-6: pause between stop and start of a probe restart (seconds; 0 → 2).
+    pub restart_pause_seconds: f64,
 }
 
 impl Default for LifecycleConfig {
@@ -183,6 +188,8 @@ impl Default for LifecycleConfig {
             dangling_ports_every_seconds: 3600.0,
             create_backoff_seconds: 2.0,
             create_backoff_max_seconds: 300.0,
+            recreate_grace_seconds: 300.0,
+            restart_pause_seconds: 2.0,
         }
     }
 }

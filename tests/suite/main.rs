@@ -27,6 +27,7 @@ mod nats_outage;
 mod pods_configmaps;
 mod pods_crash;
 mod pods_engine;
+mod pods_lifecycle;
 mod pods_repair;
 mod registry_api;
 mod registry_bad_inputs;

@@ -11,6 +11,7 @@ pub mod order;
 pub mod plan;
 pub mod state;
 pub mod status;
+pub mod units;
 pub mod worker;
 
 use super::journal::{Journal, commit};
@@ -27,6 +28,8 @@ pub struct PodsActor {
     state: PodsState,
     /// Device work; `None` for an actor that only records (tools, unit tests).
     engine: Option<Engine>,
+    /// L-11: the last lifecycle transition per unit (in memory, `units.rs`).
+    unit_health: std::collections::BTreeMap<String, String>,
 }
 
 impl PodsActor {
@@ -38,6 +41,7 @@ impl PodsActor {
             journal,
             state,
             engine: None,
+            unit_health: Default::default(),
         }
     }
 

@@ -286,6 +286,15 @@ impl PodsState {
             LifecycleEvent::UnitUnregistered { unit } => {
                 self.units.remove(unit);
             }
+            LifecycleEvent::UnitRecreating { pod, .. } => {
+                if let Some(p) = self.pods.get_mut(pod) {
+                    p.revision += 1;
+                }
+                for u in self.units.values_mut().filter(|u| &u.pod == pod) {
+                    u.restarts = 0;
+                    u.failed = None;
+                }
+            }
         }
     }
 }

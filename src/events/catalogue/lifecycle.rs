@@ -24,6 +24,14 @@ pub enum LifecycleEvent {
     UnitUnregistered {
         unit: String,
     },
+    /// LC-6 `OnFailed`: the owning pod is recreated fresh (every container rebuilt, veth
+    /// and address kept). Folding clears the pod's units (restarts 0, failure mark gone)
+    /// and bumps the pod's revision so its worker rebuilds.
+    UnitRecreating {
+        unit: String,
+        pod: String,
+        reason: String,
+    },
 }
 
 impl LifecycleEvent {
@@ -32,6 +40,7 @@ impl LifecycleEvent {
             LifecycleEvent::UnitRegistered { unit, .. }
             | LifecycleEvent::UnitRestarted { unit, .. }
             | LifecycleEvent::UnitFailed { unit, .. }
+            | LifecycleEvent::UnitRecreating { unit, .. }
             | LifecycleEvent::UnitUnregistered { unit } => unit,
         }
     }

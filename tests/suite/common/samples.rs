@@ -280,6 +280,7 @@ pub fn kind_name(e: &Event) -> &'static str {
             LifecycleEvent::UnitRestarted { .. } => "lifecycle.UnitRestarted",
             LifecycleEvent::UnitFailed { .. } => "lifecycle.UnitFailed",
             LifecycleEvent::UnitUnregistered { .. } => "lifecycle.UnitUnregistered",
+            LifecycleEvent::UnitRecreating { .. } => "lifecycle.UnitRecreating",
         },
         Event::Ipam(i) => match i {
             IpamEvent::IpAllocated { .. } => "ipam.IpAllocated",

@@ -50,6 +50,8 @@ pub fn config(nats_url: &str, rest_url: &str) -> Config {
     cfg.lifecycle.reconcile_interval_seconds = 3600.0;
     cfg.lifecycle.dangling_ports_after_seconds = 3600.0;
     cfg.lifecycle.create_backoff_seconds = 0.2;
+    // The lifecycle watchdog (§7.2) stays out of the way unless a test turns it on.
+    cfg.lifecycle.watchdog_interval_seconds = 3600;
     cfg
 }
 
