@@ -13,6 +13,7 @@ pub mod journal;
 pub mod pods;
 pub mod reconcile;
 pub mod replay;
+pub mod rollout;
 pub mod snapshotter;
 pub mod veths;
 pub mod wiring;

@@ -11,6 +11,8 @@ use super::pods::PodsActor;
 use super::pods::worker::WorkerDeps;
 use super::reconcile::ReconcileActor;
 use super::replay::boot_replay;
+use super::rollout::RolloutActor;
+use super::rollout::stagger::Roller;
 use super::snapshotter::Snapshotter;
 use super::veths::VethsActor;
 use crate::config::Config;
@@ -65,6 +67,8 @@ pub struct Cluster {
     pub routeros: Option<crate::routeros::RosClient>,
     /// The reconcile loop (standalone mode only).
     pub reconcile: Option<Addr<ReconcileActor>>,
+    /// Image rollouts and redeploys (standalone mode only, images.md §4.4–4.5).
+    pub rollout: Option<Addr<RolloutActor>>,
 }
 
 pub fn log_settings(config: &Config) -> LogSettings {
@@ -179,8 +183,12 @@ pub async fn boot(
         state.configmaps,
     )
     .start();
+    let rollout = engine.then(|| {
+        let roller = Roller::new(config, device.clone(), pods.clone());
+        RolloutActor::new(roller, images.clone()).start()
+    });
     // Reconcile starts only now, after replay (L-1).
-    let reconcile = engine.then(|| {
+    let reconcile = rollout.clone().map(|rollout| {
         let r = ReconcileActor::new(
             config_arc,
             device,
@@ -188,6 +196,7 @@ pub async fn boot(
             ipam.clone(),
             images.clone(),
         )
+        .with_rollout(rollout)
         .start();
         // §5: a push runs a pass at once.
         images.do_send(super::images::SubscribePushes(r.clone().recipient()));
@@ -214,6 +223,7 @@ pub async fn boot(
         snapshotter,
         routeros,
         reconcile,
+        rollout,
     })
 }
 

@@ -165,6 +165,9 @@ pub struct LifecycleConfig {
     /// First per-pod create back-off; doubles per failure up to `createBackoffMaxSeconds`.
     pub create_backoff_seconds: f64,
     pub create_backoff_max_seconds: f64,
+    /// Staggered image rollout (images.md §4.4, L-12): how long each recreated pod may take
+    /// to become live before that image's rollout halts; 0 → 120 s.
+    pub rollout_live_timeout_seconds: f64,
 }
 
 impl Default for LifecycleConfig {
@@ -179,6 +182,7 @@ impl Default for LifecycleConfig {
             dangling_ports_every_seconds: 3600.0,
             create_backoff_seconds: 2.0,
             create_backoff_max_seconds: 300.0,
+            rollout_live_timeout_seconds: 120.0,
         }
     }
 }
