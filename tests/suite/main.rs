@@ -27,6 +27,7 @@ mod nats_outage;
 mod pods_crash;
 mod pods_engine;
 mod pods_repair;
+mod pods_rollout;
 mod registry_api;
 mod registry_bad_inputs;
 mod registry_certs;
