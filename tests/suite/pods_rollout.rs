@@ -53,6 +53,11 @@ fn config(env: &Env, reg: &RegistryProc, live_timeout: f64) -> mkube::config::Co
     }];
     cfg.registry.local_addresses = vec![reg.host()];
     cfg.lifecycle.rollout_live_timeout_seconds = live_timeout;
+    for net in &mut cfg.networks {
+        if net.ipam_end == "127.77.0.102" {
+            net.ipam_end = "127.77.0.120".into();
+        }
+    }
     cfg
 }
 
