@@ -121,43 +121,39 @@ impl Handler<Redeploy> for RolloutActor {
 
     fn handle(&mut self, msg: Redeploy, _: &mut Context<Self>) -> Self::Result {
         let state = self.pods().send(GetState::<PodsState>::new());
-        Box::pin(
-            async move { state.await }
-                .into_actor(self)
-                .map(move |state, act, ctx| {
-                    let state = state.map_err(|e| format!("pods actor: {e}"))?;
-                    let now = Instant::now();
-                    act.marks.retain(|_, (_, deadline)| *deadline > now);
-                    let targets: Vec<(String, Vec<String>)> = select::targets(&state, &msg.image)
-                        .into_iter()
-                        .filter(|(key, _)| !act.marks.contains_key(key))
-                        .collect();
-                    if targets.is_empty() {
-                        return Ok(None);
-                    }
-                    act.generation += 1;
-                    let generation = act.generation;
-                    let keys: Vec<String> = targets.iter().map(|(k, _)| k.clone()).collect();
-                    for key in &keys {
-                        act.marks.insert(key.clone(), (generation, now + MARK_TTL));
-                    }
-                    let refs: BTreeSet<String> = targets.into_iter().flat_map(|(_, i)| i).collect();
-                    let guard = Unmarker {
-                        addr: ctx.address(),
-                        keys: keys.clone(),
-                        generation,
-                    };
-                    let job = redeploy(
-                        act.roller.clone(),
-                        act.images.clone(),
-                        msg.image,
-                        refs,
-                        guard,
-                    );
-                    actix::spawn(job);
-                    Ok(Some(keys))
-                }),
-        )
+        Box::pin(state.into_actor(self).map(move |state, act, ctx| {
+            let state = state.map_err(|e| format!("pods actor: {e}"))?;
+            let now = Instant::now();
+            act.marks.retain(|_, (_, deadline)| *deadline > now);
+            let targets: Vec<(String, Vec<String>)> = select::targets(&state, &msg.image)
+                .into_iter()
+                .filter(|(key, _)| !act.marks.contains_key(key))
+                .collect();
+            if targets.is_empty() {
+                return Ok(None);
+            }
+            act.generation += 1;
+            let generation = act.generation;
+            let keys: Vec<String> = targets.iter().map(|(k, _)| k.clone()).collect();
+            for key in &keys {
+                act.marks.insert(key.clone(), (generation, now + MARK_TTL));
+            }
+            let refs: BTreeSet<String> = targets.into_iter().flat_map(|(_, i)| i).collect();
+            let guard = Unmarker {
+                addr: ctx.address(),
+                keys: keys.clone(),
+                generation,
+            };
+            let job = redeploy(
+                act.roller.clone(),
+                act.images.clone(),
+                msg.image,
+                refs,
+                guard,
+            );
+            actix::spawn(job);
+            Ok(Some(keys))
+        }))
     }
 }
 
