@@ -4,6 +4,9 @@
 //! Passes run one at a time (L-3). It is started after replay, so it never decides on a
 //! half-loaded desired state (L-1); it deletes nothing itself — teardown is only for pods
 //! whose deletion was recorded, and only of objects whose creation was recorded (L-2).
+//! `auto` pods whose registry digest moved are rolled per image, one live pod at a time
+//! (images.md §4.4, L-12, `rollout::stagger`), so a long rollout holds the next pass back;
+//! pods being redeployed (§4.5) are skipped by every step.
 
 pub mod coalesce;
 pub mod decide;
