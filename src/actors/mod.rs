@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod pods;
 pub mod reconcile;
 pub mod replay;
+pub mod rollout;
 pub mod snapshotter;
 pub mod veths;
 pub mod wiring;

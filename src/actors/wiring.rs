@@ -12,6 +12,8 @@ use super::pods::PodsActor;
 use super::pods::worker::WorkerDeps;
 use super::reconcile::ReconcileActor;
 use super::replay::boot_replay;
+use super::rollout::RolloutActor;
+use super::rollout::stagger::Roller;
 use super::snapshotter::Snapshotter;
 use super::veths::VethsActor;
 use crate::config::Config;
@@ -68,6 +70,8 @@ pub struct Cluster {
     pub reconcile: Option<Addr<ReconcileActor>>,
     /// The lifecycle watchdog and probes (§7, standalone mode only).
     pub lifecycle: Option<Addr<LifecycleActor>>,
+    /// Image rollouts and redeploys (standalone mode only, images.md §4.4–4.5).
+    pub rollout: Option<Addr<RolloutActor>>,
 }
 
 pub fn log_settings(config: &Config) -> LogSettings {
@@ -186,8 +190,12 @@ pub async fn boot(
     // §7: the watchdog starts after replay, like reconcile (L-1).
     let lifecycle =
         engine.then(|| LifecycleActor::new(config, device.clone(), pods.clone()).start());
+    let rollout = engine.then(|| {
+        let roller = Roller::new(config, device.clone(), pods.clone());
+        RolloutActor::new(roller, images.clone()).start()
+    });
     // Reconcile starts only now, after replay (L-1).
-    let reconcile = engine.then(|| {
+    let reconcile = rollout.clone().map(|rollout| {
         let r = ReconcileActor::new(
             config_arc,
             device,
@@ -195,6 +203,7 @@ pub async fn boot(
             ipam.clone(),
             images.clone(),
         )
+        .with_rollout(rollout)
         .start();
         // §5: a push runs a pass at once.
         images.do_send(super::images::SubscribePushes(r.clone().recipient()));
@@ -222,6 +231,7 @@ pub async fn boot(
         routeros,
         reconcile,
         lifecycle,
+        rollout,
     })
 }
 

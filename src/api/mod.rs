@@ -20,6 +20,7 @@ pub mod pod_status;
 mod pod_table;
 pub mod pod_view;
 mod pods;
+mod redeploy;
 pub mod status;
 pub mod table;
 mod tls;
@@ -57,7 +58,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(configmaps::routes)
         .configure(namespaces::routes)
         .configure(kevents::routes)
-        .configure(images::routes);
+        .configure(images::routes)
+        .configure(redeploy::routes);
 }
 
 /// Binds the API listener and returns the server (run it by awaiting). With `api.tokenFile`

@@ -174,6 +174,9 @@ pub struct LifecycleConfig {
     pub recreate_grace_seconds: f64,
     /// LC-6: pause between stop and start of a probe restart (seconds; 0 → 2).
     pub restart_pause_seconds: f64,
+    /// Staggered image rollout (images.md §4.4, L-12): how long each recreated pod may take
+    /// to become live before that image's rollout halts; 0 → 120 s.
+    pub rollout_live_timeout_seconds: f64,
 }
 
 impl Default for LifecycleConfig {
@@ -190,6 +193,7 @@ impl Default for LifecycleConfig {
             create_backoff_max_seconds: 300.0,
             recreate_grace_seconds: 300.0,
             restart_pause_seconds: 2.0,
+            rollout_live_timeout_seconds: 120.0,
         }
     }
 }

@@ -29,6 +29,7 @@ mod pods_crash;
 mod pods_engine;
 mod pods_lifecycle;
 mod pods_repair;
+mod pods_rollout;
 mod registry_api;
 mod registry_bad_inputs;
 mod registry_certs;

@@ -6,7 +6,7 @@ use super::health::{Kind, UnitRuntime, Verdict};
 use super::probe::{ProbeSpec, Probes};
 use crate::actors::journal::GetState;
 use crate::actors::pods::state::PodsState;
-use crate::actors::pods::units::{Recreate, Recreated, Transition, UnitTransition};
+use crate::actors::pods::units::{RecreateFailedUnit, Recreated, Transition, UnitTransition};
 use crate::actors::pods::{PodsActor, Runnable};
 use crate::routeros::{Container, RosClient};
 use actix::prelude::*;
@@ -199,7 +199,7 @@ impl LifecycleActor {
     }
 
     fn on_failed(&mut self, unit: &str, reason: String, ctx: &mut Context<Self>) {
-        let msg = Recreate {
+        let msg = RecreateFailedUnit {
             unit: unit.to_string(),
             reason,
             correlation: format!("lifecycle/{unit}/onfailed"),

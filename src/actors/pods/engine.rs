@@ -128,49 +128,83 @@ impl Handler<Kick> for PodsActor {
     type Result = ResponseActFuture<Self, Kicked>;
 
     fn handle(&mut self, msg: Kick, ctx: &mut Context<Self>) -> Self::Result {
-        let Some(engine) = self.engine.as_mut() else {
-            return Box::pin(fut::ready(Kicked::NoEngine));
-        };
-        let key = msg.key;
-        if engine.busy.contains(&key) {
-            if msg.force {
-                engine.again.insert(key);
-            }
+        run(self, msg.key, msg.force, false, ctx)
+    }
+}
+
+/// Rebuild the pod's containers even when neither spec nor digest changed
+/// (`POST /api/v1/images/redeploy`, images.md §4.5). Like a forced kick, except that a busy
+/// pod is not queued: the caller (the rollout) retries, so it learns the rebuild's outcome.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Kicked")]
+pub struct Recreate {
+    pub key: String,
+}
+
+impl Handler<Recreate> for PodsActor {
+    type Result = ResponseActFuture<Self, Kicked>;
+
+    fn handle(&mut self, msg: Recreate, ctx: &mut Context<Self>) -> Self::Result {
+        if self
+            .engine
+            .as_ref()
+            .is_some_and(|e| e.busy.contains(&msg.key))
+        {
             return Box::pin(fut::ready(Kicked::Busy));
         }
-        if !msg.force && engine.backing_off(&key) {
-            return Box::pin(fut::ready(Kicked::BackingOff));
+        run(self, msg.key, true, true, ctx)
+    }
+}
+
+fn run(
+    act: &mut PodsActor,
+    key: String,
+    force: bool,
+    recreate: bool,
+    ctx: &mut Context<PodsActor>,
+) -> ResponseActFuture<PodsActor, Kicked> {
+    let Some(engine) = act.engine.as_mut() else {
+        return Box::pin(fut::ready(Kicked::NoEngine));
+    };
+    if engine.busy.contains(&key) {
+        if force {
+            engine.again.insert(key);
         }
-        engine.busy.insert(key.clone());
-        let job = actix::spawn(worker::converge(
-            engine.deps.clone(),
-            ctx.address(),
-            key.clone(),
-        ));
-        let done = async move {
-            job.await
-                .unwrap_or_else(|e| Err(format!("pod worker ended abnormally: {e}")))
-        };
-        Box::pin(done.into_actor(self).map(move |result, act, ctx| {
-            if let Some(engine) = act.engine.as_mut() {
-                engine.busy.remove(&key);
-                match &result {
-                    Ok(()) => {
-                        engine.backoff.remove(&key);
-                    }
-                    Err(_) => {
-                        let failures = engine.backoff.get(&key).map_or(0, |(n, _)| *n) + 1;
-                        let until = Instant::now() + engine.delay(failures);
-                        engine.backoff.insert(key.clone(), (failures, until));
-                    }
+        return Box::pin(fut::ready(Kicked::Busy));
+    }
+    if !force && engine.backing_off(&key) {
+        return Box::pin(fut::ready(Kicked::BackingOff));
+    }
+    engine.busy.insert(key.clone());
+    let job = actix::spawn(worker::converge(
+        engine.deps.clone(),
+        ctx.address(),
+        key.clone(),
+        recreate,
+    ));
+    let done = async move {
+        job.await
+            .unwrap_or_else(|e| Err(format!("pod worker ended abnormally: {e}")))
+    };
+    Box::pin(done.into_actor(act).map(move |result, act, ctx| {
+        if let Some(engine) = act.engine.as_mut() {
+            engine.busy.remove(&key);
+            match &result {
+                Ok(()) => {
+                    engine.backoff.remove(&key);
                 }
-                if engine.again.remove(&key) {
-                    ctx.notify(Kick { key, force: true });
+                Err(_) => {
+                    let failures = engine.backoff.get(&key).map_or(0, |(n, _)| *n) + 1;
+                    let until = Instant::now() + engine.delay(failures);
+                    engine.backoff.insert(key.clone(), (failures, until));
                 }
             }
-            Kicked::Done(result)
-        }))
-    }
+            if engine.again.remove(&key) {
+                ctx.notify(Kick { key, force: true });
+            }
+        }
+        Kicked::Done(result)
+    }))
 }
 
 /// Which of `keys` the reconcile loop may run now (neither busy nor backing off).

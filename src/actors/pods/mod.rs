@@ -19,7 +19,7 @@ use crate::events::AppendError;
 use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
 use actix::prelude::*;
 use engine::Engine;
-pub use engine::{GetPod, GetPodStatus, Kick, Kicked, PodView, Runnable};
+pub use engine::{GetPod, GetPodStatus, Kick, Kicked, PodView, Recreate, Runnable};
 use k8s_openapi::api::core::v1::Pod;
 use state::{PodsState, pod_key};
 

@@ -95,7 +95,7 @@ impl Handler<UnitTransition> for PodsActor {
 /// deadline). Refused while the pod's worker runs (skip redeploying pods, L-4).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Recreated")]
-pub struct Recreate {
+pub struct RecreateFailedUnit {
     pub unit: String,
     pub reason: String,
     pub correlation: String,
@@ -112,10 +112,10 @@ pub enum Recreated {
     Failed(String),
 }
 
-impl Handler<Recreate> for PodsActor {
+impl Handler<RecreateFailedUnit> for PodsActor {
     type Result = AtomicResponse<Self, Recreated>;
 
-    fn handle(&mut self, msg: Recreate, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: RecreateFailedUnit, _: &mut Context<Self>) -> Self::Result {
         let ready = |r| AtomicResponse::new(Box::pin(fut::ready(r)));
         let Some(engine) = self.engine.as_ref() else {
             return ready(Recreated::NoEngine);

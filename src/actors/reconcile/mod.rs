@@ -4,6 +4,9 @@
 //! Passes run one at a time (L-3). It is started after replay, so it never decides on a
 //! half-loaded desired state (L-1); it deletes nothing itself — teardown is only for pods
 //! whose deletion was recorded, and only of objects whose creation was recorded (L-2).
+//! `auto` pods whose registry digest moved are rolled per image, one live pod at a time
+//! (images.md §4.4, L-12, `rollout::stagger`), so a long rollout holds the next pass back;
+//! pods being redeployed (§4.5) are skipped by every step.
 
 pub mod coalesce;
 pub mod decide;
@@ -17,9 +20,12 @@ use super::journal::GetState;
 use super::pods::naming;
 use super::pods::state::PodsState;
 use super::pods::{Kick, Kicked, PodsActor, Runnable, Seed};
+use super::rollout::stagger::{How, Roller};
+use super::rollout::{Redeploying, RolloutActor};
 use crate::config::{Config, load_manifest};
 use actix::prelude::*;
 use decide::Observed;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +37,9 @@ pub struct ReconcileActor {
     ipam: Addr<IpamActor>,
     images: Addr<ImagesActor>,
     pushes: coalesce::Coalescer,
+    roller: Roller,
+    /// Knows the pods being redeployed, which every step of the pass skips (§4.5).
+    rollout: Option<Addr<RolloutActor>>,
 }
 
 impl ReconcileActor {
@@ -41,6 +50,7 @@ impl ReconcileActor {
         ipam: Addr<IpamActor>,
         images: Addr<ImagesActor>,
     ) -> Self {
+        let roller = Roller::new(&config, device.clone(), pods.clone());
         ReconcileActor {
             config,
             device,
@@ -48,7 +58,15 @@ impl ReconcileActor {
             ipam,
             images,
             pushes: coalesce::Coalescer::default(),
+            roller,
+            rollout: None,
         }
+    }
+
+    /// Skip the pods `rollout` is redeploying (images.md §4.5).
+    pub fn with_rollout(mut self, rollout: Addr<RolloutActor>) -> Self {
+        self.rollout = Some(rollout);
+        self
     }
 
     fn interval(&self) -> Duration {
@@ -113,24 +131,39 @@ impl Handler<RunPass> for ReconcileActor {
     type Result = AtomicResponse<Self, PassReport>;
 
     fn handle(&mut self, _: RunPass, _: &mut Context<Self>) -> Self::Result {
-        let pass = pass(
-            self.config.clone(),
-            self.device.clone(),
-            self.pods.clone(),
-            self.ipam.clone(),
-            self.images.clone(),
-        );
+        let pass = pass(Deps {
+            config: self.config.clone(),
+            device: self.device.clone(),
+            pods: self.pods.clone(),
+            ipam: self.ipam.clone(),
+            images: self.images.clone(),
+            roller: self.roller.clone(),
+            rollout: self.rollout.clone(),
+        });
         AtomicResponse::new(Box::pin(pass.into_actor(self)))
     }
 }
 
-async fn pass(
+struct Deps {
     config: Arc<Config>,
     device: DeviceLink,
     pods: Addr<PodsActor>,
     ipam: Addr<IpamActor>,
     images: Addr<ImagesActor>,
-) -> PassReport {
+    roller: Roller,
+    rollout: Option<Addr<RolloutActor>>,
+}
+
+async fn pass(deps: Deps) -> PassReport {
+    let Deps {
+        config,
+        device,
+        pods,
+        ipam,
+        images,
+        roller,
+        rollout,
+    } = deps;
     let started = std::time::Instant::now();
     let mut report = PassReport {
         seeded: seed(&config, &pods).await,
@@ -175,16 +208,22 @@ async fn pass(
         veths: &veths,
         ports: &ports,
     };
-    let mut keys = decide::pods_needing_work(&state, &ipam_state, &seen);
-    for key in image_moves(&state, &images).await {
-        if !keys.contains(&key) {
-            keys.push(key);
-        }
-    }
+    // §4.5: pods being redeployed are skipped by every step (create-missing, repair, stale
+    // image check) — their container is briefly missing on purpose.
+    let redeploying = match &rollout {
+        Some(r) => r.send(Redeploying).await.unwrap_or_default(),
+        None => BTreeSet::new(),
+    };
+    let keys: Vec<String> = decide::pods_needing_work(&state, &ipam_state, &seen)
+        .into_iter()
+        .filter(|k| !redeploying.contains(k))
+        .collect();
     let runnable = if keys.is_empty() {
-        keys
+        Vec::new()
     } else {
-        pods.send(Runnable { keys }).await.unwrap_or_default()
+        pods.send(Runnable { keys: keys.clone() })
+            .await
+            .unwrap_or_default()
     };
     for key in runnable {
         let kicked = pods
@@ -198,6 +237,23 @@ async fn pass(
         }
     }
     super::pods::configsync::reconcile_step(&pods).await; // §5 step 5
+    // §5 step 3c, images.md §4.4 / L-12: pods whose image moved, staggered per image; a pod
+    // that needed work for another reason was rebuilt above already.
+    for (image, group) in image_moves(&state, &images).await {
+        let group: Vec<String> = group
+            .into_iter()
+            .filter(|k| !redeploying.contains(k) && !keys.contains(k))
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let group = pods
+            .send(Runnable { keys: group })
+            .await
+            .unwrap_or_default();
+        let steps = roller.roll(&image, &group, How::Kick, |_| {}).await;
+        report.ran.extend(steps);
+    }
     tracing::info!(
         ms = started.elapsed().as_millis() as u64,
         containers = containers.len(),
@@ -208,9 +264,14 @@ async fn pass(
 }
 
 /// §5 step 3c / IMG-2: created `image-policy: auto` pods whose registry digest moved away
-/// from the one their container was built from (one digest lookup per image per pass).
-async fn image_moves(state: &PodsState, images: &Addr<ImagesActor>) -> Vec<String> {
-    let mut out = Vec::new();
+/// from the one their container was built from, grouped by image (images.md §4.3: one digest
+/// lookup per image per pass). A pod is grouped under its first moved image.
+async fn image_moves(
+    state: &PodsState,
+    images: &Addr<ImagesActor>,
+) -> BTreeMap<String, Vec<String>> {
+    let mut digests: HashMap<String, Option<String>> = HashMap::new();
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (key, p) in &state.pods {
         if !naming::auto_update(&p.pod) {
             continue;
@@ -222,17 +283,28 @@ async fn image_moves(state: &PodsState, images: &Addr<ImagesActor>) -> Vec<Strin
             if !rec.is_created() || rec.image_digest.is_empty() {
                 continue;
             }
-            let refresh = RefreshImage {
-                reference: image.clone(),
-                correlation: format!("reconcile/{key}"),
-            };
-            match images.send(refresh).await {
-                Ok(Ok((img, _))) if img.digest != rec.image_digest => {
-                    out.push(key.clone());
-                    break;
-                }
-                Ok(Err(e)) => tracing::debug!(pod = %key, error = %e, "image refresh failed"),
-                _ => {}
+            if !digests.contains_key(image) {
+                let refresh = RefreshImage {
+                    reference: image.clone(),
+                    correlation: format!("reconcile/{key}"),
+                };
+                let digest = match images.send(refresh).await {
+                    Ok(Ok((img, _))) => Some(img.digest),
+                    Ok(Err(e)) => {
+                        tracing::debug!(pod = %key, error = %e, "image refresh failed");
+                        None
+                    }
+                    Err(_) => None,
+                };
+                digests.insert(image.clone(), digest);
+            }
+            if digests
+                .get(image)
+                .and_then(|d| d.as_ref())
+                .is_some_and(|d| *d != rec.image_digest)
+            {
+                out.entry(image.clone()).or_default().push(key.clone());
+                break;
             }
         }
     }

@@ -14,8 +14,8 @@ pub mod crash;
 mod create;
 mod teardown;
 
-use super::plan;
 use super::{GetPod, PodView, PodsActor};
+use super::{naming, plan};
 use crate::actors::configmaps::ConfigMapsActor;
 use crate::actors::device::DeviceLink;
 use crate::actors::images::ImagesActor;
@@ -42,6 +42,9 @@ pub struct WorkerDeps {
     pub configmaps: Addr<ConfigMapsActor>,
 }
 
+/// Stand-in digest of a forced rebuild (never a real `sha256:` digest).
+const REDEPLOY: &str = "redeploy";
+
 struct Job {
     deps: WorkerDeps,
     pods: Addr<PodsActor>,
@@ -51,7 +54,14 @@ struct Job {
 }
 
 /// Converges one pod; `Err` is the reason recorded in `PodCreateFailed` (the caller backs off).
-pub async fn converge(deps: WorkerDeps, pods: Addr<PodsActor>, key: String) -> Result<(), String> {
+/// `recreate` rebuilds created containers even when spec and digest are unchanged
+/// (redeploy, images.md §4.5).
+pub async fn converge(
+    deps: WorkerDeps,
+    pods: Addr<PodsActor>,
+    key: String,
+    recreate: bool,
+) -> Result<(), String> {
     let (ns, name) = key.split_once('/').unwrap_or(("default", key.as_str()));
     let job = Job {
         deps,
@@ -71,9 +81,17 @@ pub async fn converge(deps: WorkerDeps, pods: Addr<PodsActor>, key: String) -> R
     if let Some(old) = view.deleting {
         job.tear_down_pod(&old, view.units.as_slice()).await?;
     }
-    let Some(pod) = view.desired else {
+    let Some(mut pod) = view.desired else {
         return Ok(());
     };
+    if recreate && naming::auto_update(&pod.pod) {
+        // The create path rebuilds an auto pod whose recorded digest differs from the cache's
+        // (§5 step 3c); a digest no image has makes it rebuild every created container. The
+        // intent it records carries the real digest, so the state stays exact.
+        for rec in pod.containers.values_mut().filter(|r| r.is_created()) {
+            rec.image_digest = REDEPLOY.to_string();
+        }
+    }
     let result = match &view.veth_clash {
         // NAME-2 [D]: two pods on one veth would take each other's address; the one that
         // yields fails until the name is free.
