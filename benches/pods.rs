@@ -1,0 +1,788 @@
+//! `cargo bench --bench pods`: the pods engine and the Kubernetes API (issue 5, speed section).
+//! Everything on loopback: a real nats-server, the RouterOS simulator in this process, and for
+//! the API and memory figures the release `mkube` binary as `mkube run` starts it.
+//!
+//! 1. Cold creation of 30 pods against the simulator with `--serial --latency-ms 100` (device
+//!    clock real time, client pacing real time): RouterOS calls per container from the
+//!    simulator's request journal, extraction polls apart (goal ≤ 7 beyond polling), and wall
+//!    time against the minimum, calls × 100 ms (goal ≤ 1.2×).
+//! 2. A steady-state reconcile pass (`RunPass`) with 100 pods: list calls (goal ≤ 4), writes
+//!    (goal 0) and events appended (goal 0, from the log's last sequence). Populated on a second
+//!    simulator without latency (clock 20× faster), so the setup takes seconds, not minutes.
+//! 3. API latency and throughput against the `mkube` binary with `standalone: false` (no
+//!    engine, no device): POST pod p50/p99 while creating 1000 pods, list of 1000 pods p99
+//!    (goal ≤ 20 ms each), GET one pod throughput with 8 keep-alive clients (goal ≥ 5,000/s).
+//! 4. Memory: the `mkube` binary in standalone mode against the simulator (no latency) with 200
+//!    pods created through the API and running; VmRSS and VmHWM (goal ≤ 30 MiB).
+//!
+//! `MKUBE_BENCH_ONLY=1,2,3,4` picks parts; `MKUBE_BENCH_SECONDS` (3) is the GET window.
+//! Without `--bench` it does nothing.
+
+#[path = "../tests/suite/common/nats.rs"]
+mod nats;
+
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, VolumeMount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use mkube::actors::journal::GetState;
+use mkube::actors::pods::Declare;
+use mkube::actors::pods::state::PodsState;
+use mkube::actors::reconcile::RunPass;
+use mkube::actors::wiring::{self, BootClock, Cluster};
+use mkube::config::{self, Config};
+use mkube::events::catalogue::PodSource;
+use mkube::events::log::EventLog;
+use mkube::metrics::Metrics;
+use mkube::sim::routeros::{RunningSim, SimOptions, start};
+use nats::{NatsServer, free_port};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const TARBALL: &str = "raid1/cache/app.tar";
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn wanted(part: u32) -> bool {
+    match std::env::var("MKUBE_BENCH_ONLY") {
+        Ok(v) => v.split(',').any(|p| p.trim() == part.to_string()),
+        Err(_) => true,
+    }
+}
+
+/// A one-layer docker-save archive at `path`.
+fn tiny_image(path: &Path) {
+    let mut layer = tar::Builder::new(Vec::new());
+    let body = b"hello from the pods bench\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(body.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    layer
+        .append_data(&mut header, "hello.txt", &body[..])
+        .unwrap();
+    let layer = layer.into_inner().unwrap();
+    let mut archive = tar::Builder::new(std::fs::File::create(path).unwrap());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        archive.append_data(&mut h, name, data).unwrap();
+    };
+    add(
+        "manifest.json",
+        br#"[{"Config":"c.json","RepoTags":["bench:1"],"Layers":["l1/layer.tar"]}]"#,
+    );
+    add("c.json", b"{}");
+    add("l1/layer.tar", &layer);
+    archive.finish().unwrap();
+}
+
+/// mkube's configuration for the bench: one network with room for 241 addresses.
+fn config_yaml(nats_url: &str, rest_url: &str, standalone: bool, listen: &str) -> String {
+    assert!(rest_url.starts_with("http://127.0.0.1:"), "loopback only");
+    format!(
+        r#"
+nodeName: bench-node
+standalone: {standalone}
+routeros: {{restUrl: "{rest_url}", user: admin, password: ""}}
+networks:
+  - name: t
+    bridge: t
+    cidr: 127.77.0.0/24
+    gateway: 127.77.0.1
+    ipamStart: 127.77.0.10
+    ipamEnd: 127.77.0.250
+    dns: {{endpoint: "http://127.0.0.1:9", zone: t.lo, server: 127.77.0.252, staticRecords: []}}
+nats: {{url: "{nats_url}", snapshotEvery: 1000}}
+storage: {{basePath: /raid1/images}}
+lifecycle: {{bootManifestPath: ""}}
+api: {{listen: "{listen}"}}
+"#
+    )
+}
+
+fn pod(name: &str) -> Pod {
+    let ann = BTreeMap::from([("vkube.io/file".to_string(), TARBALL.to_string())]);
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("default".into()),
+            annotations: Some(ann),
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            restart_policy: Some("Always".into()),
+            containers: vec![Container {
+                name: "app".into(),
+                command: Some(vec!["/bin/app".into(), "--serve".into()]),
+                volume_mounts: Some(vec![VolumeMount {
+                    name: "data".into(),
+                    mount_path: "/data".into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+struct Device {
+    sim: RunningSim,
+    _disk: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl Device {
+    async fn start(latency_ms: u64, serial: bool, clock: f64) -> Device {
+        let disk = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(disk.path().join("raid1/cache")).unwrap();
+        std::fs::create_dir_all(disk.path().join("raid1/images")).unwrap();
+        tiny_image(&disk.path().join(TARBALL));
+        let sim = start(SimOptions {
+            latency: Duration::from_millis(latency_ms),
+            serial,
+            ..SimOptions::new(disk.path().to_path_buf())
+        })
+        .await
+        .unwrap();
+        let d = Device {
+            sim,
+            _disk: disk,
+            http: reqwest::Client::new(),
+        };
+        d.control(
+            reqwest::Method::PATCH,
+            "knobs",
+            json!({"clockFactor": clock}),
+        )
+        .await;
+        d.control(reqwest::Method::POST, "seed", json!({"bridges": ["t"]}))
+            .await;
+        d
+    }
+
+    async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let mut req = self
+            .http
+            .request(method, format!("{}/{path}", self.sim.control_url()));
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let r = req.send().await.unwrap();
+        assert!(r.status().is_success(), "control {path}: {}", r.status());
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    async fn clear_journal(&self) {
+        self.control(reqwest::Method::DELETE, "journal", Value::Null)
+            .await;
+    }
+
+    async fn journal(&self) -> Vec<Value> {
+        self.control(reqwest::Method::GET, "journal", Value::Null)
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `/container` rows as the REST API lists them (journalled: call it outside a window).
+    async fn containers(&self) -> Vec<Value> {
+        self.http
+            .get(format!("{}/container", self.sim.rest_url()))
+            .basic_auth("admin", Some(""))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+fn is_running(row: &Value) -> bool {
+    row["running"].as_str() == Some("true") || row["status"].as_str() == Some("running")
+}
+
+/// An in-process cluster booted as `mkube run` does, in standalone mode against `device`.
+async fn engine_cluster(nats: &NatsServer, device: &Device, pacing: f64) -> (Config, Cluster) {
+    let yaml = config_yaml(&nats.url(), &device.sim.rest_url(), true, "127.0.0.1:0");
+    let mut cfg = config::from_yaml_str(&yaml, "bench").unwrap().config;
+    cfg.routeros.pacing = pacing;
+    cfg.lifecycle.reconcile_interval_seconds = 3600.0;
+    cfg.lifecycle.dangling_ports_after_seconds = 3600.0;
+    let cluster = wiring::boot(&cfg, Metrics::new(), &BootClock::default())
+        .await
+        .unwrap();
+    assert!(cluster.routeros.is_some(), "the simulator answered at boot");
+    (cfg, cluster)
+}
+
+async fn declare(c: &Cluster, names: &[String]) {
+    for n in names {
+        c.pods
+            .send(Declare {
+                pod: pod(n),
+                source: PodSource::Api,
+                correlation: "bench".into(),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Waits (in process, no device calls) until every pod's container is recorded started.
+async fn wait_started(c: &Cluster, names: &[String], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let state: PodsState = c.pods.send(GetState::<PodsState>::new()).await.unwrap();
+        let done = names.iter().all(|n| {
+            state
+                .pods
+                .get(&format!("default/{n}"))
+                .and_then(|p| p.containers.get("app"))
+                .is_some_and(|c| c.started && !c.device_id.is_empty())
+        });
+        if done {
+            return;
+        }
+        assert!(Instant::now() < deadline, "pods not started in {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `GET /container?name=…` → `GET /container?name`; ids in paths → `*`.
+fn class(e: &Value) -> String {
+    let method = e["method"].as_str().unwrap_or("");
+    let path = e["path"].as_str().unwrap_or("").trim_start_matches("/rest");
+    let path: Vec<&str> = path
+        .split('/')
+        .map(|s| if s.starts_with('*') { "*" } else { s })
+        .collect();
+    let query = e["query"].as_str().unwrap_or("");
+    let keys: Vec<&str> = query
+        .split('&')
+        .filter(|q| !q.is_empty())
+        .map(|q| q.split('=').next().unwrap_or(""))
+        .collect();
+    if keys.is_empty() {
+        format!("{method} {}", path.join("/"))
+    } else {
+        format!("{method} {}?{}", path.join("/"), keys.join("&"))
+    }
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[i.clamp(1, sorted.len()) - 1]
+}
+
+fn yes(ok: bool) -> &'static str {
+    if ok { "yes" } else { "no" }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 1
+
+async fn part1() {
+    const PODS: usize = 30;
+    const LATENCY_MS: u64 = 100;
+    let nats = NatsServer::start();
+    let device = Device::start(LATENCY_MS, true, 1.0).await;
+    let (_cfg, c) = engine_cluster(&nats, &device, 1.0).await;
+    let names: Vec<String> = (1..=PODS).map(|i| format!("c{i:03}")).collect();
+    device.clear_journal().await;
+    let started = Instant::now();
+    declare(&c, &names).await;
+    wait_started(&c, &names, Duration::from_secs(600)).await;
+    let wall = started.elapsed();
+    let journal = device.journal().await;
+    let rows = device.containers().await;
+    let ids: HashMap<String, String> = rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r["name"].as_str()?.to_string(),
+                r[".id"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+
+    // Attribute each call to the pod whose names (container, veth, mount list) or container id
+    // it carries; the rest are shared (whole-table lists and the like).
+    let mut per_pod: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    let mut shared: Vec<&Value> = Vec::new();
+    for e in &journal {
+        let text = format!(
+            "{} {} {}",
+            e["path"].as_str().unwrap_or(""),
+            e["query"].as_str().unwrap_or(""),
+            e["body"]
+        );
+        let owner = names.iter().find(|n| {
+            let cname = format!("default_{n}_app");
+            text.contains(&format!("default_{n}_"))
+                || ids.get(&cname).is_some_and(|id| {
+                    text.contains(&format!("\"{id}\"")) || text.contains(&format!("/{id} "))
+                })
+        });
+        match owner {
+            Some(n) => per_pod.entry(n.as_str()).or_default().push(e),
+            None => shared.push(e),
+        }
+    }
+    // Extraction polls: a pod's reads of /container between its add and its start.
+    let mut polls_total = 0usize;
+    let mut other_total = 0usize;
+    let mut class_counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_pod_other = Vec::new();
+    for calls in per_pod.values() {
+        let mut added = false;
+        let mut startd = false;
+        let (mut polls, mut other) = (0, 0);
+        for e in calls {
+            let cl = class(e);
+            if cl == "POST /container/add" {
+                added = true;
+            }
+            if cl == "POST /container/start" {
+                startd = true;
+            }
+            if added && !startd && e["method"] == "GET" && cl.starts_with("GET /container") {
+                polls += 1;
+            } else {
+                other += 1;
+                *class_counts.entry(cl).or_default() += 1;
+            }
+        }
+        polls_total += polls;
+        other_total += other;
+        per_pod_other.push(other);
+    }
+    let mut shared_counts: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &shared {
+        *shared_counts.entry(class(e)).or_default() += 1;
+    }
+    let total = journal.len();
+    let writes = journal.iter().filter(|e| e["method"] != "GET").count();
+    let minimum = Duration::from_millis(LATENCY_MS * total as u64);
+    let ratio = wall.as_secs_f64() / minimum.as_secs_f64();
+    let per_container = (other_total + shared.len()) as f64 / PODS as f64;
+    let (min_o, max_o) = (
+        per_pod_other.iter().min().copied().unwrap_or(0),
+        per_pod_other.iter().max().copied().unwrap_or(0),
+    );
+    let running = rows.iter().filter(|r| is_running(r)).count();
+
+    println!(
+        "\n### 1. Cold creation of {PODS} pods, simulator `--serial --latency-ms {LATENCY_MS}`\n"
+    );
+    println!("| Measurement | Result | Goal | Met |");
+    println!("|---|---|---|---|");
+    println!("| RouterOS calls in total (journal) | {total} ({writes} writes) | | |");
+    println!(
+        "| Calls per container beyond extraction polling (own calls {min_o}–{max_o}, plus {} shared ÷ {PODS}) | {per_container:.2} | ≤ 7 | {} |",
+        shared.len(),
+        yes(per_container <= 7.0)
+    );
+    println!(
+        "| Extraction polls (GET /container between add and start) | {polls_total} in total, {:.2} per container | reported apart | |",
+        polls_total as f64 / PODS as f64
+    );
+    println!(
+        "| Wall time, first Declare to all {PODS} recorded started ({running} running on the device) | {:.2} s | | |",
+        wall.as_secs_f64()
+    );
+    println!(
+        "| Minimum: {total} calls × {LATENCY_MS} ms (serial device) | {:.2} s | | |",
+        minimum.as_secs_f64()
+    );
+    println!(
+        "| Wall time ÷ minimum | {ratio:.2}× | ≤ 1.2× | {} |",
+        yes(ratio <= 1.2)
+    );
+    println!("\nCalls per container by kind (attributed to one pod, polls excluded):\n");
+    println!("| Call | Count | Per container |");
+    println!("|---|---|---|");
+    for (cl, n) in &class_counts {
+        println!("| `{cl}` | {n} | {:.2} |", *n as f64 / PODS as f64);
+    }
+    for (cl, n) in &shared_counts {
+        println!(
+            "| `{cl}` (shared, not attributable) | {n} | {:.2} |",
+            *n as f64 / PODS as f64
+        );
+    }
+    device.sim.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 2
+
+async fn part2() {
+    const PODS: usize = 100;
+    let nats = NatsServer::start();
+    let device = Device::start(0, false, 20.0).await;
+    let (cfg, c) = engine_cluster(&nats, &device, 0.05).await;
+    let names: Vec<String> = (1..=PODS).map(|i| format!("s{i:03}")).collect();
+    declare(&c, &names).await;
+    wait_started(&c, &names, Duration::from_secs(300)).await;
+    let log = EventLog::connect(wiring::log_settings(&cfg), Metrics::new())
+        .await
+        .unwrap();
+    log.wait_ready().await;
+    let reconcile = c.reconcile.as_ref().expect("standalone reconcile loop");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut rows = Vec::new();
+    for label in ["first pass after creation", "steady-state pass"] {
+        device.clear_journal().await;
+        let before = log.last_sequence().await.unwrap();
+        let t = Instant::now();
+        let report = reconcile.send(RunPass).await.unwrap();
+        let took = t.elapsed();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = log.last_sequence().await.unwrap();
+        let journal = device.journal().await;
+        let lists = journal.iter().filter(|e| e["method"] == "GET").count();
+        let writes = journal.len() - lists;
+        let classes: Vec<String> = journal.iter().map(class).collect();
+        rows.push((label, lists, writes, after - before, took, report, classes));
+    }
+    println!("\n### 2. Reconcile pass with {PODS} pods (`RunPass`)\n");
+    println!(
+        "| Pass | List calls | Writes | Events appended | Pass time | Workers run | Met (≤ 4 lists, 0 writes, 0 events) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (label, lists, writes, events, took, report, _) in &rows {
+        println!(
+            "| {label} | {lists} | {writes} | {events} | {:.1} ms | {}{} | {} |",
+            took.as_secs_f64() * 1e3,
+            report.ran.len(),
+            report
+                .aborted
+                .as_ref()
+                .map(|a| format!(" (aborted: {a})"))
+                .unwrap_or_default(),
+            yes(*lists <= 4 && *writes == 0 && *events == 0)
+        );
+    }
+    if let Some((_, _, _, _, _, _, classes)) = rows.last() {
+        println!("\nCalls of the steady-state pass: {}", classes.join(", "));
+    }
+    device.sim.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parts 3 and 4: the mkube binary
+
+struct Mkube {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Mkube {
+    async fn start(yaml_for: impl Fn(&str) -> String) -> Mkube {
+        let dir = tempfile::tempdir().unwrap();
+        let listen = format!("127.0.0.1:{}", free_port());
+        let conf = dir.path().join("config.yaml");
+        std::fs::write(&conf, yaml_for(&listen)).unwrap();
+        let log = std::fs::File::create(dir.path().join("mkube.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_mkube"))
+            .arg("run")
+            .arg("--config")
+            .arg(&conf)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let m = Mkube {
+            child,
+            base: format!("http://{listen}"),
+            _dir: dir,
+        };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ok = http
+                .get(format!("{}/readyz", m.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                break;
+            }
+            assert!(Instant::now() < deadline, "mkube did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        m
+    }
+
+    fn status(&self) -> (u64, u64) {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kb = |key: &str| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        (kb("VmRSS:"), kb("VmHWM:"))
+    }
+}
+
+impl Drop for Mkube {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pod_json(name: &str) -> Value {
+    serde_json::to_value(pod(name)).unwrap()
+}
+
+async fn create_pods(http: &reqwest::Client, base: &str, names: &[String]) -> Vec<f64> {
+    let mut lat = Vec::with_capacity(names.len());
+    for n in names {
+        let t = Instant::now();
+        let r = http
+            .post(format!("{base}/api/v1/namespaces/default/pods"))
+            .json(&pod_json(n))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let _ = r.bytes().await.unwrap();
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+        assert!(status.is_success(), "POST {n}: {status}");
+    }
+    lat
+}
+
+async fn part3() {
+    const PODS: usize = 1000;
+    let nats = NatsServer::start();
+    let nats_url = nats.url();
+    let m = Mkube::start(|listen| config_yaml(&nats_url, "http://127.0.0.1:9/rest", false, listen))
+        .await;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(16)
+        .build()
+        .unwrap();
+    let names: Vec<String> = (1..=PODS).map(|i| format!("a{i:04}")).collect();
+    let mut create = create_pods(&http, &m.base, &names).await;
+    create.sort_by(f64::total_cmp);
+
+    // List all 1000 pods, sequentially, after two warm-up calls.
+    let list_url = format!("{}/api/v1/namespaces/default/pods", m.base);
+    let mut list = Vec::new();
+    let mut items = 0;
+    let mut bytes = 0;
+    for i in 0..102 {
+        let t = Instant::now();
+        let body = http
+            .get(&list_url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        if i >= 2 {
+            list.push(ms);
+        }
+        if i == 0 {
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            items = v["items"].as_array().map(Vec::len).unwrap_or(0);
+            bytes = body.len();
+        }
+    }
+    list.sort_by(f64::total_cmp);
+
+    // GET one pod: 8 keep-alive clients for a few seconds.
+    let seconds = env_u64("MKUBE_BENCH_SECONDS", 3);
+    let url = format!("{}/api/v1/namespaces/default/pods/a0500", m.base);
+    let calls = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (http, url, calls, errors) = (http.clone(), url.clone(), calls.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let ok = match http.get(&url).send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                calls.fetch_add(1, Ordering::Relaxed);
+                if !ok {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let rate = calls.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64();
+    let errors = errors.load(Ordering::Relaxed);
+    let (rss, hwm) = m.status();
+
+    println!(
+        "\n### 3. API (`mkube run`, release binary, `standalone: false`: no engine, no device)\n"
+    );
+    println!("| Measurement | p50 | p99 | max | Goal | Met |");
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| POST pod, {PODS} sequential creates | {:.2} ms | {:.2} ms | {:.2} ms | p99 ≤ 20 ms | {} |",
+        pct(&create, 50.0),
+        pct(&create, 99.0),
+        pct(&create, 100.0),
+        yes(pct(&create, 99.0) <= 20.0)
+    );
+    println!(
+        "| GET list of {items} pods ({} KiB JSON), {} sequential | {:.2} ms | {:.2} ms | {:.2} ms | p99 ≤ 20 ms | {} |",
+        bytes / 1024,
+        list.len(),
+        pct(&list, 50.0),
+        pct(&list, 99.0),
+        pct(&list, 100.0),
+        yes(pct(&list, 99.0) <= 20.0)
+    );
+    println!(
+        "\n| Measurement | Result | Goal | Met |\n|---|---|---|---|\n| GET one pod, 8 keep-alive clients, {seconds} s | {rate:.0} req/s ({errors} failed) | ≥ 5,000/s | {} |",
+        yes(rate >= 5000.0 && errors == 0)
+    );
+    println!(
+        "| mkube RSS after the above ({PODS} pods, no engine) | VmRSS {:.1} MiB, VmHWM {:.1} MiB | | |",
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+}
+
+async fn part4() {
+    const PODS: usize = 200;
+    let nats = NatsServer::start();
+    let device = Device::start(0, false, 20.0).await;
+    let nats_url = nats.url();
+    let rest = device.sim.rest_url();
+    let m = Mkube::start(|listen| {
+        let mut y = config_yaml(&nats_url, &rest, true, listen);
+        y.push_str("lifecycle: {bootManifestPath: \"\", reconcileIntervalSeconds: 5}\n");
+        y.replace("lifecycle: {bootManifestPath: \"\"}\n", "")
+            .replace("routeros: {", "routeros: {pacing: 0.05, ")
+    })
+    .await;
+    let (rss0, _) = m.status();
+    let http = reqwest::Client::new();
+    let names: Vec<String> = (1..=PODS).map(|i| format!("r{i:03}")).collect();
+    create_pods(&http, &m.base, &names).await;
+    let t = Instant::now();
+    let deadline = t + Duration::from_secs(300);
+    let mut running;
+    loop {
+        running = device
+            .containers()
+            .await
+            .iter()
+            .filter(|r| is_running(r))
+            .count();
+        if running >= PODS || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let ready_in = t.elapsed();
+    let (rss_running, _) = m.status();
+    // Two more periodic reconcile passes (every 5 s) and status reads through the API.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    for _ in 0..5 {
+        let _ = http
+            .get(format!("{}/api/v1/namespaces/default/pods", m.base))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await;
+    }
+    let (rss, hwm) = m.status();
+    println!(
+        "\n### 4. Memory: `mkube run` (release binary) standalone against the simulator, {PODS} pods\n"
+    );
+    println!("| Measurement | Result | Goal | Met |");
+    println!("|---|---|---|---|");
+    println!(
+        "| VmRSS after boot, no pods | {:.1} MiB | | |",
+        rss0 as f64 / 1024.0
+    );
+    println!(
+        "| VmRSS when {running}/{PODS} containers were running ({:.1} s after the last POST) | {:.1} MiB | | |",
+        ready_in.as_secs_f64(),
+        rss_running as f64 / 1024.0
+    );
+    println!(
+        "| VmRSS after two more reconcile passes and 5 pod lists | {:.1} MiB | ≤ 30 MiB | {} |",
+        rss as f64 / 1024.0,
+        yes(rss as f64 / 1024.0 <= 30.0)
+    );
+    println!(
+        "| VmHWM (peak RSS) | {:.1} MiB | ≤ 30 MiB | {} |",
+        hwm as f64 / 1024.0,
+        yes(hwm as f64 / 1024.0 <= 30.0)
+    );
+    drop(m);
+    device.sim.stop().await;
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    mkube::tls::ensure_ring_provider();
+    if wanted(1) || wanted(2) {
+        actix_rt::System::new().block_on(async {
+            if wanted(1) {
+                part1().await;
+            }
+            if wanted(2) {
+                part2().await;
+            }
+        });
+    }
+    if wanted(3) || wanted(4) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            if wanted(3) {
+                part3().await;
+            }
+            if wanted(4) {
+                part4().await;
+            }
+        });
+    }
+}
