@@ -7,16 +7,25 @@ use super::objects::{derived_uid, time};
 use super::pod_status::{StatusInputs, pod_status};
 use super::status::ApiError;
 use crate::actors::ipam::state::IpamState;
-use crate::actors::journal::GetState;
+use crate::actors::journal::{GetState, GetSubjectSeqs};
 use crate::actors::pods::state::{DesiredPod, PodsState};
 use crate::actors::wiring::Cluster;
 use crate::events::subject;
 use k8s_openapi::api::core::v1::Pod;
 
-/// The pods and IPAM folds, read from their actors.
+/// The pods and IPAM folds, read from their actors, and the pods' subject sequences.
 pub struct PodsView {
     pub pods: PodsState,
     pub ipam: IpamState,
+    pub seqs: std::collections::HashMap<String, u64>,
+}
+
+impl PodsView {
+    /// `resourceVersion` of a pod: the sequence of the last event on its subject.
+    pub fn resource_version(&self, node: &str, ns: &str, name: &str) -> u64 {
+        let subject = subject::for_key(node, "pods", &[ns, name]);
+        self.seqs.get(&subject).copied().unwrap_or(0)
+    }
 }
 
 pub fn cluster(state: &ApiState) -> Result<&Cluster, ApiError> {
@@ -35,7 +44,12 @@ pub async fn pods_view(state: &ApiState) -> Result<PodsView, ApiError> {
         .send(GetState::<IpamState>::new())
         .await
         .map_err(|e| ApiError::internal(format!("ipam actor unavailable: {e}")))?;
-    Ok(PodsView { pods, ipam })
+    let seqs = cluster
+        .pods
+        .send(GetSubjectSeqs)
+        .await
+        .map_err(|e| ApiError::internal(format!("pods actor unavailable: {e}")))?;
+    Ok(PodsView { pods, ipam, seqs })
 }
 
 /// The uid a pod shows: the one stored at create, else one derived from its key.

@@ -90,7 +90,7 @@ pub async fn rendered_pods(
             continue;
         }
         let name = m.name.as_deref().unwrap_or_default();
-        let rv = resource_version(cluster, "pods", pod_ns, name).await;
+        let rv = view.resource_version(cluster.log.node(), pod_ns, name);
         let pod = render(desired, rv, &inputs);
         if params.fields_match(|f| pod_field(&pod, f))? {
             out.push(pod);
