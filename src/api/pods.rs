@@ -6,7 +6,7 @@ use super::decode::{self, FieldValidation};
 use super::objects::{list, time, typed};
 use super::params::ListParams;
 use super::patch;
-use super::pod_view::{PodsView, cluster, pod_uid, pods_view, render, resource_version};
+use super::pod_view::{PodsView, cluster, pod_uid, pods_view, render};
 use super::status::{self, ApiError};
 use super::{ApiState, MAX_BODY, pod_table, table, watch};
 use crate::actors::journal::Record;
@@ -127,7 +127,7 @@ async fn current(state: &ApiState, ns: &str, name: &str) -> Result<(Pod, PodsVie
         .pods
         .get(&pod_key(ns, name))
         .ok_or_else(|| not_found(ns, name))?;
-    let rv = resource_version(cluster, "pods", ns, name).await;
+    let rv = view.resource_version(cluster.log.node(), ns, name);
     let pod = render(desired, rv, &state.status_inputs(&view));
     Ok((pod, view))
 }
