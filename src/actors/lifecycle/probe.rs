@@ -73,6 +73,15 @@ impl ProbeSpec {
             Action::Tcp {
                 port: port(&t.port, c)?,
             }
+        } else if let Some(h) = &p.http_get
+            && h.scheme
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("https"))
+        {
+            // No TLS client for probes: an HTTPS endpoint that accepts connections is up.
+            Action::Tcp {
+                port: port(&h.port, c)?,
+            }
         } else if let Some(h) = &p.http_get {
             let path = h.path.clone().unwrap_or_default();
             let path = if path.starts_with('/') {
