@@ -27,18 +27,12 @@ pub struct StatusInputs<'a> {
     pub started_at: DateTime<Utc>,
 }
 
-pub const NETWORK_ANNOTATION: &str = "vkube.io/network";
+pub use crate::actors::pods::naming::ANN_NETWORK as NETWORK_ANNOTATION;
 
-/// The network a pod joins: `vkube.io/network`, or the first configured one (§1.2).
+/// The network a pod joins: `vkube.io/network` (read by `pods::naming`), or the first
+/// configured one (§1.2).
 pub fn network_of<'n>(pod: &Pod, networks: &'n [Network]) -> Option<&'n Network> {
-    let wanted = pod
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(NETWORK_ANNOTATION))
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty());
-    match wanted {
+    match naming::network(pod) {
         Some(name) => networks.iter().find(|n| n.name == name),
         None => networks.first(),
     }
