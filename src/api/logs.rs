@@ -5,7 +5,7 @@
 use super::ApiState;
 use super::pod_view::{cluster, pods_view};
 use super::status::ApiError;
-use crate::actors::pods::naming::container_name as device_container_name;
+use crate::actors::pods::device_log::{DeviceLog, DeviceLogError};
 use crate::actors::pods::state::pod_key;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -55,14 +55,21 @@ async fn log(state: web::Data<ApiState>, req: HttpRequest) -> Result<HttpRespons
             )));
         }
     };
-    let device = cluster.routeros.as_ref().ok_or_else(|| {
-        ApiError::unavailable("no RouterOS device is connected; logs come from the device")
-    })?;
-    let device_name = device_container_name(&ns, &name, &container);
-    let lines = device
-        .log_lines_about(&device_name)
+    let lines = cluster
+        .pods
+        .send(DeviceLog {
+            namespace: ns.clone(),
+            pod: name.clone(),
+            container,
+        })
         .await
-        .map_err(|e| ApiError::internal(format!("reading the device log: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("pods actor unavailable: {e}")))?
+        .map_err(|e| match e {
+            DeviceLogError::NoDevice | DeviceLogError::Unreachable(_) => {
+                ApiError::unavailable(e.to_string())
+            }
+            DeviceLogError::Device(_) => ApiError::internal(e.to_string()),
+        })?;
     let mut body = String::new();
     for l in lines {
         body.push_str(&format!(

@@ -5,6 +5,7 @@
 
 pub mod configfiles;
 pub mod configsync;
+pub mod device_log;
 pub mod engine;
 pub mod naming;
 pub mod order;
