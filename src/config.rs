@@ -14,6 +14,7 @@
 
 mod error;
 mod load;
+pub mod generated;
 pub mod manifest;
 mod network;
 mod schema;

@@ -17,6 +17,7 @@ mod boot;
 mod cli;
 mod config_load;
 mod events_codec;
+mod generated_configmaps;
 mod images_api;
 mod images_cache;
 mod ipam;

@@ -1,6 +1,7 @@
 //! ConfigMaps as desired state: put (create or replace) and delete are facts in the log;
 //! reads are served from the fold. Files on the device follow with the pods engine.
 
+pub mod defaults;
 pub mod state;
 
 use super::journal::{Journal, commit};
