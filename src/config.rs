@@ -13,8 +13,8 @@
 //! ```
 
 mod error;
-mod load;
 pub mod generated;
+mod load;
 pub mod manifest;
 mod network;
 mod schema;

@@ -104,11 +104,20 @@ fn generated_microdns_toml_is_valid_toml_with_the_expected_values() {
         Some("http://192.168.10.253:8080/boot.ipxe")
     );
     let reg = &doc["dhcp"]["dns_registration"];
-    assert_eq!(reg["reverse_zone_v4"].as_str(), Some("10.168.192.in-addr.arpa"));
+    assert_eq!(
+        reg["reverse_zone_v4"].as_str(),
+        Some("10.168.192.in-addr.arpa")
+    );
     assert_eq!(reg["default_ttl"].as_integer(), Some(300));
-    assert_eq!(doc["dhcp"]["v4"]["reservations"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        doc["dhcp"]["v4"]["reservations"].as_array().unwrap().len(),
+        3
+    );
     let console = &maps[0].data.as_ref().unwrap()[CONSOLE_KEY];
-    assert!(console.contains("base_url: \"http://192.168.200.2:8082\""), "{console}");
+    assert!(
+        console.contains("base_url: \"http://192.168.200.2:8082\""),
+        "{console}"
+    );
 }
 
 /// §8.3 relay topology: a pool with `serverNetwork` is served by that network's microdns and
@@ -148,15 +157,24 @@ fn relay_topology_matches_golden_files() {
     let maps = generated_config_maps(&config);
     // nodns has no zone/server: no dns-config.
     assert_eq!(maps.len(), 3);
-    let core: toml::Table = maps[1].data.as_ref().unwrap()[MICRODNS_KEY].parse().unwrap();
+    let core: toml::Table = maps[1].data.as_ref().unwrap()[MICRODNS_KEY]
+        .parse()
+        .unwrap();
     let pool = &core["dhcp"]["v4"]["pools"][0];
     assert_eq!(pool["server_ip"].as_str(), Some("127.31.0.252"));
     assert_eq!(pool["lease_time_secs"].as_integer(), Some(3600));
     assert!(pool.get("ipxe_boot_url").is_none() && pool.get("boot_file").is_none());
     let reservation = &core["dhcp"]["v4"]["reservations"][0];
     assert!(reservation.get("hostname").is_none());
-    let edge: toml::Table = maps[2].data.as_ref().unwrap()[MICRODNS_KEY].parse().unwrap();
-    assert!(edge.get("dhcp").is_none(), "a relayed pool is not served by its own network");
+    let edge: toml::Table = maps[2].data.as_ref().unwrap()[MICRODNS_KEY]
+        .parse()
+        .unwrap();
+    assert!(
+        edge.get("dhcp").is_none(),
+        "a relayed pool is not served by its own network"
+    );
     // A node name that is not a plain word is quoted in the console YAML.
-    assert!(maps[0].data.as_ref().unwrap()[CONSOLE_KEY].starts_with("cluster_name: \"lab node\"\n"));
+    assert!(
+        maps[0].data.as_ref().unwrap()[CONSOLE_KEY].starts_with("cluster_name: \"lab node\"\n")
+    );
 }

@@ -39,7 +39,10 @@ impl Handler<EnsureConfigMap> for ConfigMapsActor {
         let meta = &msg.config_map.metadata;
         let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
         let name = meta.name.clone().unwrap_or_default();
-        let stored = self.state.config_maps.get(&config_map_key(&namespace, &name));
+        let stored = self
+            .state
+            .config_maps
+            .get(&config_map_key(&namespace, &name));
         let write = match (msg.ensure, stored) {
             (_, None) => true,
             (Ensure::IfMissing, Some(_)) => false,
@@ -55,9 +58,10 @@ impl Handler<EnsureConfigMap> for ConfigMapsActor {
             name,
             config_map: Box::new(config_map),
         };
-        AtomicResponse::new(Box::pin(commit(self, event.into(), &msg.correlation).map(
-            |r, _, _| r.map(Some).map_err(ConfigMapsError::from),
-        )))
+        AtomicResponse::new(Box::pin(
+            commit(self, event.into(), &msg.correlation)
+                .map(|r, _, _| r.map(Some).map_err(ConfigMapsError::from)),
+        ))
     }
 }
 

@@ -1,5 +1,7 @@
 //! Zones and records in each network's microdns server. Effects (microdns REST) arrive with the DNS client; here the actor records and folds its facts.
 
+pub mod expected;
+pub mod plan;
 pub mod state;
 
 use super::journal::Journal;

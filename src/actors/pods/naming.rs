@@ -11,6 +11,7 @@ pub const ANN_FILE: &str = "vkube.io/file";
 pub const ANN_IMAGE_POLICY: &str = "vkube.io/image-policy";
 pub const ANN_BOOT_PRIORITY: &str = "vkube.io/boot-priority";
 pub const ANN_DEPENDS_ON: &str = "vkube.io/depends-on";
+pub const ANN_ALIASES: &str = "vkube.io/aliases";
 
 /// NAME-1: `<ns>_<pod>_<container>`, `[a-z0-9_-]` kept, `A-Z` lower-cased, the rest `_`,
 /// cut to 64 bytes (every kept byte is ASCII, so the cut is on a char boundary).
@@ -80,6 +81,26 @@ pub fn static_ip(pod: &Pod) -> Result<Option<Ipv4Addr>, String> {
             .map(Some)
             .map_err(|_| format!("{ANN_STATIC_IP} {v:?} is not an IPv4 address")),
     }
+}
+
+/// `vkube.io/aliases` (§1.2, NAME-9): `(name, container)` pairs; a bare entry names the
+/// first container (`None`). Entries are trimmed and empty ones dropped. The pod name itself
+/// is not included (callers add it first).
+pub fn aliases(pod: &Pod) -> Vec<(String, Option<String>)> {
+    let Some(raw) = annotation(pod, ANN_ALIASES) else {
+        return Vec::new();
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .filter_map(|entry| match entry.split_once('=') {
+            Some((name, ctr)) => {
+                let (name, ctr) = (name.trim(), ctr.trim());
+                (!name.is_empty()).then(|| (name.to_string(), Some(ctr.to_string())))
+            }
+            None => Some((entry.to_string(), None)),
+        })
+        .collect()
 }
 
 /// `vkube.io/file`: a device tarball path used verbatim.

@@ -41,7 +41,11 @@ pub fn microdns_toml(config: &Config, network: &Network) -> Option<String> {
     for peer in config.networks.iter().filter(|p| p.name != network.name) {
         let (peer_zone, peer_server) = (peer.dns.zone.trim(), peer.dns.server.trim());
         if !peer_zone.is_empty() && !peer_server.is_empty() {
-            kv(&mut out, &s(peer_zone), &list(&[&format!("{peer_server}:53")]));
+            kv(
+                &mut out,
+                &s(peer_zone),
+                &list(&[&format!("{peer_server}:53")]),
+            );
         }
     }
 
@@ -92,7 +96,11 @@ fn write_dhcp(out: &mut String, blocks: &[&Network]) {
         kv(out, "gateway", &s(&gateway(pool)));
         kv(out, "dns", &list(&[pool.dns.server.trim()]));
         kv(out, "domain", &s(pool.dns.zone.trim()));
-        let lease = if dhcp.lease_time == 0 { 3600 } else { dhcp.lease_time };
+        let lease = if dhcp.lease_time == 0 {
+            3600
+        } else {
+            dhcp.lease_time
+        };
         kv(out, "lease_time_secs", &lease.to_string());
         let (next, boot) = (dhcp.next_server.trim(), dhcp.boot_file.trim());
         if !next.is_empty() {
@@ -102,7 +110,11 @@ fn write_dhcp(out: &mut String, blocks: &[&Network]) {
             kv(out, "boot_file", &s(boot));
         }
         if !next.is_empty() && !boot.is_empty() {
-            kv(out, "ipxe_boot_url", &s(&format!("http://{next}:8080/boot.ipxe")));
+            kv(
+                out,
+                "ipxe_boot_url",
+                &s(&format!("http://{next}:8080/boot.ipxe")),
+            );
         }
     }
     for pool in blocks {
