@@ -57,9 +57,6 @@ pub fn plan_zone(
             continue;
         };
         let pair = (rec.name.clone(), ip);
-        let ours = registered
-            .get(&rec.name)
-            .is_some_and(|ips| ips.contains_key(&ip));
         let keep = match want.get(&rec.name) {
             Some(w) => w.ip == ip,
             None => !registered.contains_key(&rec.name),
