@@ -1,5 +1,6 @@
-//! Command-line interface: `run`, `replay`, `export`, `import`, `events`, `version`.
+//! Command-line interface: `run`, `replay`, `export`, `import`, `events`, `dns`, `version`.
 
+mod dns;
 mod log_tools;
 mod print;
 mod run;
@@ -38,6 +39,8 @@ pub enum Command {
     Import(log_tools::ImportArgs),
     /// Print live events as they are appended.
     Events(log_tools::EventsArgs),
+    /// microdns tools: backup and zone-file import.
+    Dns(dns::DnsArgs),
     /// Print the version.
     Version,
 }
@@ -86,6 +89,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Export(args) => log_tools::export(args).await,
         Command::Import(args) => log_tools::import(args).await,
         Command::Events(args) => log_tools::events(args).await,
+        Command::Dns(args) => dns::run(args).await,
         Command::Version => {
             println!("mkube {}", env!("CARGO_PKG_VERSION"));
             Ok(())
