@@ -23,6 +23,7 @@ mod ipam;
 mod k8s_api;
 mod kubectl;
 mod log;
+mod microdns_sim;
 mod nats_outage;
 mod pods_configmaps;
 mod pods_crash;
