@@ -707,6 +707,10 @@ async fn mdns_dns_responder_feb2026() {
         "uppercase never resolves"
     );
 
+    m.a(&z, "*.apps", "192.168.200.7").await;
+    let r = udp_ask(dns, "foo.apps.gt.lo.", RecordType::A).await;
+    assert_eq!(r.answers.len(), 1, "wildcard (§1.9, 2026-02-23)");
+
     let r = udp_ask(dns, "www.example.com.", RecordType::A).await;
     assert_eq!(r.metadata.response_code, ResponseCode::Refused);
 
