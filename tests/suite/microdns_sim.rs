@@ -366,6 +366,18 @@ async fn mdns_request_log_counters_control_and_export() {
     assert!(m.sim.requests().is_empty());
     assert!(m.sim.counters().is_empty());
 
+    m.get("/api/v1/zones").await;
+    assert_eq!(m.call("DELETE", "/_control/counters", None).await.0, 204);
+    assert!(m.sim.counters().is_empty());
+    assert_eq!(m.sim.requests().len(), 1, "counters reset keeps the log");
+    m.sim
+        .set_fault(Fault::status(500, "x").route("/api/v1/leases"));
+    let (_, faults) = m.get("/_control/faults").await;
+    assert_eq!(faults[0]["kind"], "status");
+    assert_eq!(faults[0]["route"], "/api/v1/leases");
+    m.sim.clear_faults();
+    assert!(m.sim.faults().is_empty());
+
     let (_, store) = m.get("/_control/store").await;
     assert_eq!(store["zones"][0]["record_count"], 2);
     let (_, export) = m
