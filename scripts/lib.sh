@@ -71,6 +71,17 @@ ensure_kubectl() {
   command -v kubectl >/dev/null || { echo "kubectl still missing" >&2; return 1; }
 }
 
+# dig: the demo asks the microdns doubles for pod names the way users do.
+ensure_dig() {
+  if ! command -v dig >/dev/null 2>&1; then
+    echo ">> installing dig (dnsutils)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsutils >&2 ||
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bind9-dnsutils >&2
+  fi
+  command -v dig >/dev/null || { echo "dig still missing" >&2; return 1; }
+}
+
 ensure_rust_tools() {
   command -v cargo >/dev/null || { echo "cargo is required (rustup)" >&2; return 1; }
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >&2 || true

@@ -157,7 +157,12 @@ pub async fn boot(
         collect,
     )
     .start();
-    let dns = DnsActor::new(journal(DnsActor::NAME, DnsActor::AREAS), state.dns).start();
+    let mut dns = DnsActor::new(journal(DnsActor::NAME, DnsActor::AREAS), state.dns);
+    match crate::microdns::MicrodnsClient::new() {
+        Ok(client) => dns = dns.with_client(Arc::new(config.clone()), client),
+        Err(e) => tracing::error!(error = %e, "no microdns client; DNS records are not maintained"),
+    }
+    let dns = dns.start();
     let images = ImagesActor::new(
         journal(ImagesActor::NAME, ImagesActor::AREAS),
         state.images,
@@ -179,6 +184,7 @@ pub async fn boot(
             veths: veths.clone(),
             images: images.clone(),
             configmaps: configmaps.clone(),
+            dns: dns.clone(),
         });
     }
     let pods = pods.start();
@@ -204,6 +210,10 @@ pub async fn boot(
             images.clone(),
         )
         .with_rollout(rollout)
+        .with_outputs(super::reconcile::outputs::Outputs {
+            dns: dns.clone(),
+            configmaps: configmaps.clone(),
+        })
         .start();
         // §5: a push runs a pass at once.
         images.do_send(super::images::SubscribePushes(r.clone().recipient()));

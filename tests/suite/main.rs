@@ -17,6 +17,7 @@ mod boot;
 mod cli;
 mod config_load;
 mod dns_cli;
+mod dns_pods;
 mod events_codec;
 mod generated_configmaps;
 mod images_api;

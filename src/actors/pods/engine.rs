@@ -176,6 +176,7 @@ fn run(
         return Box::pin(fut::ready(Kicked::BackingOff));
     }
     engine.busy.insert(key.clone());
+    let before = super::dns_names::snapshot(&act.state, &key);
     let job = actix::spawn(worker::converge(
         engine.deps.clone(),
         ctx.address(),
@@ -192,6 +193,7 @@ fn run(
             match &result {
                 Ok(()) => {
                     engine.backoff.remove(&key);
+                    super::dns_names::after_job(&act.state, &engine.deps.dns, &key, before);
                 }
                 Err(_) => {
                     let failures = engine.backoff.get(&key).map_or(0, |(n, _)| *n) + 1;

@@ -6,6 +6,7 @@
 pub mod configfiles;
 pub mod configsync;
 pub mod device_log;
+mod dns_names;
 pub mod engine;
 pub mod naming;
 pub mod order;

@@ -11,6 +11,7 @@
 pub mod coalesce;
 pub mod decide;
 pub mod ipam_sync;
+pub mod outputs;
 
 use super::device::DeviceLink;
 use super::images::{ImagesActor, Pushed, RefreshImage};
@@ -22,9 +23,10 @@ use super::pods::state::PodsState;
 use super::pods::{Kick, Kicked, PodsActor, Runnable, Seed};
 use super::rollout::stagger::{How, Roller};
 use super::rollout::{Redeploying, RolloutActor};
-use crate::config::{Config, load_manifest};
+use crate::config::{Config, Manifest, load_manifest};
 use actix::prelude::*;
 use decide::Observed;
+use k8s_openapi::api::core::v1::Pod;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -40,6 +42,7 @@ pub struct ReconcileActor {
     roller: Roller,
     /// Knows the pods being redeployed, which every step of the pass skips (§4.5).
     rollout: Option<Addr<RolloutActor>>,
+    outputs: Option<outputs::Outputs>,
 }
 
 impl ReconcileActor {
@@ -60,7 +63,14 @@ impl ReconcileActor {
             pushes: coalesce::Coalescer::default(),
             roller,
             rollout: None,
+            outputs: None,
         }
+    }
+
+    /// DS-6 ConfigMaps and the DNS zones (§5 steps 6–7) are part of every pass.
+    pub fn with_outputs(mut self, outputs: outputs::Outputs) -> Self {
+        self.outputs = Some(outputs);
+        self
     }
 
     /// Skip the pods `rollout` is redeploying (images.md §4.5).
@@ -99,6 +109,10 @@ pub struct PassReport {
     pub ran: Vec<(String, Result<(), String>)>,
     /// Why the pass stopped early (device unreachable, listing failed).
     pub aborted: Option<String>,
+    /// Generated and manifest ConfigMaps written (DS-6).
+    pub config_maps_written: usize,
+    /// The DNS step; it runs even when the device part was aborted.
+    pub dns: Option<crate::actors::dns::DnsPassReport>,
 }
 
 /// §5: a push notification runs a pass at once (the images actor cleared the digests); a
@@ -139,6 +153,7 @@ impl Handler<RunPass> for ReconcileActor {
             images: self.images.clone(),
             roller: self.roller.clone(),
             rollout: self.rollout.clone(),
+            outputs: self.outputs.clone(),
         });
         AtomicResponse::new(Box::pin(pass.into_actor(self)))
     }
@@ -152,9 +167,27 @@ struct Deps {
     images: Addr<ImagesActor>,
     roller: Roller,
     rollout: Option<Addr<RolloutActor>>,
+    outputs: Option<outputs::Outputs>,
 }
 
+/// DS-6 ConfigMaps first (the workers write their files), then the device steps, then DNS
+/// (from the addresses the workers recorded).
 async fn pass(deps: Deps) -> PassReport {
+    let (config, pods, out) = (deps.config.clone(), deps.pods.clone(), deps.outputs.clone());
+    let manifest = read_manifest(&config).unwrap_or_default();
+    let written = match &out {
+        Some(out) => outputs::config_maps(&config, manifest.config_maps, out).await,
+        None => 0,
+    };
+    let mut report = device_steps(deps, manifest.pods).await;
+    report.config_maps_written = written;
+    if let Some(out) = &out {
+        report.dns = outputs::dns(&pods, out, "reconcile").await;
+    }
+    report
+}
+
+async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
     let Deps {
         config,
         device,
@@ -163,10 +196,11 @@ async fn pass(deps: Deps) -> PassReport {
         images,
         roller,
         rollout,
+        outputs: _,
     } = deps;
     let started = std::time::Instant::now();
     let mut report = PassReport {
-        seeded: seed(&config, &pods).await,
+        seeded: seed(manifest_pods, &pods).await,
         ..PassReport::default()
     };
     let ros = match device.get().await {
@@ -311,22 +345,26 @@ async fn image_moves(
     out
 }
 
-/// DS-2: declare every manifest pod not yet desired and not deleted through the API. A
-/// manifest that cannot be read seeds nothing (a failed read is not an empty one, L-1).
-async fn seed(config: &Config, pods: &Addr<PodsActor>) -> Vec<String> {
+/// The boot manifest (DS-2, DS-6). One that cannot be read seeds nothing (a failed read is
+/// not an empty one, L-1).
+fn read_manifest(config: &Config) -> Option<Manifest> {
     let path = config.lifecycle.boot_manifest_path.trim();
     if path.is_empty() || !Path::new(path).exists() {
-        return Vec::new();
+        return None;
     }
-    let manifest = match load_manifest(Path::new(path)) {
-        Ok(m) => m,
+    match load_manifest(Path::new(path)) {
+        Ok(m) => Some(m),
         Err(e) => {
             tracing::warn!(error = %e, "boot manifest unreadable; nothing seeded");
-            return Vec::new();
+            None
         }
-    };
+    }
+}
+
+/// DS-2: declare every manifest pod not yet desired and not deleted through the API.
+async fn seed(manifest_pods: Vec<Pod>, pods: &Addr<PodsActor>) -> Vec<String> {
     let mut seeded = Vec::new();
-    for pod in manifest.pods {
+    for pod in manifest_pods {
         let key = format!(
             "{}/{}",
             pod.metadata.namespace.as_deref().unwrap_or("default"),

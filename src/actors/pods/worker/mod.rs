@@ -40,6 +40,8 @@ pub struct WorkerDeps {
     pub images: Addr<ImagesActor>,
     /// ConfigMap volume files (NAME-6) are written from its fold.
     pub configmaps: Addr<ConfigMapsActor>,
+    /// A pod's DNS names follow its jobs (`pods::dns_names`).
+    pub dns: Addr<crate::actors::dns::DnsActor>,
 }
 
 /// Stand-in digest of a forced rebuild (never a real `sha256:` digest).
