@@ -362,3 +362,52 @@ async fn redeploy_selects_queues_and_the_pass_skips_marked_pods() {
     ros.wait_running("default_b_app").await.expect("b rebuilt");
     assert!(pass(&c).await.ran.is_empty());
 }
+
+/// A DNS pod: `app_pod` without an HTTP probe, declaring UDP port 53, at a static address.
+fn dns_pod(name: &str, image: &str, ip: &str) -> Pod {
+    let mut p = app_pod(name, image, true, 1);
+    let ann = p.metadata.annotations.as_mut().unwrap();
+    ann.insert("vkube.io/static-ip".into(), ip.into());
+    let c = &mut p.spec.as_mut().unwrap().containers[0];
+    c.liveness_probe = None;
+    c.ports = Some(vec![k8s_openapi::api::core::v1::ContainerPort {
+        container_port: 53,
+        protocol: Some("UDP".into()),
+        ..Default::default()
+    }]);
+    p
+}
+
+// L-12 / L-5 for DNS pods: a rebuilt pod that declares UDP 53 counts as live only once a real
+// DNS query to its address answers (NXDOMAIN is an answer). Here only the first pod's address
+// has a DNS server, so the rollout moves past it and halts at the second.
+#[actix_rt::test]
+async fn dns_pods_count_as_live_only_when_port_53_answers() {
+    use mkube::sim::microdns::{self, MicrodnsSimOptions};
+    let opts = MicrodnsSimOptions {
+        dns_listen: Some("127.77.0.111:53".parse().unwrap()),
+        ..Default::default()
+    };
+    let Ok(dns) = microdns::start(opts).await else {
+        println!("SKIPPED: cannot listen on 127.77.0.111:53 (needs root or CAP_NET_BIND_SERVICE)");
+        return;
+    };
+    let env = env().await;
+    let reg = rs::start_registry(None).await;
+    push(&reg, "dns", "v1", "v1").await;
+    let cfg = config(&env, &reg, 1.5);
+    let c = cluster::boot(&cfg).await;
+    let image = format!("{}/dns:v1", reg.host());
+    declare(&c, dns_pod("dns1", &image, "127.77.0.111")).await;
+    declare(&c, dns_pod("dns2", &image, "127.77.0.112")).await;
+
+    let second = push(&reg, "dns", "v1", "v2").await;
+    let report = pass(&c).await;
+    assert_eq!(report.ran.len(), 2, "{:?}", report.ran);
+    assert_eq!(report.ran[0], ("default/dns1".to_string(), Ok(())));
+    assert_eq!(report.ran[1].0, "default/dns2");
+    let reason = report.ran[1].1.as_ref().unwrap_err();
+    assert!(reason.contains("DNS on 127.77.0.112:53"), "{reason}");
+    assert_eq!(built(&c, "default/dns1").await.1, second);
+    dns.stop();
+}

@@ -1,7 +1,10 @@
 //! Liveness of a freshly recreated pod (images.md §4.4, L-12): every container of the pod
 //! runs on the device and, when the container declares a `livenessProbe` or `startupProbe`
 //! with `tcpSocket` or `httpGet`, that probe succeeds against the pod IP — a real TCP
-//! connect or HTTP GET, run by the lifecycle's probe code (`lifecycle::probe`).
+//! connect or HTTP GET, run by the lifecycle's probe code (`lifecycle::probe`). A container
+//! that declares UDP port 53 is a DNS server: it is live only once a real DNS query to its
+//! address on port 53 gets an answer (NXDOMAIN counts, L-5), so a push never takes every DNS
+//! server of a site down at once (L-12).
 
 use crate::actors::device::DeviceLink;
 use crate::actors::lifecycle::probe::ProbeSpec;
@@ -19,7 +22,12 @@ struct Check {
     device_name: String,
     ip: String,
     probe: Option<ProbeSpec>,
+    /// Serves DNS on UDP 53: answer a query before counting as live.
+    dns: bool,
 }
+
+/// The name a DNS liveness query asks for; any answer will do.
+const DNS_PROBE_NAME: &str = "mkube-liveness.invalid.";
 
 /// Waits until pod `key` is live or `deadline` passes; `Err` says why it is not live.
 /// A pod no longer desired has nothing to wait for.
@@ -71,6 +79,7 @@ fn checks(pod: &DesiredPod) -> Result<Vec<Check>, String> {
                 device_name: rec.device_name.clone(),
                 ip: rec.ip.clone(),
                 probe: probe_of(c)?,
+                dns: serves_dns(c),
             })
         })
         .collect()
@@ -94,6 +103,17 @@ fn probe_of(c: &Container) -> Result<Option<ProbeSpec>, String> {
     Ok(None)
 }
 
+/// Declares UDP port 53 (`protocol: UDP`, `containerPort: 53`).
+fn serves_dns(c: &Container) -> bool {
+    c.ports.iter().flatten().any(|p| {
+        p.container_port == 53
+            && p.protocol
+                .as_deref()
+                .unwrap_or("TCP")
+                .eq_ignore_ascii_case("UDP")
+    })
+}
+
 async fn once(device: &DeviceLink, checks: &[Check]) -> Result<(), String> {
     let ros = device
         .get()
@@ -112,8 +132,23 @@ async fn once(device: &DeviceLink, checks: &[Check]) -> Result<(), String> {
         {
             return Err(format!("probe of {} failed at {}", c.device_name, c.ip));
         }
+        if c.dns {
+            dns_answers(&c.device_name, &c.ip).await?;
+        }
     }
     Ok(())
+}
+
+async fn dns_answers(device_name: &str, ip: &str) -> Result<(), String> {
+    let addr: std::net::Ipv4Addr = ip
+        .parse()
+        .map_err(|_| format!("{device_name} has no address to ask DNS"))?;
+    let server = std::net::SocketAddr::from((addr, 53));
+    match crate::microdns::dns_alive(server, DNS_PROBE_NAME, ATTEMPT).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!("DNS on {server} of {device_name} does not answer")),
+        Err(e) => Err(format!("DNS on {server} of {device_name}: {e}")),
+    }
 }
 
 #[cfg(test)]
@@ -125,6 +160,24 @@ mod tests {
 
     fn action(c: &Container) -> Result<Option<Action>, String> {
         probe_of(c).map(|p| p.map(|p| p.action))
+    }
+
+    #[test]
+    fn udp_53_marks_a_dns_server() {
+        let port = |n: i32, proto: Option<&str>| ContainerPort {
+            container_port: n,
+            protocol: proto.map(str::to_string),
+            ..Default::default()
+        };
+        let mut c = Container::default();
+        assert!(!serves_dns(&c));
+        c.ports = Some(vec![port(53, None)]);
+        assert!(
+            !serves_dns(&c),
+            "TCP 53 alone is not the DNS liveness signal"
+        );
+        c.ports = Some(vec![port(8080, None), port(53, Some("UDP"))]);
+        assert!(serves_dns(&c));
     }
 
     #[test]
