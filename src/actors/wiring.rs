@@ -6,9 +6,10 @@ use super::device::DeviceLink;
 use super::dns::DnsActor;
 use super::images::ImagesActor;
 use super::ipam::IpamActor;
-use super::journal::Journal;
+use super::journal::{GetState, Journal};
 use super::lifecycle::LifecycleActor;
 use super::pods::PodsActor;
+use super::pods::state::PodsState;
 use super::pods::worker::WorkerDeps;
 use super::reconcile::ReconcileActor;
 use super::replay::boot_replay;
@@ -217,6 +218,18 @@ pub async fn boot(
         .start();
         // §5: a push runs a pass at once.
         images.do_send(super::images::SubscribePushes(r.clone().recipient()));
+        // DNS-1 at boot: zones found or created and names restored without waiting a whole
+        // reconcile interval.
+        let (pods, dns) = (pods.clone(), dns.clone());
+        actix::spawn(async move {
+            if let Ok(state) = pods.send(GetState::<PodsState>::new()).await {
+                let sync = super::dns::SyncZones {
+                    pods: Arc::new(state),
+                    correlation: "boot".into(),
+                };
+                let _ = dns.send(sync).await;
+            }
+        });
         r
     });
     let snapshotter = Snapshotter::spawn(
