@@ -507,3 +507,73 @@ async fn dns_alive_is_false_on_a_closed_port_and_errors_on_a_bad_name() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn r1_a_stalled_body_times_out_as_a_transport_error() {
+    // The 3 s limit covers the body too (R1), not only the headers.
+    let sim = double().await;
+    sim.seed_zone("gt.lo");
+    sim.set_fault(Fault::new(FaultKind::StallBody { after_bytes: 8 }).route("/api/v1/zones"));
+    let err = client()
+        .list_zones(&sim.endpoint())
+        .await
+        .expect_err("stalled");
+    assert!(err.is_transport(), "{err}");
+}
+
+#[tokio::test]
+async fn r3_paging_stops_when_the_server_always_sends_full_pages() {
+    // A server that ignores offset must not keep the client looping.
+    let sim = double().await;
+    let zone = sim.seed_zone("gt.lo");
+    for i in 0..10 {
+        sim.seed_record(
+            &zone,
+            &format!("h{i}"),
+            "A",
+            json!(format!("10.0.0.{}", i + 1)),
+            60,
+        );
+    }
+    sim.set_fault(Fault::new(FaultKind::PageOverride {
+        items: 100,
+        repeat: true,
+    }));
+    let err = client()
+        .list_records(&sim.endpoint(), &zone)
+        .await
+        .expect_err("no progress");
+    assert!(matches!(err, MicrodnsError::Decode { .. }), "{err}");
+    assert!(
+        sim.requests().len() <= 3,
+        "{} requests",
+        sim.requests().len()
+    );
+}
+
+#[tokio::test]
+async fn r3_an_item_seen_twice_across_pages_is_kept_once() {
+    // §1.4: pages are no snapshot; an insert after page 1 shifts page 2 by one.
+    let sim = double().await;
+    let zone = sim.seed_zone("gt.lo");
+    for i in 0..150 {
+        sim.seed_record(&zone, &format!("h{i:03}"), "A", json!("10.0.0.1"), 60);
+    }
+    sim.set_fault(Fault::new(FaultKind::MutateBetweenPages {
+        after_page: 1,
+        action: microdns::Mutation::Insert,
+    }));
+    let records = client()
+        .list_records(&sim.endpoint(), &zone)
+        .await
+        .expect("list");
+    let mut ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "no duplicate ids");
+    assert_eq!(
+        n, 150,
+        "the shifted item is seen once; the inserted one sorts before page 2"
+    );
+}
