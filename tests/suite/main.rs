@@ -25,6 +25,7 @@ mod k8s_api;
 mod kubectl;
 mod log;
 mod microdns_client;
+mod microdns_sim;
 mod nats_outage;
 mod pods_configmaps;
 mod pods_crash;
