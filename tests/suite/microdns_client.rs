@@ -577,3 +577,31 @@ async fn r3_an_item_seen_twice_across_pages_is_kept_once() {
         "the shifted item is seen once; the inserted one sorts before page 2"
     );
 }
+
+#[tokio::test]
+async fn dns_alive_ignores_datagrams_that_are_not_the_answer() {
+    // A responder that sends garbage and an answer to another query id: not alive.
+    let fake = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = fake.local_addr().expect("addr");
+    let responder = tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        let (n, from) = fake.recv_from(&mut buf).await.expect("query");
+        let _ = fake.send_to(b"not dns", from).await;
+        let mut wrong = buf[..n].to_vec();
+        wrong[0] ^= 0xff; // another id
+        wrong[2] |= 0x80; // QR: a response
+        let _ = fake.send_to(&wrong, from).await;
+        // The same header with the right id would count.
+        let mut right = buf[..n].to_vec();
+        right[2] |= 0x80;
+        (right, from, fake)
+    });
+    assert!(
+        !dns_alive(addr, "web.gt.lo", Duration::from_millis(400))
+            .await
+            .expect("probe")
+    );
+    let _ = responder.await.expect("responder");
+}
