@@ -65,6 +65,8 @@ impl MicrodnsClient {
     /// The id of zone `name`, creating it when missing (R2 with §6's fix: every zone is seen,
     /// and a 409 from a racing create means "exists").
     pub async fn ensure_zone(&self, endpoint: &str, name: &str) -> Result<String, MicrodnsError> {
+        // The server drops trailing dots on create (§1.7); match what it will store.
+        let name = name.trim_end_matches('.');
         if let Some(z) = find_zone(self.list_zones(endpoint).await?, name) {
             return Ok(z.id);
         }

@@ -100,6 +100,12 @@ async fn ensure_zone_creates_a_missing_zone_once() {
         c.ensure_zone(&sim.endpoint(), "gt.lo").await.expect("find"),
         id
     );
+    assert_eq!(
+        c.ensure_zone(&sim.endpoint(), "gt.lo.")
+            .await
+            .expect("trailing dot"),
+        id
+    );
     assert_eq!(count(&sim, "POST", "/zones"), 1);
 }
 
