@@ -43,6 +43,9 @@ async fn main() -> std::io::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if !args.listen.ip().is_loopback() {
+        tracing::warn!(listen = %args.listen, "microdns-sim is meant for loopback addresses");
+    }
     let opts = MicrodnsSimOptions {
         listen: args.listen,
         dns_listen: args.dns_listen,

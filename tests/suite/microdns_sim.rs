@@ -366,6 +366,18 @@ async fn mdns_request_log_counters_control_and_export() {
     assert!(m.sim.requests().is_empty());
     assert!(m.sim.counters().is_empty());
 
+    m.get("/api/v1/zones").await;
+    assert_eq!(m.call("DELETE", "/_control/counters", None).await.0, 204);
+    assert!(m.sim.counters().is_empty());
+    assert_eq!(m.sim.requests().len(), 1, "counters reset keeps the log");
+    m.sim
+        .set_fault(Fault::status(500, "x").route("/api/v1/leases"));
+    let (_, faults) = m.get("/_control/faults").await;
+    assert_eq!(faults[0]["kind"], "status");
+    assert_eq!(faults[0]["route"], "/api/v1/leases");
+    m.sim.clear_faults();
+    assert!(m.sim.faults().is_empty());
+
     let (_, store) = m.get("/_control/store").await;
     assert_eq!(store["zones"][0]["record_count"], 2);
     let (_, export) = m
@@ -706,6 +718,10 @@ async fn mdns_dns_responder_feb2026() {
         ResponseCode::NXDomain,
         "uppercase never resolves"
     );
+
+    m.a(&z, "*.apps", "192.168.200.7").await;
+    let r = udp_ask(dns, "foo.apps.gt.lo.", RecordType::A).await;
+    assert_eq!(r.answers.len(), 1, "wildcard (§1.9, 2026-02-23)");
 
     let r = udp_ask(dns, "www.example.com.", RecordType::A).await;
     assert_eq!(r.metadata.response_code, ResponseCode::Refused);

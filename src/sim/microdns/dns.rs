@@ -6,6 +6,7 @@
 //! name in a known zone: NXDOMAIN with the zone SOA in the authority section. Type miss:
 //! NXDOMAIN in `feb2026`, NOERROR (no data, SOA in authority) in `current`. Zone choice:
 //! first match in zone-id order (`feb2026`) or the most specific zone (`current`).
+//! Wildcards: `*` answers any one-label name, `*.x` any `<label>.x`, when no exact name exists.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -114,11 +115,22 @@ pub fn answer(st: &Store, version: MicrodnsVersion, req: &Message) -> Message {
     resp.metadata.authoritative = true;
     let qtype = q.query_type();
     let owner = q.name().clone();
-    let recs: Vec<_> = st
-        .zone_records(&zone.id)
-        .into_iter()
-        .filter(|r| r.enabled && r.name == rel)
-        .collect();
+    let zone_recs = st.zone_records(&zone.id);
+    let named = |n: &str| -> Vec<_> {
+        zone_recs
+            .iter()
+            .filter(|r| r.enabled && r.name == n)
+            .copied()
+            .collect()
+    };
+    let mut recs = named(&rel);
+    if recs.is_empty() && rel != "@" {
+        // Wildcard: `*` covers one-label names, `*.<parent>` the names under parent.
+        recs = match rel.split_once('.') {
+            Some((_, parent)) => named(&format!("*.{parent}")),
+            None => named("*"),
+        };
+    }
     let mut answers = Vec::new();
     if rel == "@" && qtype == RecordType::SOA {
         answers.extend(soa_record(zone));

@@ -100,14 +100,42 @@ impl Fault {
             count: None,
         }
     }
+    pub fn refuse() -> Fault {
+        Fault::new(FaultKind::Refuse)
+    }
+    pub fn blackhole() -> Fault {
+        Fault::new(FaultKind::Blackhole)
+    }
+    pub fn delay_ms(ms: u64) -> Fault {
+        Fault::new(FaultKind::DelayMs { ms, jitter_ms: 0 })
+    }
+    pub fn status(code: u16, body: &str) -> Fault {
+        Fault::new(FaultKind::Status {
+            code,
+            body: body.to_string(),
+        })
+    }
+    pub fn bad_json() -> Fault {
+        Fault::new(FaultKind::BadJson {
+            mode: BadJsonMode::Truncated,
+        })
+    }
+    pub fn require_api_key(key: &str) -> Fault {
+        Fault::new(FaultKind::RequireApiKey {
+            key: key.to_string(),
+        })
+    }
+    /// Only requests to this route template (`/api/v1/zones/{zone_id}/records`) or path prefix.
     pub fn route(mut self, route: &str) -> Fault {
         self.route = Some(route.to_string());
         self
     }
+    /// Only requests with this method.
     pub fn method(mut self, method: &str) -> Fault {
         self.method = Some(method.to_string());
         self
     }
+    /// Only the next `n` matching requests.
     pub fn count(mut self, n: u64) -> Fault {
         self.count = Some(n);
         self

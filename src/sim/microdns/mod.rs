@@ -16,6 +16,12 @@
 //! `refuse` really closes the REST listening socket (connections are refused by the
 //! kernel); clearing the faults binds the same address again.
 //!
+//! Fidelity notes: GET and PUT of a record look at the record id only, like DELETE; PUT
+//! keeps lookups working after a rename (the February index quirk is not copied); a body
+//! over 1 MiB gets actix's 413 before the handler, so it is not in the request log.
+//! `refuse` ignores `route`, `method` and `count` (it closes the whole port); `wipe` acts
+//! when set.
+//!
 //! Control routes (JSON): `GET health`, `GET store`, `GET export?server=&network=` (R16
 //! backup format), `POST seed` `{zones:[{name, records:[{name,type,data,ttl,enabled}]}],
 //! leases:[...]}`, `POST wipe`, `GET|POST|DELETE faults` (see [`faults::Fault`]),
