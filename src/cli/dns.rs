@@ -72,8 +72,7 @@ async fn backup(args: BackupArgs) -> anyhow::Result<()> {
             Ok(b) => {
                 let path = args.out.join(format!("{}.json", net.name));
                 let json = serde_json::to_vec_pretty(&b)?;
-                std::fs::write(&path, json)
-                    .with_context(|| format!("writing {}", path.display()))?;
+                write_atomic(&path, &json)?;
                 let records: usize = b.zones.iter().map(|z| z.records.len()).sum();
                 println!(
                     "{}: {} zones, {records} records -> {}",
@@ -170,4 +169,11 @@ fn show(v: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// Writes through a temporary file and a rename, so a failed run never leaves half a backup.
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
 }

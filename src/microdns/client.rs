@@ -65,6 +65,8 @@ impl MicrodnsClient {
     /// The id of zone `name`, creating it when missing (R2 with §6's fix: every zone is seen,
     /// and a 409 from a racing create means "exists").
     pub async fn ensure_zone(&self, endpoint: &str, name: &str) -> Result<String, MicrodnsError> {
+        // The server drops trailing dots on create (§1.7); match what it will store.
+        let name = name.trim_end_matches('.');
         if let Some(z) = find_zone(self.list_zones(endpoint).await?, name) {
             return Ok(z.id);
         }
@@ -179,23 +181,23 @@ impl MicrodnsClient {
     ) -> Result<Vec<T>, MicrodnsError> {
         let mut all = Vec::new();
         let mut seen = HashSet::new();
+        let mut offset = 0;
         for _ in 0..MAX_PAGES {
-            let query = [
-                ("limit", limit.to_string()),
-                ("offset", all.len().to_string()),
-            ];
+            let query = [("limit", limit.to_string()), ("offset", offset.to_string())];
             let (status, bytes) = self
                 .send(endpoint, Method::GET, path, &query, None, None)
                 .await?;
             expect(endpoint, status, &bytes, &[StatusCode::OK])?;
             let page: Vec<T> = decode(endpoint, &bytes)?;
             let len = page.len();
+            offset += len;
+            // Pages are no snapshot (§1.4): a write between pages can show an item twice.
             let mut fresh = 0;
             for item in page {
                 if seen.insert(id(&item)) {
                     fresh += 1;
+                    all.push(item);
                 }
-                all.push(item);
             }
             if len < limit {
                 return Ok(all);

@@ -100,6 +100,12 @@ async fn ensure_zone_creates_a_missing_zone_once() {
         c.ensure_zone(&sim.endpoint(), "gt.lo").await.expect("find"),
         id
     );
+    assert_eq!(
+        c.ensure_zone(&sim.endpoint(), "gt.lo.")
+            .await
+            .expect("trailing dot"),
+        id
+    );
     assert_eq!(count(&sim, "POST", "/zones"), 1);
 }
 
@@ -506,4 +512,99 @@ async fn dns_alive_is_false_on_a_closed_port_and_errors_on_a_bad_name() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn r1_a_stalled_body_times_out_as_a_transport_error() {
+    // The 3 s limit covers the body too (R1), not only the headers.
+    let sim = double().await;
+    sim.seed_zone("gt.lo");
+    sim.set_fault(Fault::new(FaultKind::StallBody { after_bytes: 8 }).route("/api/v1/zones"));
+    let err = client()
+        .list_zones(&sim.endpoint())
+        .await
+        .expect_err("stalled");
+    assert!(err.is_transport(), "{err}");
+}
+
+#[tokio::test]
+async fn r3_paging_stops_when_the_server_always_sends_full_pages() {
+    // A server that ignores offset must not keep the client looping.
+    let sim = double().await;
+    let zone = sim.seed_zone("gt.lo");
+    for i in 0..10 {
+        sim.seed_record(
+            &zone,
+            &format!("h{i}"),
+            "A",
+            json!(format!("10.0.0.{}", i + 1)),
+            60,
+        );
+    }
+    sim.set_fault(Fault::new(FaultKind::PageOverride {
+        items: 100,
+        repeat: true,
+    }));
+    let err = client()
+        .list_records(&sim.endpoint(), &zone)
+        .await
+        .expect_err("no progress");
+    assert!(matches!(err, MicrodnsError::Decode { .. }), "{err}");
+    assert!(
+        sim.requests().len() <= 3,
+        "{} requests",
+        sim.requests().len()
+    );
+}
+
+#[tokio::test]
+async fn r3_an_item_seen_twice_across_pages_is_kept_once() {
+    // §1.4: pages are no snapshot; an insert after page 1 shifts page 2 by one.
+    let sim = double().await;
+    let zone = sim.seed_zone("gt.lo");
+    for i in 0..150 {
+        sim.seed_record(&zone, &format!("h{i:03}"), "A", json!("10.0.0.1"), 60);
+    }
+    sim.set_fault(Fault::new(FaultKind::MutateBetweenPages {
+        after_page: 1,
+        action: microdns::Mutation::Insert,
+    }));
+    let records = client()
+        .list_records(&sim.endpoint(), &zone)
+        .await
+        .expect("list");
+    let mut ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "no duplicate ids");
+    assert_eq!(
+        n, 150,
+        "the shifted item is seen once; the inserted one sorts before page 2"
+    );
+}
+
+#[tokio::test]
+async fn dns_alive_ignores_datagrams_that_are_not_the_answer() {
+    // A responder that sends garbage and an answer to another query id: not alive.
+    let fake = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = fake.local_addr().expect("addr");
+    let responder = tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        let (n, from) = fake.recv_from(&mut buf).await.expect("query");
+        let _ = fake.send_to(b"not dns", from).await;
+        let mut wrong = buf[..n].to_vec();
+        wrong[0] ^= 0xff; // another id
+        wrong[2] |= 0x80; // QR: a response
+        let _ = fake.send_to(&wrong, from).await;
+        fake
+    });
+    assert!(
+        !dns_alive(addr, "web.gt.lo", Duration::from_millis(400))
+            .await
+            .expect("probe")
+    );
+    let _ = responder.await.expect("responder");
 }
