@@ -292,3 +292,63 @@ async fn restart_policy_never_has_no_unit_and_no_keepalive() {
         "{kinds:?}"
     );
 }
+
+// LC-1 discovery: a start-on-boot container that belongs to no pod (the operator's own) is
+// kept running like a unit; one without start-on-boot, and one whose name has no `_` (the
+// controller's own, CC-R1), are left alone.
+#[actix_rt::test]
+async fn unmanaged_start_on_boot_containers_are_kept_running() {
+    use mkube::routeros::{ContainerSpec, ImageSource};
+    let mut env = env().await;
+    fast(&mut env.cfg, 1);
+    let ros = ros(&env.h).await;
+    let mut ids = Vec::new();
+    for (name, on_boot) in [("ops_tool", true), ("ops_manual", false), ("selfctl", true)] {
+        let mut spec = ContainerSpec::new(
+            name,
+            ImageSource::File(TARBALL.into()),
+            "",
+            format!("raid1/images/{name}"),
+        );
+        spec.start_on_boot = on_boot;
+        spec.cmd = "/bin/app".into();
+        let id = ros.add_container(&spec).await.expect("added");
+        ros.wait_extracted(name).await.expect("extracted");
+        ros.start_container(&id).await.expect("started");
+        ros.wait_running(name).await.expect("running");
+        ids.push((name, id));
+    }
+    let c = cluster::boot(&env.cfg).await;
+    for (name, _) in &ids {
+        env.h.crash(name).await;
+    }
+    let running = |name: &'static str| {
+        let ros = &ros;
+        async move {
+            ros.find_container(name)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|r| r.state.is_running())
+        }
+    };
+    wait_until("the unmanaged unit started again", 15, || {
+        running("ops_tool")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !running("ops_manual").await,
+        "no start-on-boot: left stopped"
+    );
+    assert!(
+        !running("selfctl").await,
+        "a name without `_` is never touched"
+    );
+    let (kinds, _) = log_kinds(&env.cfg).await;
+    assert!(
+        !kinds.iter().any(|k| k.starts_with("lifecycle.")),
+        "unmanaged units record no facts: {kinds:?}"
+    );
+    drop(c);
+}

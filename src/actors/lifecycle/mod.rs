@@ -8,6 +8,7 @@
 pub mod health;
 pub mod probe;
 mod restart;
+mod unmanaged;
 mod watchdog;
 
 use super::device::DeviceLink;
@@ -65,6 +66,8 @@ pub struct LifecycleActor {
     ticking: bool,
     /// Pods with a `Recreate` in flight (LC-6 [D]: de-duplicate `OnFailed` per pod).
     recreating: BTreeSet<String>,
+    /// LC-1: start-on-boot containers of no desired pod, kept running.
+    unmanaged: BTreeMap<String, unmanaged::Unmanaged>,
 }
 
 impl LifecycleActor {
@@ -76,6 +79,7 @@ impl LifecycleActor {
             units: BTreeMap::new(),
             ticking: false,
             recreating: BTreeSet::new(),
+            unmanaged: BTreeMap::new(),
         }
     }
 }

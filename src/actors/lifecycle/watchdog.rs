@@ -32,7 +32,16 @@ struct Work {
     ros: Option<RosClient>,
     starts: Vec<Start>,
     probes: Vec<(String, Kind, ProbeSpec, String)>,
+    /// LC-1 unmanaged units to start: (container name, device id).
+    unmanaged: Vec<(String, String)>,
 }
+
+/// What a pass did: keepalive starts, probes, unmanaged starts.
+type Done = (
+    Vec<(String, bool)>,
+    Vec<(String, Kind, bool)>,
+    Vec<(String, bool)>,
+);
 
 async fn gather(
     pods: Addr<PodsActor>,
@@ -88,8 +97,12 @@ impl LifecycleActor {
             .into_actor(self)
             .map(|g, act, ctx| act.plan(g, ctx))
             .then(|work, act, _| execute(act.pods.clone(), work).into_actor(act))
-            .map(|(started, probed), act, ctx| {
+            .map(|(started, probed, unmanaged), act, ctx| {
                 act.ticking = false;
+                let now = Instant::now();
+                for (name, ok) in unmanaged {
+                    super::unmanaged::started(&mut act.unmanaged, &name, ok, now);
+                }
                 act.apply(started, probed, ctx);
             });
         ctx.spawn(pass);
@@ -111,6 +124,13 @@ impl LifecycleActor {
             .retain(|name, _| g.state.units.contains_key(name));
         let mut work = Work {
             ros: Some(g.ros.clone()),
+            unmanaged: super::unmanaged::plan(
+                &mut self.unmanaged,
+                &g.state,
+                &g.rows,
+                s.cooldown,
+                now,
+            ),
             ..Default::default()
         };
         for (name, unit) in &g.state.units {
@@ -261,12 +281,26 @@ impl LifecycleActor {
 
 /// Keepalive starts (each recorded before the pass ends, so the next pass reads the new
 /// count) and probes, concurrently; probes each under their own timeout (§7.3).
-async fn execute(
-    pods: Addr<PodsActor>,
-    work: Work,
-) -> (Vec<(String, bool)>, Vec<(String, Kind, bool)>) {
+async fn execute(pods: Addr<PodsActor>, work: Work) -> Done {
     let Some(ros) = work.ros else {
-        return (Vec::new(), Vec::new());
+        return (Vec::new(), Vec::new(), Vec::new());
+    };
+    let unmanaged = async {
+        let mut out = Vec::new();
+        for (name, id) in &work.unmanaged {
+            let ok = match ros.start_container(id).await {
+                Ok(()) => {
+                    tracing::info!(container = %name, "keepalive: unmanaged container started again (LC-1, LC-3)");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(container = %name, error = %e, "keepalive start of an unmanaged container failed");
+                    false
+                }
+            };
+            out.push((name.clone(), ok));
+        }
+        out
     };
     let starts = async {
         let mut out = Vec::new();
@@ -302,5 +336,5 @@ async fn execute(
             (unit, kind, ok)
         },
     ));
-    futures::future::join(starts, probes).await
+    futures::future::join3(starts, probes, unmanaged).await
 }
