@@ -3,7 +3,7 @@
 
 use super::admission::{admit_pod, valid_name};
 use super::decode::{self, FieldValidation};
-use super::objects::{list, time, typed};
+use super::objects::{time, typed};
 use super::params::ListParams;
 use super::patch;
 use super::pod_view::{PodsView, cluster, pod_uid, pods_view, render};
@@ -108,11 +108,35 @@ async fn list_pods(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> R
     let last = cluster.log.last_sequence().await.unwrap_or(0);
     let view = pods_view(state).await?;
     let pods = rendered_pods(state, &view, ns.as_deref(), &params).await?;
+    drop(view);
     if table::wants_table(req) {
         return Ok(HttpResponse::Ok().json(pod_table::table(&pods, last)));
     }
-    let items = pods.iter().map(|p| typed(p, "Pod", "v1")).collect();
-    Ok(HttpResponse::Ok().json(list("PodList", last, items)))
+    Ok(HttpResponse::Ok().json(PodList {
+        kind: "PodList",
+        api_version: "v1",
+        metadata: ListMeta {
+            resource_version: last.to_string(),
+        },
+        items: &pods,
+    }))
+}
+
+/// A `PodList`, serialized straight from the rendered pods (a `Pod` writes its own `kind`
+/// and `apiVersion`).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PodList<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: ListMeta,
+    items: &'a [Pod],
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListMeta {
+    resource_version: String,
 }
 
 fn not_found(ns: &str, name: &str) -> ApiError {
@@ -145,7 +169,7 @@ async fn get(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
             .unwrap_or(0);
         return Ok(HttpResponse::Ok().json(pod_table::table(&[pod], rv)));
     }
-    Ok(HttpResponse::Ok().json(typed(&pod, "Pod", "v1")))
+    Ok(HttpResponse::Ok().json(&pod))
 }
 
 /// What is stored: the spec as given, without the fields the controller computes.
@@ -203,6 +227,8 @@ async fn create(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payl
         )));
     }
     admit_pod(&pod, &key, &state.networks, &view.pods)?;
+    // Not held across the write: the actor would copy the fold it still shares with us.
+    drop(view);
     pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
     if pod.metadata.creation_timestamp.is_none() {
         pod.metadata.creation_timestamp = time(chrono::Utc::now());
@@ -219,7 +245,7 @@ async fn create(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payl
         .map_err(actor_gone)?
         .map_err(|e| pods_error(&e))?;
     let (pod, _) = current(&state, &ns, &name).await?;
-    Ok(HttpResponse::Created().json(typed(&pod, "Pod", "v1")))
+    Ok(HttpResponse::Created().json(&pod))
 }
 
 async fn replace(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
@@ -266,6 +292,7 @@ async fn update(state: &ApiState, ns: &str, name: &str, mut pod: Pod) -> Reply {
         )));
     }
     admit_pod(&pod, &pod_key(ns, name), &state.networks, &view.pods)?;
+    drop(view);
     pod.metadata.uid = Some(pod_uid(&existing));
     pod.metadata.creation_timestamp = existing.metadata.creation_timestamp.clone();
     let msg = Update {
@@ -279,7 +306,7 @@ async fn update(state: &ApiState, ns: &str, name: &str, mut pod: Pod) -> Reply {
         .map_err(actor_gone)?
         .map_err(|e| pods_error(&e))?;
     let (pod, _) = current(state, ns, name).await?;
-    Ok(HttpResponse::Ok().json(typed(&pod, "Pod", "v1")))
+    Ok(HttpResponse::Ok().json(&pod))
 }
 
 async fn delete(state: web::Data<ApiState>, path: web::Path<(String, String)>) -> Reply {
