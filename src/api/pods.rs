@@ -6,11 +6,12 @@ use super::decode::{self, FieldValidation};
 use super::objects::{time, typed};
 use super::params::ListParams;
 use super::patch;
+use super::pod_json::RenderedPod;
 use super::pod_view::{PodsView, cluster, pod_uid, pods_view, render};
 use super::status::{self, ApiError};
 use super::{ApiState, MAX_BODY, pod_table, table, watch};
 use crate::actors::journal::Record;
-use crate::actors::pods::state::pod_key;
+use crate::actors::pods::state::{DesiredPod, pod_key};
 use crate::actors::pods::{Declare, Delete, PodsError, Update};
 use crate::actors::wiring::Cluster;
 use crate::events::catalogue::{PodSource, PodsEvent};
@@ -73,6 +74,25 @@ pub fn pod_field(pod: &Pod, field: &str) -> Option<String> {
     })
 }
 
+/// Desired pods in namespace `ns` (all when `None`) whose labels match, in key order, with
+/// their resource versions.
+fn selected<'v>(
+    view: &'v PodsView,
+    node: &'v str,
+    ns: Option<&'v str>,
+    params: &'v ListParams,
+) -> impl Iterator<Item = (&'v DesiredPod, u64)> + 'v {
+    view.pods.pods.values().filter_map(move |desired| {
+        let m = &desired.pod.metadata;
+        let pod_ns = m.namespace.as_deref().unwrap_or("default");
+        if ns.is_some_and(|ns| ns != pod_ns) || !params.labels_match(m.labels.as_ref()) {
+            return None;
+        }
+        let name = m.name.as_deref().unwrap_or_default();
+        Some((desired, view.resource_version(node, pod_ns, name)))
+    })
+}
+
 /// Desired pods rendered with status, filtered by namespace and selectors, in key order.
 pub async fn rendered_pods(
     state: &ApiState,
@@ -83,14 +103,7 @@ pub async fn rendered_pods(
     let cluster = cluster(state)?;
     let inputs = state.status_inputs(view);
     let mut out = Vec::new();
-    for desired in view.pods.pods.values() {
-        let m = &desired.pod.metadata;
-        let pod_ns = m.namespace.as_deref().unwrap_or("default");
-        if ns.is_some_and(|ns| ns != pod_ns) || !params.labels_match(m.labels.as_ref()) {
-            continue;
-        }
-        let name = m.name.as_deref().unwrap_or_default();
-        let rv = view.resource_version(cluster.log.node(), pod_ns, name);
+    for (desired, rv) in selected(view, cluster.log.node(), ns, params) {
         let pod = render(desired, rv, &inputs);
         if params.fields_match(|f| pod_field(&pod, f))? {
             out.push(pod);
@@ -107,10 +120,18 @@ async fn list_pods(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> R
     let cluster = cluster(state)?;
     let last = cluster.log.last_sequence().await.unwrap_or(0);
     let view = pods_view(state).await?;
-    let pods = rendered_pods(state, &view, ns.as_deref(), &params).await?;
-    drop(view);
     if table::wants_table(req) {
+        let pods = rendered_pods(state, &view, ns.as_deref(), &params).await?;
         return Ok(HttpResponse::Ok().json(pod_table::table(&pods, last)));
+    }
+    // Written straight from the snapshot: no copy of the stored pods.
+    let inputs = state.status_inputs(&view);
+    let mut items = Vec::new();
+    for (desired, rv) in selected(&view, cluster.log.node(), ns.as_deref(), &params) {
+        let pod = RenderedPod::new(desired, rv, &inputs);
+        if params.fields_match(|f| pod.field(f))? {
+            items.push(pod);
+        }
     }
     Ok(HttpResponse::Ok().json(PodList {
         kind: "PodList",
@@ -118,19 +139,18 @@ async fn list_pods(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> R
         metadata: ListMeta {
             resource_version: last.to_string(),
         },
-        items: &pods,
+        items: &items,
     }))
 }
 
-/// A `PodList`, serialized straight from the rendered pods (a `Pod` writes its own `kind`
-/// and `apiVersion`).
+/// A `PodList` (a pod writes its own `kind` and `apiVersion`).
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-struct PodList<'a> {
+struct PodList<'a, T> {
     kind: &'static str,
     api_version: &'static str,
     metadata: ListMeta,
-    items: &'a [Pod],
+    items: &'a [T],
 }
 
 #[derive(serde::Serialize)]
@@ -159,17 +179,27 @@ async fn current(state: &ApiState, ns: &str, name: &str) -> Result<(Pod, PodsVie
 async fn get(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
     let ns = req.match_info().get("ns").unwrap_or_default().to_string();
     let name = req.match_info().get("name").unwrap_or_default().to_string();
-    let (pod, _) = current(&state, &ns, &name).await?;
-    if table::wants_table(&req) {
-        let rv = pod
-            .metadata
-            .resource_version
-            .as_deref()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        return Ok(HttpResponse::Ok().json(pod_table::table(&[pod], rv)));
+    if !table::wants_table(&req) {
+        // One pod: a map lookup in the snapshot, written without copying the stored pod.
+        let cluster = cluster(&state)?;
+        let view = pods_view(&state).await?;
+        let desired = view
+            .pods
+            .pods
+            .get(&pod_key(&ns, &name))
+            .ok_or_else(|| not_found(&ns, &name))?;
+        let rv = view.resource_version(cluster.log.node(), &ns, &name);
+        let pod = RenderedPod::new(desired, rv, &state.status_inputs(&view));
+        return Ok(HttpResponse::Ok().json(&pod));
     }
-    Ok(HttpResponse::Ok().json(&pod))
+    let (pod, _) = current(&state, &ns, &name).await?;
+    let rv = pod
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok(HttpResponse::Ok().json(pod_table::table(&[pod], rv)))
 }
 
 /// What is stored: the spec as given, without the fields the controller computes.
