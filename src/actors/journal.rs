@@ -6,12 +6,14 @@ use crate::events::{AppendError, Envelope, Event, EventLog, subject};
 use actix::prelude::*;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-/// An actor's handle to the log plus the last sequence of each subject it writes.
+/// An actor's handle to the log plus the last sequence of each subject it writes (shared
+/// copy-on-write with the readers of a published snapshot, `published.rs`).
 pub struct Journal {
     log: EventLog,
     actor: &'static str,
-    subject_seqs: HashMap<String, u64>,
+    subject_seqs: Arc<HashMap<String, u64>>,
 }
 
 impl Journal {
@@ -44,12 +46,21 @@ impl Journal {
         Journal {
             log,
             actor,
-            subject_seqs,
+            subject_seqs: Arc::new(subject_seqs),
         }
     }
 
     pub fn subject_seqs(&self) -> &HashMap<String, u64> {
         &self.subject_seqs
+    }
+
+    /// The sequences as a shared snapshot (no copy).
+    pub fn shared_seqs(&self) -> Arc<HashMap<String, u64>> {
+        self.subject_seqs.clone()
+    }
+
+    fn set_seq(&mut self, subject: String, seq: u64) {
+        Arc::make_mut(&mut self.subject_seqs).insert(subject, seq);
     }
 
     pub fn log(&self) -> &EventLog {
@@ -93,18 +104,20 @@ pub fn commit<A: Persistent>(
     };
     Box::pin(fut.into_actor(actor).map(move |(subject, result, catch_up), act, _| {
         match result {
+            // Apply before recording the sequence: applying unpublishes the actor's snapshot
+            // (if it has one), so the sequences are then updated without a copy.
             Ok(Appended { seq, .. }) => {
-                act.journal().subject_seqs.insert(subject, seq);
                 act.apply(&event);
+                act.journal().set_seq(subject, seq);
                 Ok(seq)
             }
             Err(conflict @ AppendError::Conflict { .. }) => {
                 for record in catch_up.unwrap_or_default() {
-                    act.journal().subject_seqs.insert(record.subject.clone(), record.seq);
                     match record.decode() {
                         Ok(env) => act.apply(&env.event),
                         Err(e) => tracing::error!(error = %e, "skipping undecodable record while catching up"),
                     }
+                    act.journal().set_seq(record.subject.clone(), record.seq);
                 }
                 Err(conflict)
             }
@@ -202,7 +215,8 @@ macro_rules! persistent_actor {
                 _: $crate::actors::journal::GetState<$state>,
                 _: &mut Self::Context,
             ) -> Self::Result {
-                ::actix::MessageResult(self.state.clone())
+                // Through a reference: `state` may be a `published::Shared` of the state.
+                ::actix::MessageResult(<$state as ::std::clone::Clone>::clone(&self.state))
             }
         }
     };

@@ -12,6 +12,7 @@ pub mod ipam;
 pub mod journal;
 pub mod lifecycle;
 pub mod pods;
+pub mod published;
 pub mod reconcile;
 pub mod replay;
 pub mod rollout;

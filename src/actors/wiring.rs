@@ -6,11 +6,13 @@ use super::device::DeviceLink;
 use super::dns::DnsActor;
 use super::images::ImagesActor;
 use super::ipam::IpamActor;
+use super::ipam::state::IpamState;
 use super::journal::{GetState, Journal};
 use super::lifecycle::LifecycleActor;
 use super::pods::PodsActor;
 use super::pods::state::PodsState;
 use super::pods::worker::WorkerDeps;
+use super::published::Published;
 use super::reconcile::ReconcileActor;
 use super::replay::boot_replay;
 use super::rollout::RolloutActor;
@@ -73,6 +75,9 @@ pub struct Cluster {
     pub lifecycle: Option<Addr<LifecycleActor>>,
     /// Image rollouts and redeploys (standalone mode only, images.md §4.4–4.5).
     pub rollout: Option<Addr<RolloutActor>>,
+    /// The pods and IPAM folds as the API reads them (`published.rs`).
+    pub pods_published: Published<PodsState>,
+    pub ipam_published: Published<IpamState>,
 }
 
 pub fn log_settings(config: &Config) -> LogSettings {
@@ -132,8 +137,9 @@ pub async fn boot(
         journal(IpamActor::NAME, IpamActor::AREAS),
         state.ipam,
         config,
-    )
-    .start();
+    );
+    let ipam_published = ipam.published();
+    let ipam = ipam.start();
     // The device engine runs in standalone mode (§5); otherwise the actors only record.
     let engine = config.standalone;
     let routeros = if engine {
@@ -177,6 +183,7 @@ pub async fn boot(
     .start();
     let config_arc = Arc::new(config.clone());
     let mut pods = PodsActor::new(journal(PodsActor::NAME, PodsActor::AREAS), state.pods);
+    let pods_published = pods.published();
     if engine {
         pods = pods.with_engine(WorkerDeps {
             config: config_arc.clone(),
@@ -255,6 +262,8 @@ pub async fn boot(
         reconcile,
         lifecycle,
         rollout,
+        pods_published,
+        ipam_published,
     })
 }
 

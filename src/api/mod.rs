@@ -16,6 +16,7 @@ pub mod objects;
 mod openapi;
 pub mod params;
 pub mod patch;
+mod pod_json;
 pub mod pod_status;
 mod pod_table;
 pub mod pod_view;

@@ -7,17 +7,20 @@ use super::objects::{derived_uid, time};
 use super::pod_status::{StatusInputs, pod_status};
 use super::status::ApiError;
 use crate::actors::ipam::state::IpamState;
-use crate::actors::journal::{GetState, GetSubjectSeqs};
 use crate::actors::pods::state::{DesiredPod, PodsState};
 use crate::actors::wiring::Cluster;
 use crate::events::subject;
 use k8s_openapi::api::core::v1::Pod;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-/// The pods and IPAM folds, read from their actors, and the pods' subject sequences.
+/// The pods and IPAM folds and the pods' subject sequences: shared snapshots published by
+/// their actors (`actors::published`), not copies. A watch that folds further events into
+/// its view copies the fold on its first change (`Arc::make_mut`).
 pub struct PodsView {
-    pub pods: PodsState,
-    pub ipam: IpamState,
-    pub seqs: std::collections::HashMap<String, u64>,
+    pub pods: Arc<PodsState>,
+    pub ipam: Arc<IpamState>,
+    pub seqs: Arc<HashMap<String, u64>>,
 }
 
 impl PodsView {
@@ -32,24 +35,26 @@ pub fn cluster(state: &ApiState) -> Result<&Cluster, ApiError> {
     state.cluster.get().ok_or_else(ApiError::not_ready)
 }
 
+/// The current pods and IPAM folds. Usually no mailbox round trip: the actors' published
+/// snapshots are read directly; after a write the actor is asked once for a fresh one, so a
+/// read that follows an acknowledged write sees it.
 pub async fn pods_view(state: &ApiState) -> Result<PodsView, ApiError> {
     let cluster = cluster(state)?;
     let pods = cluster
-        .pods
-        .send(GetState::<PodsState>::new())
+        .pods_published
+        .read(&cluster.pods)
         .await
         .map_err(|e| ApiError::internal(format!("pods actor unavailable: {e}")))?;
     let ipam = cluster
-        .ipam
-        .send(GetState::<IpamState>::new())
+        .ipam_published
+        .read(&cluster.ipam)
         .await
         .map_err(|e| ApiError::internal(format!("ipam actor unavailable: {e}")))?;
-    let seqs = cluster
-        .pods
-        .send(GetSubjectSeqs)
-        .await
-        .map_err(|e| ApiError::internal(format!("pods actor unavailable: {e}")))?;
-    Ok(PodsView { pods, ipam, seqs })
+    Ok(PodsView {
+        pods: pods.state,
+        ipam: ipam.state,
+        seqs: pods.seqs,
+    })
 }
 
 /// The uid a pod shows: the one stored at create, else one derived from its key.

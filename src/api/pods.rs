@@ -3,14 +3,15 @@
 
 use super::admission::{admit_pod, valid_name};
 use super::decode::{self, FieldValidation};
-use super::objects::{list, time, typed};
+use super::objects::{time, typed};
 use super::params::ListParams;
 use super::patch;
+use super::pod_json::RenderedPod;
 use super::pod_view::{PodsView, cluster, pod_uid, pods_view, render};
 use super::status::{self, ApiError};
 use super::{ApiState, MAX_BODY, pod_table, table, watch};
 use crate::actors::journal::Record;
-use crate::actors::pods::state::pod_key;
+use crate::actors::pods::state::{DesiredPod, pod_key};
 use crate::actors::pods::{Declare, Delete, PodsError, Update};
 use crate::actors::wiring::Cluster;
 use crate::events::catalogue::{PodSource, PodsEvent};
@@ -73,6 +74,25 @@ pub fn pod_field(pod: &Pod, field: &str) -> Option<String> {
     })
 }
 
+/// Desired pods in namespace `ns` (all when `None`) whose labels match, in key order, with
+/// their resource versions.
+fn selected<'v>(
+    view: &'v PodsView,
+    node: &'v str,
+    ns: Option<&'v str>,
+    params: &'v ListParams,
+) -> impl Iterator<Item = (&'v DesiredPod, u64)> + 'v {
+    view.pods.pods.values().filter_map(move |desired| {
+        let m = &desired.pod.metadata;
+        let pod_ns = m.namespace.as_deref().unwrap_or("default");
+        if ns.is_some_and(|ns| ns != pod_ns) || !params.labels_match(m.labels.as_ref()) {
+            return None;
+        }
+        let name = m.name.as_deref().unwrap_or_default();
+        Some((desired, view.resource_version(node, pod_ns, name)))
+    })
+}
+
 /// Desired pods rendered with status, filtered by namespace and selectors, in key order.
 pub async fn rendered_pods(
     state: &ApiState,
@@ -83,14 +103,7 @@ pub async fn rendered_pods(
     let cluster = cluster(state)?;
     let inputs = state.status_inputs(view);
     let mut out = Vec::new();
-    for desired in view.pods.pods.values() {
-        let m = &desired.pod.metadata;
-        let pod_ns = m.namespace.as_deref().unwrap_or("default");
-        if ns.is_some_and(|ns| ns != pod_ns) || !params.labels_match(m.labels.as_ref()) {
-            continue;
-        }
-        let name = m.name.as_deref().unwrap_or_default();
-        let rv = view.resource_version(cluster.log.node(), pod_ns, name);
+    for (desired, rv) in selected(view, cluster.log.node(), ns, params) {
         let pod = render(desired, rv, &inputs);
         if params.fields_match(|f| pod_field(&pod, f))? {
             out.push(pod);
@@ -107,12 +120,43 @@ async fn list_pods(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> R
     let cluster = cluster(state)?;
     let last = cluster.log.last_sequence().await.unwrap_or(0);
     let view = pods_view(state).await?;
-    let pods = rendered_pods(state, &view, ns.as_deref(), &params).await?;
     if table::wants_table(req) {
+        let pods = rendered_pods(state, &view, ns.as_deref(), &params).await?;
         return Ok(HttpResponse::Ok().json(pod_table::table(&pods, last)));
     }
-    let items = pods.iter().map(|p| typed(p, "Pod", "v1")).collect();
-    Ok(HttpResponse::Ok().json(list("PodList", last, items)))
+    // Written straight from the snapshot: no copy of the stored pods.
+    let inputs = state.status_inputs(&view);
+    let mut items = Vec::new();
+    for (desired, rv) in selected(&view, cluster.log.node(), ns.as_deref(), &params) {
+        let pod = RenderedPod::new(desired, rv, &inputs);
+        if params.fields_match(|f| pod.field(f))? {
+            items.push(pod);
+        }
+    }
+    Ok(HttpResponse::Ok().json(PodList {
+        kind: "PodList",
+        api_version: "v1",
+        metadata: ListMeta {
+            resource_version: last.to_string(),
+        },
+        items: &items,
+    }))
+}
+
+/// A `PodList` (a pod writes its own `kind` and `apiVersion`).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PodList<'a, T> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: ListMeta,
+    items: &'a [T],
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListMeta {
+    resource_version: String,
 }
 
 fn not_found(ns: &str, name: &str) -> ApiError {
@@ -135,17 +179,27 @@ async fn current(state: &ApiState, ns: &str, name: &str) -> Result<(Pod, PodsVie
 async fn get(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
     let ns = req.match_info().get("ns").unwrap_or_default().to_string();
     let name = req.match_info().get("name").unwrap_or_default().to_string();
-    let (pod, _) = current(&state, &ns, &name).await?;
-    if table::wants_table(&req) {
-        let rv = pod
-            .metadata
-            .resource_version
-            .as_deref()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        return Ok(HttpResponse::Ok().json(pod_table::table(&[pod], rv)));
+    if !table::wants_table(&req) {
+        // One pod: a map lookup in the snapshot, written without copying the stored pod.
+        let cluster = cluster(&state)?;
+        let view = pods_view(&state).await?;
+        let desired = view
+            .pods
+            .pods
+            .get(&pod_key(&ns, &name))
+            .ok_or_else(|| not_found(&ns, &name))?;
+        let rv = view.resource_version(cluster.log.node(), &ns, &name);
+        let pod = RenderedPod::new(desired, rv, &state.status_inputs(&view));
+        return Ok(HttpResponse::Ok().json(&pod));
     }
-    Ok(HttpResponse::Ok().json(typed(&pod, "Pod", "v1")))
+    let (pod, _) = current(&state, &ns, &name).await?;
+    let rv = pod
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok(HttpResponse::Ok().json(pod_table::table(&[pod], rv)))
 }
 
 /// What is stored: the spec as given, without the fields the controller computes.
@@ -203,6 +257,8 @@ async fn create(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payl
         )));
     }
     admit_pod(&pod, &key, &state.networks, &view.pods)?;
+    // Not held across the write: the actor would copy the fold it still shares with us.
+    drop(view);
     pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
     if pod.metadata.creation_timestamp.is_none() {
         pod.metadata.creation_timestamp = time(chrono::Utc::now());
@@ -219,7 +275,7 @@ async fn create(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payl
         .map_err(actor_gone)?
         .map_err(|e| pods_error(&e))?;
     let (pod, _) = current(&state, &ns, &name).await?;
-    Ok(HttpResponse::Created().json(typed(&pod, "Pod", "v1")))
+    Ok(HttpResponse::Created().json(&pod))
 }
 
 async fn replace(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
@@ -266,6 +322,7 @@ async fn update(state: &ApiState, ns: &str, name: &str, mut pod: Pod) -> Reply {
         )));
     }
     admit_pod(&pod, &pod_key(ns, name), &state.networks, &view.pods)?;
+    drop(view);
     pod.metadata.uid = Some(pod_uid(&existing));
     pod.metadata.creation_timestamp = existing.metadata.creation_timestamp.clone();
     let msg = Update {
@@ -279,7 +336,7 @@ async fn update(state: &ApiState, ns: &str, name: &str, mut pod: Pod) -> Reply {
         .map_err(actor_gone)?
         .map_err(|e| pods_error(&e))?;
     let (pod, _) = current(state, ns, name).await?;
-    Ok(HttpResponse::Ok().json(typed(&pod, "Pod", "v1")))
+    Ok(HttpResponse::Ok().json(&pod))
 }
 
 async fn delete(state: web::Data<ApiState>, path: web::Path<(String, String)>) -> Reply {

@@ -178,7 +178,7 @@ pub async fn pods(
         };
         let event = match envelope.event {
             Event::Ipam(e) => {
-                view.ipam.apply(&e);
+                std::sync::Arc::make_mut(&mut view.ipam).apply(&e);
                 return Vec::new();
             }
             Event::Pods(e) => e,
@@ -193,7 +193,7 @@ pub async fn pods(
             .get(&key)
             .map(|d| render(d, record.seq, &api.status_inputs(&view)));
         if record.seq > known.get(&key).copied().unwrap_or(0) {
-            view.pods.apply(&event);
+            std::sync::Arc::make_mut(&mut view.pods).apply(&event);
             known.insert(key.clone(), record.seq);
         }
         // Resuming inside a pod's history whose declaration came before the resume point: its
@@ -208,7 +208,9 @@ pub async fn pods(
                 last_failure: None,
                 revision: 0,
             };
-            view.pods.pods.insert(key.clone(), desired);
+            std::sync::Arc::make_mut(&mut view.pods)
+                .pods
+                .insert(key.clone(), desired);
         }
         if ns.as_deref().is_some_and(|ns| ns != pod_ns) {
             return Vec::new();

@@ -19,6 +19,7 @@ pub mod sync;
 mod tests;
 
 use super::journal::{Journal, commit};
+use super::published::{Published, Shared};
 use crate::config::Config;
 use crate::events::AppendError;
 use crate::events::catalogue::IpamEvent;
@@ -37,7 +38,8 @@ pub use sync::{SyncObserved, SyncReport};
 
 pub struct IpamActor {
     journal: Journal,
-    state: IpamState,
+    /// Shared copy-on-write with the API's readers (`published.rs`).
+    state: Shared<IpamState>,
     pools: Pools,
     /// IPAM-7 [D]: static addresses of the desired set; not events (derived from the pods log).
     reserved: Reservations,
@@ -52,7 +54,7 @@ impl IpamActor {
     pub fn new(journal: Journal, state: IpamState, config: &Config) -> Self {
         IpamActor {
             journal,
-            state,
+            state: Shared::new(state),
             pools: Pools::from_config(config),
             reserved: Reservations::default(),
             desired_hostnames: BTreeMap::new(),
@@ -65,6 +67,14 @@ impl Actor for IpamActor {
 }
 
 crate::persistent_actor!(IpamActor, IpamState, Ipam(IpamEvent) => apply);
+crate::published_actor!(IpamActor, IpamState);
+
+impl IpamActor {
+    /// Where readers find the current IPAM fold without asking the actor.
+    pub fn published(&self) -> Published<IpamState> {
+        self.state.published()
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AllocateError {

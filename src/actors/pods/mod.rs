@@ -17,6 +17,7 @@ pub mod units;
 pub mod worker;
 
 use super::journal::{Journal, commit};
+use super::published::{Published, Shared};
 use crate::events::AppendError;
 use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
 use actix::prelude::*;
@@ -27,7 +28,8 @@ use state::{PodsState, pod_key};
 
 pub struct PodsActor {
     journal: Journal,
-    state: PodsState,
+    /// Shared copy-on-write with the API's readers (`published.rs`).
+    state: Shared<PodsState>,
     /// Device work; `None` for an actor that only records (tools, unit tests).
     engine: Option<Engine>,
     /// L-11: the last lifecycle transition per unit (in memory, `units.rs`).
@@ -41,10 +43,15 @@ impl PodsActor {
     pub fn new(journal: Journal, state: PodsState) -> Self {
         PodsActor {
             journal,
-            state,
+            state: Shared::new(state),
             engine: None,
             unit_health: Default::default(),
         }
+    }
+
+    /// Where readers find the current pods fold without asking the actor.
+    pub fn published(&self) -> Published<PodsState> {
+        self.state.published()
     }
 
     /// Runs pod workers against the device with these dependencies.
@@ -64,6 +71,7 @@ crate::persistent_actor!(
     Pods(PodsEvent) => apply,
     Lifecycle(LifecycleEvent) => apply_lifecycle,
 );
+crate::published_actor!(PodsActor, PodsState);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PodsError {
