@@ -307,6 +307,10 @@ async fn part1() {
     let device = Device::start(LATENCY_MS, true, 1.0).await;
     let (_cfg, c) = engine_cluster(&nats, &device, 1.0).await;
     let names: Vec<String> = (1..=PODS).map(|i| format!("c{i:03}")).collect();
+    // `mkube run`'s first reconcile pass (no pods yet): its bulk read is the observation cold
+    // creates decide from. Before the window, like boot.
+    let reconcile = c.reconcile.as_ref().expect("standalone reconcile loop");
+    reconcile.send(RunPass).await.unwrap();
     device.clear_journal().await;
     let started = Instant::now();
     declare(&c, &names).await;

@@ -101,6 +101,15 @@ pub struct RosClient {
     names: Arc<PropertyNames>,
     resource: Arc<SystemResource>,
     cache: Arc<ContainerCache>,
+    shared: Arc<Shared>,
+}
+
+/// Knowledge the client's clones share: the last bulk observation and the directories known
+/// to exist (mkube never removes volume directories, so they stay known).
+#[derive(Debug, Default)]
+pub(super) struct Shared {
+    pub seen: Mutex<Option<Arc<super::observed::Observation>>>,
+    pub dirs: Mutex<std::collections::HashSet<String>>,
 }
 
 impl RosClient {
@@ -130,10 +139,15 @@ impl RosClient {
             names: Arc::new(PropertyNames::for_version(version)),
             resource: Arc::new(resource),
             cache: Arc::new(Mutex::new(None)),
+            shared: Arc::default(),
         })
     }
 
     /// Property names for the device version.
+    pub(super) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     pub fn names(&self) -> &PropertyNames {
         &self.names
     }

@@ -95,6 +95,9 @@ pub struct EnsureVeth {
     pub gateway: String,
     pub bridge: String,
     pub correlation: String,
+    /// The caller's bulk observation shows neither the veth nor a port for it: add first,
+    /// read only on a duplicate refusal (one call per object instead of two).
+    pub absent: bool,
 }
 
 /// NET-2 (device part): the static bridge port first, then the veth; already gone = done.
@@ -128,11 +131,18 @@ impl Handler<EnsureVeth> for VethsActor {
                 name: m.name.clone(),
                 source: Box::new(source),
             };
-            let outcome = ros
-                .ensure_veth(&m.name, &m.address, &m.gateway)
-                .await
-                .map_err(create)?;
-            let mut port = ros.ensure_bridge_port(&m.bridge, &m.name).await;
+            let outcome = if m.absent {
+                ros.add_veth(&m.name, &m.address, &m.gateway).await
+            } else {
+                ros.ensure_veth(&m.name, &m.address, &m.gateway).await
+            }
+            .map_err(create)?;
+            // A veth this call added has no port yet.
+            let mut port = if matches!(outcome, VethOutcome::Created { .. }) {
+                ros.add_bridge_port(&m.bridge, &m.name).await
+            } else {
+                ros.ensure_bridge_port(&m.bridge, &m.name).await
+            };
             if let Ok(PortOutcome::Dynamic { .. }) = port {
                 ros.recreate_veth(&m.name, &m.address, &m.gateway)
                     .await
