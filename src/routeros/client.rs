@@ -110,6 +110,9 @@ pub struct RosClient {
 pub(super) struct Shared {
     pub seen: Mutex<Option<Arc<super::observed::Observation>>>,
     pub dirs: Mutex<std::collections::HashSet<String>>,
+    /// Creates of ancestor directories run one at a time, so concurrent creates ask for the
+    /// shared volumes root once, not once each.
+    pub dir_create: tokio::sync::Mutex<()>,
 }
 
 impl RosClient {

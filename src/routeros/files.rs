@@ -47,6 +47,13 @@ impl RosClient {
             if !current.contains('/') || (!last && self.dir_known(&current)) {
                 continue;
             }
+            let _one = match last {
+                true => None,
+                false => Some(self.shared().dir_create.lock().await),
+            };
+            if !last && self.dir_known(&current) {
+                continue; // another create made it meanwhile
+            }
             let body = Props::new().set("name", &current).set("type", "directory");
             match self.post("/file/add", &body).await {
                 Ok(_) => {}
