@@ -307,6 +307,10 @@ async fn part1() {
     let device = Device::start(LATENCY_MS, true, 1.0).await;
     let (_cfg, c) = engine_cluster(&nats, &device, 1.0).await;
     let names: Vec<String> = (1..=PODS).map(|i| format!("c{i:03}")).collect();
+    // `mkube run`'s first reconcile pass (no pods yet): its bulk read is the observation cold
+    // creates decide from. Before the window, like boot.
+    let reconcile = c.reconcile.as_ref().expect("standalone reconcile loop");
+    reconcile.send(RunPass).await.unwrap();
     device.clear_journal().await;
     let started = Instant::now();
     declare(&c, &names).await;
@@ -416,6 +420,29 @@ async fn part1() {
     println!(
         "| Wall time ÷ minimum | {ratio:.2}× | ≤ 1.2× | {} |",
         yes(ratio <= 1.2)
+    );
+    // The serial device is held for a request's whole duration, and a blocking
+    // `/container/add` lasts until extraction ends (1 s overhead by default): the device's real
+    // floor is the sum of the journal's latencies, not calls × latency.
+    let busy: f64 = journal
+        .iter()
+        .filter_map(|e| e["latencyMs"].as_f64())
+        .sum::<f64>()
+        / 1000.0;
+    let adds: Vec<f64> = journal
+        .iter()
+        .filter(|e| e["path"].as_str() == Some("/rest/container/add"))
+        .filter_map(|e| e["latencyMs"].as_f64())
+        .collect();
+    let add_mean = adds.iter().sum::<f64>() / adds.len().max(1) as f64;
+    println!(
+        "| Device busy time (Σ journal latency; {} adds held {:.0} ms each on average) | {busy:.2} s | | |",
+        adds.len(),
+        add_mean
+    );
+    println!(
+        "| Wall time ÷ device busy time | {:.2}× | | |",
+        wall.as_secs_f64() / busy
     );
     println!("\nCalls per container by kind (attributed to one pod, polls excluded):\n");
     println!("| Call | Count | Per container |");

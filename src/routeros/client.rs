@@ -101,6 +101,18 @@ pub struct RosClient {
     names: Arc<PropertyNames>,
     resource: Arc<SystemResource>,
     cache: Arc<ContainerCache>,
+    shared: Arc<Shared>,
+}
+
+/// Knowledge the client's clones share: the last bulk observation and the directories known
+/// to exist (mkube never removes volume directories, so they stay known).
+#[derive(Debug, Default)]
+pub(super) struct Shared {
+    pub seen: Mutex<Option<Arc<super::observed::Observation>>>,
+    pub dirs: Mutex<std::collections::HashSet<String>>,
+    /// Creates of ancestor directories run one at a time, so concurrent creates ask for the
+    /// shared volumes root once, not once each.
+    pub dir_create: tokio::sync::Mutex<()>,
 }
 
 impl RosClient {
@@ -130,10 +142,15 @@ impl RosClient {
             names: Arc::new(PropertyNames::for_version(version)),
             resource: Arc::new(resource),
             cache: Arc::new(Mutex::new(None)),
+            shared: Arc::default(),
         })
     }
 
     /// Property names for the device version.
+    pub(super) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     pub fn names(&self) -> &PropertyNames {
         &self.names
     }

@@ -30,24 +30,38 @@ impl RosClient {
     }
 
     /// Creates each segment of a directory path in turn; `already exist`
-    /// is success.
+    /// is success. Ancestors this client already created or found are
+    /// skipped (the shared volumes root costs one call per process, not one
+    /// per container); the path itself is always asked for.
     pub async fn ensure_directory(&self, path: &str) -> Result<(), RosError> {
         let path = normalize_path(path);
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let mut current = String::new();
-        for segment in path.split('/').filter(|s| !s.is_empty()) {
+        for (i, segment) in segments.iter().enumerate() {
             if !current.is_empty() {
                 current.push('/');
             }
             current.push_str(segment);
             // The first segment is the disk itself.
-            if !current.contains('/') {
+            let last = i + 1 == segments.len();
+            if !current.contains('/') || (!last && self.dir_known(&current)) {
                 continue;
+            }
+            let _one = match last {
+                true => None,
+                false => Some(self.shared().dir_create.lock().await),
+            };
+            if !last && self.dir_known(&current) {
+                continue; // another create made it meanwhile
             }
             let body = Props::new().set("name", &current).set("type", "directory");
             match self.post("/file/add", &body).await {
                 Ok(_) => {}
                 Err(e) if e.is(ErrorKind::AlreadyExists) => {}
                 Err(e) => return Err(e),
+            }
+            if !last {
+                self.dir_exists(&current);
             }
         }
         Ok(())

@@ -73,6 +73,19 @@ impl RosClient {
         if let Some(row) = self.find_veth(name).await? {
             return self.converge_veth(&row, address, gateway).await;
         }
+        self.add_veth(name, address, gateway).await
+    }
+
+    /// The add half of [`RosClient::ensure_veth`], for a caller whose bulk
+    /// observation says the name is free: `add` first, and only on `already
+    /// have interface` (or an unknown outcome) read and converge. One call
+    /// when the observation holds, never a duplicate when it does not.
+    pub async fn add_veth(
+        &self,
+        name: &str,
+        address: &str,
+        gateway: &str,
+    ) -> Result<VethOutcome, RosError> {
         let body = Props::new()
             .set("name", name)
             .set("address", address)
@@ -205,6 +218,29 @@ impl RosClient {
             Some(from) => PortOutcome::Moved { from, id },
             None => PortOutcome::Added { id },
         })
+    }
+
+    /// Optimistic attach for an interface the caller observed with no port
+    /// (a veth it just added): `add` first; a refusal that says the
+    /// interface is already a port, or an unknown outcome, falls back to
+    /// [`RosClient::ensure_bridge_port`] (read, then keep, move or report).
+    pub async fn add_bridge_port(
+        &self,
+        bridge: &str,
+        interface: &str,
+    ) -> Result<PortOutcome, RosError> {
+        let body = Props::new()
+            .set("bridge", bridge)
+            .set("interface", interface);
+        match self.add("/interface/bridge/port", &body).await {
+            Ok(id) => Ok(PortOutcome::Added { id }),
+            Err(e)
+                if e.is_indeterminate() || e.detail().to_ascii_lowercase().contains("already") =>
+            {
+                self.ensure_bridge_port(bridge, interface).await
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Deletes static bridge ports whose interface is gone (`*<hex>`);

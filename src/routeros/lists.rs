@@ -104,6 +104,28 @@ impl RosClient {
         Ok(report)
     }
 
+    /// [`RosClient::sync_mounts`] for a list the caller knows to be empty
+    /// (a container no record names, whose teardown removed its list): adds
+    /// only. A `same dst already exists` (the list was not empty after all)
+    /// or an unknown outcome falls back to the full sync.
+    pub async fn add_mounts(
+        &self,
+        list: &str,
+        desired: &[MountSpec],
+    ) -> Result<SyncReport, RosError> {
+        let mut report = SyncReport::default();
+        for d in desired {
+            match self.add_mount(list, d).await {
+                Ok(_) => report.added += 1,
+                Err(e) if e.is(ErrorKind::SameDstExists) || e.is_indeterminate() => {
+                    return self.sync_mounts(list, desired).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+
     /// `POST /container/mounts/add {list, src, dst}`.
     pub async fn add_mount(&self, list: &str, m: &MountSpec) -> Result<String, RosError> {
         let names = self.names();

@@ -605,3 +605,64 @@ async fn a_delete_during_create_leaves_nothing_behind() {
             .is_none_or(|p| p.is_empty())
     );
 }
+
+// §3.1 with §5 (observation is bulk): after a pass has read the device, a cold create makes
+// no per-object reads — veth, bridge port, volume dirs (NAME-5), mount, container, start,
+// plus extraction polls. §3.1 step 5 / §3.2: the teardown renames the root dir aside, so a
+// pod re-created under the same name (which finds no record and skips the move) runs the
+// new image, never the old root dir's files (routeros-rest §3.4, 7.22 profile).
+#[actix_rt::test]
+async fn cold_create_after_a_pass_writes_without_reads_and_recreate_gets_a_fresh_root_dir() {
+    let env = env().await;
+    let c = cluster::boot(&env.cfg).await;
+    pass(&c).await;
+    env.h.clear_journal().await;
+    declare(&c, pod("cold", &[])).await;
+    settle(&c, "default/cold").await.expect("created");
+    let calls = env.h.journal().await;
+    let add = calls
+        .iter()
+        .position(|l| l.line() == "POST /container/add")
+        .expect("added");
+    let before: Vec<String> = calls[..add].iter().map(|l| l.line()).collect();
+    assert!(
+        before.iter().all(|l| !l.starts_with("GET ")),
+        "reads before the add: {before:?}"
+    );
+    // Up to the start (`settle` runs the worker once more afterwards); extraction polls apart.
+    let start = calls
+        .iter()
+        .position(|l| l.line() == "POST /container/start")
+        .expect("started");
+    let own = calls[..=start]
+        .iter()
+        .filter(|l| !(l.method == "GET" && l.path == "/container"))
+        .count();
+    // 7 per container, plus the shared volumes root the first create of a process makes.
+    assert!(
+        own <= 8,
+        "{:?}",
+        calls.iter().map(|l| l.line()).collect::<Vec<_>>()
+    );
+
+    c.pods
+        .send(Delete {
+            namespace: "default".into(),
+            name: "cold".into(),
+            correlation: "test".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    settle(&c, "default/cold").await.expect("deleted");
+    let root = env.h.disk().join("raid1/images/default_cold_app");
+    assert!(!root.exists(), "root dir left in place by the teardown");
+
+    env.h.tarball("app", "v2");
+    declare(&c, pod("cold", &[])).await;
+    settle(&c, "default/cold").await.expect("re-created");
+    let ros = ros(&env.h).await;
+    ros.wait_running("default_cold_app").await.expect("running");
+    let hello = std::fs::read_to_string(root.join("hello.txt")).expect("extracted");
+    assert_eq!(hello, "v2");
+}

@@ -237,6 +237,12 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         report.aborted = Some("actors stopped".into());
         return report;
     };
+    // Cold creates of this pass (and until the next) decide from it, not per-object reads.
+    ros.set_observation(crate::routeros::Observation::new(
+        &containers,
+        &veths,
+        &ports,
+    ));
     let seen = Observed {
         containers: &containers,
         veths: &veths,

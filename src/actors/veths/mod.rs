@@ -80,6 +80,8 @@ pub enum VethError {
     Device(Box<RosError>),
     #[error(transparent)]
     Log(#[from] AppendError),
+    #[error("veths actor stopped")]
+    Stopped,
 }
 
 /// NET-1 (device part): the veth `name` exists with `address` (CIDR) and `gateway` and is a
@@ -95,6 +97,9 @@ pub struct EnsureVeth {
     pub gateway: String,
     pub bridge: String,
     pub correlation: String,
+    /// The caller's bulk observation shows neither the veth nor a port for it: add first,
+    /// read only on a duplicate refusal (one call per object instead of two).
+    pub absent: bool,
 }
 
 /// NET-2 (device part): the static bridge port first, then the veth; already gone = done.
@@ -114,12 +119,15 @@ pub struct RemoveVeth {
 pub struct CollectDanglingPorts;
 
 impl Handler<EnsureVeth> for VethsActor {
-    type Result = AtomicResponse<Self, Result<(), VethError>>;
+    // Not atomic: the device calls of different veths overlap (each name is one pod's, and
+    // the pods actor runs one job per pod, L-4); only the record is serialised (`Recorded`).
+    type Result = ResponseFuture<Result<(), VethError>>;
 
-    fn handle(&mut self, msg: EnsureVeth, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: EnsureVeth, ctx: &mut Context<Self>) -> Self::Result {
         let device = self.device.clone();
-        let m = msg.clone();
-        let effect = async move {
+        let me = ctx.address();
+        Box::pin(async move {
+            let m = &msg;
             let ros = device
                 .get()
                 .await
@@ -128,11 +136,18 @@ impl Handler<EnsureVeth> for VethsActor {
                 name: m.name.clone(),
                 source: Box::new(source),
             };
-            let outcome = ros
-                .ensure_veth(&m.name, &m.address, &m.gateway)
-                .await
-                .map_err(create)?;
-            let mut port = ros.ensure_bridge_port(&m.bridge, &m.name).await;
+            let outcome = if m.absent {
+                ros.add_veth(&m.name, &m.address, &m.gateway).await
+            } else {
+                ros.ensure_veth(&m.name, &m.address, &m.gateway).await
+            }
+            .map_err(create)?;
+            // A veth this call added has no port yet.
+            let mut port = if matches!(outcome, VethOutcome::Created { .. }) {
+                ros.add_bridge_port(&m.bridge, &m.name).await
+            } else {
+                ros.ensure_bridge_port(&m.bridge, &m.name).await
+            };
             if let Ok(PortOutcome::Dynamic { .. }) = port {
                 ros.recreate_veth(&m.name, &m.address, &m.gateway)
                     .await
@@ -150,38 +165,43 @@ impl Handler<EnsureVeth> for VethsActor {
                     source: Box::new(source),
                 });
             }
-            Ok(())
+            me.send(Recorded(msg))
+                .await
+                .map_err(|_| VethError::Stopped)?
+        })
+    }
+}
+
+/// Records `VethCreated` for an ensured veth when the recorded facts change (atomic, so the
+/// actor's appends never interleave).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), VethError>")]
+struct Recorded(EnsureVeth);
+
+impl Handler<Recorded> for VethsActor {
+    type Result = AtomicResponse<Self, Result<(), VethError>>;
+
+    fn handle(&mut self, Recorded(msg): Recorded, _: &mut Context<Self>) -> Self::Result {
+        let want = Veth {
+            network: msg.network.clone(),
+            address: msg.address.clone(),
+            gateway: msg.gateway.clone(),
+            bridge: msg.bridge.clone(),
         };
-        AtomicResponse::new(Box::pin(effect.into_actor(self).then(
-            move |r: Result<(), VethError>, act, _| {
-                let want = Veth {
-                    network: msg.network.clone(),
-                    address: msg.address.clone(),
-                    gateway: msg.gateway.clone(),
-                    bridge: msg.bridge.clone(),
-                };
-                let fut: ResponseActFuture<Self, Result<(), VethError>> = match r {
-                    Err(e) => Box::pin(fut::ready(Err(e))),
-                    Ok(()) if act.state.veths.get(&msg.name) == Some(&want) => {
-                        Box::pin(fut::ready(Ok(())))
-                    }
-                    Ok(()) => {
-                        let event = VethsEvent::VethCreated {
-                            name: msg.name,
-                            network: want.network,
-                            address: want.address,
-                            gateway: want.gateway,
-                            bridge: want.bridge,
-                        };
-                        Box::pin(
-                            commit(act, event.into(), &msg.correlation)
-                                .map(|r, _, _| r.map(|_| ()).map_err(VethError::from)),
-                        )
-                    }
-                };
-                fut
-            },
-        )))
+        if self.state.veths.get(&msg.name) == Some(&want) {
+            return AtomicResponse::new(Box::pin(fut::ready(Ok(()))));
+        }
+        let event = VethsEvent::VethCreated {
+            name: msg.name,
+            network: want.network,
+            address: want.address,
+            gateway: want.gateway,
+            bridge: want.bridge,
+        };
+        AtomicResponse::new(Box::pin(
+            commit(self, event.into(), &msg.correlation)
+                .map(|r, _, _| r.map(|_| ()).map_err(VethError::from)),
+        ))
     }
 }
 

@@ -28,12 +28,16 @@ impl Job {
                 .and_then(|r| r.ip.parse().ok());
         }
         if wish.is_none() {
-            let found = ros
-                .find_veth(veth)
-                .await
-                .map_err(|e| format!("reading veth {veth}: {e}"))?;
-            wish = found
-                .and_then(|v| v.ipv4())
+            // The pass's bulk read answers for names no record claims; else one read.
+            let cidr = match s.seen {
+                Some(o) if s.rec.is_none() => o.veths.get(veth).cloned(),
+                _ => ros
+                    .find_veth(veth)
+                    .await
+                    .map_err(|e| format!("reading veth {veth}: {e}"))?
+                    .and_then(|v| v.ipv4()),
+            };
+            wish = cidr
                 .and_then(|cidr| cidr.split('/').next()?.parse::<Ipv4Addr>().ok())
                 .filter(|ip| s.net.subnet().contains(ip));
         }

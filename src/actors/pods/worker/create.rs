@@ -9,7 +9,7 @@ use crate::actors::pods::plan::{self, ContainerPlan};
 use crate::actors::pods::state::{DesiredPod, DeviceContainer};
 use crate::config::Network;
 use crate::events::catalogue::{LifecycleEvent, PodsEvent};
-use crate::routeros::{RosClient, RosError};
+use crate::routeros::{ErrorKind, Observation, RosClient, RosError};
 use k8s_openapi::api::core::v1::Pod;
 use std::net::Ipv4Addr;
 
@@ -38,6 +38,8 @@ impl Job {
             .send(GetState::<IpamState>::new())
             .await
             .map_err(|e| format!("ipam actor: {e}"))?;
+        // The reconcile pass's bulk read; names no record claims are decided from it.
+        let seen = ros.observation();
         for (i, c) in spec.iter().enumerate() {
             let mut rec = desired.containers.get(&c.name).cloned();
             if let Some(r) = &rec {
@@ -82,11 +84,25 @@ impl Job {
                     if let Ok(ip) = r.ip.parse::<Ipv4Addr>()
                         && !r.veth.is_empty()
                     {
-                        self.ensure_veth(&r.veth, &net, ip).await?;
+                        self.ensure_veth(&r.veth, &net, ip, false).await?;
                     }
                     continue;
                 }
             }
+            // No record: no attempt of mkube's touched the device under these names (every
+            // effect follows a recorded intent, and teardown clears the list and moves the
+            // root dir aside before the record goes). The observation, when there is one,
+            // rules out objects mkube did not make.
+            let device_name = naming::container_name(&self.ns, &self.name, &c.name);
+            let veth = naming::veth_name(&self.ns, &self.name, i);
+            let fresh = rec.is_none()
+                && seen
+                    .as_ref()
+                    .is_none_or(|o| !o.containers.contains(&device_name));
+            let veth_absent = fresh
+                && seen
+                    .as_ref()
+                    .is_some_and(|o| !o.veths.contains_key(&veth) && !o.ports.contains(&veth));
             let step = Step {
                 pod: desired,
                 index: i,
@@ -95,6 +111,9 @@ impl Job {
                 rec: rec.as_ref(),
                 rebuild,
                 units,
+                fresh,
+                veth_absent,
+                seen: seen.as_deref(),
             };
             self.create_container(&ros, step).await?;
         }
@@ -117,6 +136,8 @@ impl Job {
         if let Err(reason) = result {
             // L-7: this attempt's container, veth and address do not outlive it.
             let _ = ros.delete_pod_container(&plan.spec.name, None).await;
+            // A later create of this name may skip the move-aside (it finds no record).
+            let _ = ros.move_aside(&plan.spec.root_dir).await;
             let released = match self.remove_veth(&veth).await {
                 Ok(()) => self.release_ip(&s.net.name, &veth).await.is_ok(),
                 Err(e) => {
@@ -212,10 +233,10 @@ impl Job {
             .await?;
         }
         crash::point("create.intent");
-        self.ensure_veth(veth, s.net, ip).await?;
+        self.ensure_veth(veth, s.net, ip, s.veth_absent).await?;
         crash::point("create.veth");
         let (id, adopted, started) = self
-            .container(ros, plan, s.rebuild)
+            .container(ros, plan, s.rebuild, s.fresh)
             .await
             .map_err(|e| format!("creating container {}: {e}", spec.name))?;
         crash::point("create.container");
@@ -253,14 +274,31 @@ impl Job {
     }
 
     /// §3.1 steps 0 and 3–7: adopt a matching row, else replace whatever has the name.
-    /// Returns (device id, adopted, running).
+    /// Returns (device id, adopted, running). `fresh`: nothing of this name is expected on
+    /// the device (see `create`), so no stale row is looked for, the mount list is only
+    /// added to and the root dir is not moved aside; a duplicate refusal of the add (a row
+    /// or, on 7.23+, a root dir after all) falls back to the full sequence.
     async fn container(
         &self,
         ros: &RosClient,
         plan: &ContainerPlan,
         rebuild: bool,
+        fresh: bool,
     ) -> Result<(String, bool, bool), RosError> {
         let spec = &plan.spec;
+        if fresh {
+            for m in &plan.mounts {
+                ros.ensure_directory(&m.src).await?;
+            }
+            ros.add_mounts(&spec.name, &plan.mounts).await?;
+            match ros.add_container(spec).await {
+                Ok(id) => return Ok((self.start(ros, spec, id).await?, false, true)),
+                Err(e) if e.is(ErrorKind::AlreadyExists) => {
+                    tracing::info!(name = %spec.name, error = %e, "container add refused: full create");
+                }
+                Err(e) => return Err(e),
+            }
+        }
         if let Some(row) = ros.find_container(&spec.name).await? {
             if !rebuild && plan::adoptable(&row, spec) && !row.id.is_empty() {
                 // Adopt: a crash may have cut the import or the start short.
@@ -284,12 +322,22 @@ impl Job {
         // Step 5 [F]: move the old root dir aside (O(1)); never a recursive delete (L-13).
         ros.move_aside(&spec.root_dir).await?;
         let id = ros.add_container(spec).await?;
+        Ok((self.start(ros, spec, id).await?, false, true))
+    }
+
+    /// §3.1 step 7: wait for the import, then start by id. Returns the id.
+    async fn start(
+        &self,
+        ros: &RosClient,
+        spec: &crate::routeros::ContainerSpec,
+        id: String,
+    ) -> Result<String, RosError> {
         let row = ros.wait_extracted(&spec.name).await?;
         let id = if id.is_empty() { row.id.clone() } else { id };
         if !row.state.is_running() {
             ros.start_container(&id).await?;
         }
-        Ok((id, false, true))
+        Ok(id)
     }
 }
 
@@ -302,4 +350,9 @@ pub(super) struct Step<'a> {
     pub rec: Option<&'a DeviceContainer>,
     pub rebuild: bool,
     pub units: &'a [String],
+    /// No record and (if observed) no row of this container's name: optimistic writes.
+    pub fresh: bool,
+    /// Fresh, and the observation shows neither the veth nor a port for it.
+    pub veth_absent: bool,
+    pub seen: Option<&'a Observation>,
 }

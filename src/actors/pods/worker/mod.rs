@@ -145,7 +145,14 @@ impl Job {
     }
 
     /// NET-1, device part, through the veths actor (idempotent: reads only when in place).
-    async fn ensure_veth(&self, veth: &str, net: &Network, ip: Ipv4Addr) -> Result<(), String> {
+    /// `absent`: the bulk observation shows neither the veth nor its port (add first).
+    async fn ensure_veth(
+        &self,
+        veth: &str,
+        net: &Network,
+        ip: Ipv4Addr,
+        absent: bool,
+    ) -> Result<(), String> {
         self.deps
             .veths
             .send(EnsureVeth {
@@ -155,6 +162,7 @@ impl Job {
                 gateway: net.gateway_ip().to_string(),
                 bridge: net.bridge.clone(),
                 correlation: self.correlation.clone(),
+                absent,
             })
             .await
             .map_err(|e| format!("veths actor: {e}"))?

@@ -63,6 +63,12 @@ impl Job {
         ros.delete_pod_container(&rec.device_name, None)
             .await
             .map_err(|e| format!("removing container {}: {e}", rec.device_name))?;
+        // Renamed aside (O(1), never a recursive delete, L-13) now rather than at the next
+        // create of the name: a create that finds no record then skips the move (§3.1 step 5).
+        let root = naming::root_dir(&self.deps.config.storage.base_path, &rec.device_name);
+        ros.move_aside(&root)
+            .await
+            .map_err(|e| format!("moving root dir {root} aside: {e}"))?;
         crash::point("delete.container");
         self.remove_veth(&veth).await?;
         crash::point("delete.veth");
