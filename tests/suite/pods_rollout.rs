@@ -232,6 +232,24 @@ async fn a_pod_that_is_not_live_halts_the_rollout() {
     assert!(failure.contains("3 pod(s) left"), "{failure}");
     let (kinds, _) = log_kinds(&cfg).await;
     assert!(kinds.iter().any(|k| k == "pods.PodCreateFailed"));
+
+    // The halt is remembered for this digest: the next passes leave the image alone.
+    for _ in 0..2 {
+        let again = pass(&c).await;
+        assert!(
+            again.ran.is_empty(),
+            "halted rollout retried: {:?}",
+            again.ran
+        );
+    }
+    for (k, old) in keys(&names).iter().zip(&before).skip(1) {
+        assert_eq!(&built(&c, k).await, old, "{k} still on its old container");
+    }
+    // A new push is a new digest: the rollout is tried again (and halts again at its first
+    // pod, whose probe still fails).
+    push(&reg, "app", "v1", "v3").await;
+    let retried = pass(&c).await;
+    assert_eq!(retried.ran.len(), 1, "{:?}", retried.ran);
 }
 
 async fn api(c: &Cluster, cfg: &mkube::config::Config) -> ApiState {

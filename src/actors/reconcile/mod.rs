@@ -10,6 +10,7 @@
 
 pub mod coalesce;
 pub mod decide;
+pub mod halts;
 pub mod ipam_sync;
 pub mod outputs;
 
@@ -43,6 +44,7 @@ pub struct ReconcileActor {
     /// Knows the pods being redeployed, which every step of the pass skips (§4.5).
     rollout: Option<Addr<RolloutActor>>,
     outputs: Option<outputs::Outputs>,
+    halts: halts::Halts,
 }
 
 impl ReconcileActor {
@@ -64,6 +66,7 @@ impl ReconcileActor {
             roller,
             rollout: None,
             outputs: None,
+            halts: halts::Halts::default(),
         }
     }
 
@@ -154,6 +157,7 @@ impl Handler<RunPass> for ReconcileActor {
             roller: self.roller.clone(),
             rollout: self.rollout.clone(),
             outputs: self.outputs.clone(),
+            halts: self.halts.clone(),
         });
         AtomicResponse::new(Box::pin(pass.into_actor(self)))
     }
@@ -168,6 +172,7 @@ struct Deps {
     roller: Roller,
     rollout: Option<Addr<RolloutActor>>,
     outputs: Option<outputs::Outputs>,
+    halts: halts::Halts,
 }
 
 /// DS-6 ConfigMaps first (the workers write their files), then the device steps, then DNS
@@ -197,6 +202,7 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         roller,
         rollout,
         outputs: _,
+        halts,
     } = deps;
     let started = std::time::Instant::now();
     let mut report = PassReport {
@@ -279,7 +285,11 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
     super::pods::configsync::reconcile_step(&pods).await; // §5 step 5
     // §5 step 3c, images.md §4.4 / L-12: pods whose image moved, staggered per image; a pod
     // that needed work for another reason was rebuilt above already.
-    for (image, group) in image_moves(&state, &images).await {
+    for (image, (digest, group)) in image_moves(&state, &images).await {
+        if halts.halted(&image, &digest) {
+            tracing::debug!(%image, %digest, "rollout halted earlier for this digest; skipped");
+            continue;
+        }
         let group: Vec<String> = group
             .into_iter()
             .filter(|k| !redeploying.contains(k) && !keys.contains(k))
@@ -292,6 +302,7 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
             .await
             .unwrap_or_default();
         let steps = roller.roll(&image, &group, How::Kick, |_| {}).await;
+        halts.ended(&image, &digest, steps.iter().any(|(_, r)| r.is_err()));
         report.ran.extend(steps);
     }
     tracing::info!(
@@ -306,12 +317,13 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
 /// §5 step 3c / IMG-2: created `image-policy: auto` pods whose registry digest moved away
 /// from the one their container was built from, grouped by image (images.md §4.3: one digest
 /// lookup per image per pass). A pod is grouped under its first moved image.
+/// Each image maps to (its registry digest, the pods to move).
 async fn image_moves(
     state: &PodsState,
     images: &Addr<ImagesActor>,
-) -> BTreeMap<String, Vec<String>> {
+) -> BTreeMap<String, (String, Vec<String>)> {
     let mut digests: HashMap<String, Option<String>> = HashMap::new();
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut out: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
     for (key, p) in &state.pods {
         if !naming::auto_update(&p.pod) {
             continue;
@@ -338,12 +350,13 @@ async fn image_moves(
                 };
                 digests.insert(image.clone(), digest);
             }
-            if digests
-                .get(image)
-                .and_then(|d| d.as_ref())
-                .is_some_and(|d| *d != rec.image_digest)
+            if let Some(d) = digests.get(image).and_then(|d| d.as_ref())
+                && *d != rec.image_digest
             {
-                out.entry(image.clone()).or_default().push(key.clone());
+                out.entry(image.clone())
+                    .or_insert_with(|| (d.clone(), Vec::new()))
+                    .1
+                    .push(key.clone());
                 break;
             }
         }
