@@ -73,6 +73,8 @@ pub struct Cluster {
     pub reconcile: Option<Addr<ReconcileActor>>,
     /// The lifecycle watchdog and probes (§7, standalone mode only).
     pub lifecycle: Option<Addr<LifecycleActor>>,
+    /// The watchdog's readiness verdicts per unit (empty without a watchdog).
+    pub readiness: super::lifecycle::readiness::Readiness,
     /// Image rollouts and redeploys (standalone mode only, images.md §4.4–4.5).
     pub rollout: Option<Addr<RolloutActor>>,
     /// The pods and IPAM folds as the API reads them (`published.rs`).
@@ -202,8 +204,10 @@ pub async fn boot(
     )
     .start();
     // §7: the watchdog starts after replay, like reconcile (L-1).
-    let lifecycle =
-        engine.then(|| LifecycleActor::new(config, device.clone(), pods.clone()).start());
+    let readiness = super::lifecycle::readiness::Readiness::default();
+    let lifecycle = engine.then(|| {
+        LifecycleActor::new(config, device.clone(), pods.clone(), readiness.clone()).start()
+    });
     let rollout = engine.then(|| {
         let roller = Roller::new(config, device.clone(), pods.clone());
         RolloutActor::new(roller, images.clone()).start()
@@ -261,6 +265,7 @@ pub async fn boot(
         routeros,
         reconcile,
         lifecycle,
+        readiness,
         rollout,
         pods_published,
         ipam_published,

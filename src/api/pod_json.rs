@@ -157,6 +157,7 @@ mod tests {
             networks: &[],
             node: "n1",
             started_at: chrono::Utc::now(),
+            readiness: None,
         };
         for d in [desired(None, None), desired(Some("u-1"), Some("other"))] {
             let fast = serde_json::to_value(RenderedPod::new(&d, 42, &inputs)).unwrap();

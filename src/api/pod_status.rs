@@ -5,7 +5,8 @@
 //! Per container: created and started → `running`, ready; created, not started → `waiting`
 //! `ContainerCreating`; not created → `waiting` with the last create failure (reason
 //! `CreateFailed`) or `ContainerCreating`. Phase `Running` iff every container runs, else
-//! `Pending`. `podIP` is the IPAM address of the veth of container 0 (NAME-2).
+//! `Pending`. A running container is ready unless the watchdog's readiness probe says
+//! otherwise (§7.2); `Ready`/`ContainersReady` need every container ready. `podIP` is the IPAM address of the veth of container 0 (NAME-2).
 
 use crate::actors::ipam::state::IpamState;
 use crate::actors::pods::naming;
@@ -25,6 +26,9 @@ pub struct StatusInputs<'a> {
     pub node: &'a str,
     /// Wall-clock start of this controller (`startTime`, missing creation times).
     pub started_at: DateTime<Utc>,
+    /// The watchdog's readiness per unit (§7.2); a container whose unit it has no verdict
+    /// for is ready when it runs.
+    pub readiness: Option<std::sync::Arc<std::collections::HashMap<String, bool>>>,
 }
 
 pub use crate::actors::pods::naming::ANN_NETWORK as NETWORK_ANNOTATION;
@@ -77,6 +81,10 @@ pub fn pod_status(desired: &DesiredPod, inputs: &StatusInputs) -> PodStatus {
                 .map(|u| i32::try_from(u.restarts).unwrap_or(i32::MAX))
                 .unwrap_or(0);
             let running = device.is_some_and(|d| d.started);
+            let ready = running
+                && device
+                    .and_then(|d| inputs.readiness.as_ref()?.get(&d.device_name).copied())
+                    .unwrap_or(true);
             let state = if running {
                 ContainerState {
                     running: Some(ContainerStateRunning {
@@ -104,7 +112,7 @@ pub fn pod_status(desired: &DesiredPod, inputs: &StatusInputs) -> PodStatus {
                 container_id: device
                     .map(|d| d.device_id.clone())
                     .filter(|id| !id.is_empty()),
-                ready: running,
+                ready,
                 started: Some(running),
                 restart_count: restarts,
                 state: Some(state),
@@ -112,7 +120,11 @@ pub fn pod_status(desired: &DesiredPod, inputs: &StatusInputs) -> PodStatus {
             }
         })
         .collect();
-    let all_running = !statuses.is_empty() && statuses.iter().all(|s| s.ready);
+    let all_running = !statuses.is_empty()
+        && statuses
+            .iter()
+            .all(|s| s.state.as_ref().is_some_and(|st| st.running.is_some()));
+    let all_ready = all_running && statuses.iter().all(|s| s.ready);
     let condition = |kind: &str, ok: bool| PodCondition {
         type_: kind.into(),
         status: if ok { "True" } else { "False" }.into(),
@@ -126,8 +138,8 @@ pub fn pod_status(desired: &DesiredPod, inputs: &StatusInputs) -> PodStatus {
         conditions: Some(vec![
             condition("PodScheduled", true),
             condition("Initialized", true),
-            condition("ContainersReady", all_running),
-            condition("Ready", all_running),
+            condition("ContainersReady", all_ready),
+            condition("Ready", all_ready),
         ]),
         host_ip: network
             .and_then(|n| n.try_gateway_ip().ok())

@@ -88,6 +88,7 @@ impl ApiState {
             networks: &self.networks,
             node: &self.node,
             started_at: self.started_at(),
+            readiness: self.cluster.get().map(|c| c.readiness.snapshot()),
         }
     }
 

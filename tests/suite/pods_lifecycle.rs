@@ -352,3 +352,85 @@ async fn unmanaged_start_on_boot_containers_are_kept_running() {
     );
     drop(c);
 }
+
+// §7.2 readiness in the pod's status: a running container whose readiness probe fails is
+// not ready (Ready and ContainersReady False, phase still Running); once the port answers it
+// is ready.
+#[actix_rt::test]
+async fn readiness_shows_in_the_pod_status() {
+    use actix_web::{App, test as web_test, web};
+    use mkube::api::{ApiState, configure};
+    use std::sync::{Arc, OnceLock};
+    let mut env = env().await;
+    fast(&mut env.cfg, 1);
+    let port = free_port();
+    let c = cluster::boot(&env.cfg).await;
+    let ready = Probe {
+        tcp_socket: Some(TCPSocketAction {
+            port: IntOrString::Int(i32::from(port)),
+            ..Default::default()
+        }),
+        period_seconds: Some(1),
+        timeout_seconds: Some(1),
+        failure_threshold: Some(1),
+        ..Default::default()
+    };
+    run(&c, with_probes(pod("web", &[]), None, Some(ready))).await;
+    let state = ApiState {
+        node: cluster::NODE.into(),
+        started: Instant::now(),
+        metrics: mkube::metrics::Metrics::new(),
+        cluster: Arc::new(OnceLock::new()),
+        networks: Arc::new(env.cfg.networks.clone()),
+    };
+    let _ = state.cluster.set(c.clone());
+    let app = web_test::init_service(
+        App::new()
+            .app_data(web::Data::new(state))
+            .configure(configure),
+    )
+    .await;
+    let status = |app| async move {
+        let req = web_test::TestRequest::get()
+            .uri("/api/v1/namespaces/default/pods/web")
+            .to_request();
+        let pod: serde_json::Value = web_test::call_and_read_body_json(app, req).await;
+        let s = &pod["status"];
+        let cond = |t: &str| {
+            s["conditions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["type"] == t)
+                .map(|c| c["status"].as_str().unwrap().to_string())
+                .unwrap()
+        };
+        (
+            s["phase"].as_str().unwrap().to_string(),
+            s["containerStatuses"][0]["ready"].as_bool().unwrap(),
+            cond("Ready"),
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = status(&app).await;
+        if got == ("Running".to_string(), false, "False".to_string()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never reported not ready: {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    env.h.knobs(json!({"probePorts": [port]})).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = status(&app).await;
+        if got == ("Running".to_string(), true, "True".to_string()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never reported ready: {got:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

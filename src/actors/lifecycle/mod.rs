@@ -7,6 +7,7 @@
 
 pub mod health;
 pub mod probe;
+pub mod readiness;
 mod restart;
 mod unmanaged;
 mod watchdog;
@@ -68,10 +69,17 @@ pub struct LifecycleActor {
     recreating: BTreeSet<String>,
     /// LC-1: start-on-boot containers of no desired pod, kept running.
     unmanaged: BTreeMap<String, unmanaged::Unmanaged>,
+    /// Readiness per unit, published after every pass for pod status.
+    readiness: readiness::Readiness,
 }
 
 impl LifecycleActor {
-    pub fn new(config: &Config, device: DeviceLink, pods: Addr<PodsActor>) -> LifecycleActor {
+    pub fn new(
+        config: &Config,
+        device: DeviceLink,
+        pods: Addr<PodsActor>,
+        readiness: readiness::Readiness,
+    ) -> LifecycleActor {
         LifecycleActor {
             settings: Settings::from_config(config),
             device,
@@ -80,6 +88,7 @@ impl LifecycleActor {
             ticking: false,
             recreating: BTreeSet::new(),
             unmanaged: BTreeMap::new(),
+            readiness,
         }
     }
 }

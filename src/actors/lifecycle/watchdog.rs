@@ -104,6 +104,12 @@ impl LifecycleActor {
                     super::unmanaged::started(&mut act.unmanaged, &name, ok, now);
                 }
                 act.apply(started, probed, ctx);
+                act.readiness.publish(
+                    act.units
+                        .iter()
+                        .map(|(name, u)| (name.clone(), u.ready && u.startup_done))
+                        .collect(),
+                );
             });
         ctx.spawn(pass);
     }
