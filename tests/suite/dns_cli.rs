@@ -32,6 +32,19 @@ fn mkube(args: &[&str]) -> Output {
         .expect("mkube runs")
 }
 
+/// `mkube dns import --config CONFIG --zone ZONE FILE`.
+fn import(config: &std::path::Path, zone: &str, file: &std::path::Path) -> std::process::Output {
+    mkube(&[
+        "dns",
+        "import",
+        "--config",
+        config.to_str().unwrap(),
+        "--zone",
+        zone,
+        file.to_str().unwrap(),
+    ])
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -152,17 +165,8 @@ async fn import_creates_missing_records_and_a_second_run_creates_nothing() {
     let config = write_config(dir.path(), &[network("g10", 10, "gt.lo", &sim.endpoint())]);
     let file = dir.path().join("gt.lo.zone");
     std::fs::write(&file, ZONE_FILE).expect("zone file");
-    let args = [
-        "dns",
-        "import",
-        "--config",
-        config.to_str().unwrap(),
-        "--zone",
-        "gt.lo",
-        file.to_str().unwrap(),
-    ];
 
-    let first = mkube(&args);
+    let first = import(&config, "gt.lo", &file);
     assert!(first.status.success(), "stderr: {}", text(&first.stderr));
     let out = text(&first.stdout);
     assert!(
@@ -179,7 +183,7 @@ async fn import_creates_missing_records_and_a_second_run_creates_nothing() {
     assert_eq!(www[0]["ttl"], 60);
 
     sim.clear_requests();
-    let second = mkube(&args);
+    let second = import(&config, "gt.lo", &file);
     assert!(second.status.success(), "stderr: {}", text(&second.stderr));
     assert!(
         text(&second.stdout).contains("0 created, 7 already present"),
@@ -200,15 +204,7 @@ async fn import_creates_the_zone_when_missing() {
     let config = write_config(dir.path(), &[network("g10", 10, "gt.lo", &sim.endpoint())]);
     let file = dir.path().join("z");
     std::fs::write(&file, "web A 192.168.10.5\n").expect("zone file");
-    let run = mkube(&[
-        "dns",
-        "import",
-        "--config",
-        config.to_str().unwrap(),
-        "--zone",
-        "gt.lo",
-        file.to_str().unwrap(),
-    ]);
+    let run = import(&config, "gt.lo", &file);
     assert!(run.status.success(), "stderr: {}", text(&run.stderr));
     assert_eq!(sim.records("gt.lo").len(), 1);
 }
@@ -220,15 +216,7 @@ async fn import_of_a_malformed_zone_file_names_the_line_and_writes_nothing() {
     let config = write_config(dir.path(), &[network("g10", 10, "gt.lo", &sim.endpoint())]);
     let file = dir.path().join("bad.zone");
     std::fs::write(&file, "$TTL 60\nok A 192.168.10.5\nbad A 192.168.10.300\n").expect("zone file");
-    let run = mkube(&[
-        "dns",
-        "import",
-        "--config",
-        config.to_str().unwrap(),
-        "--zone",
-        "gt.lo",
-        file.to_str().unwrap(),
-    ]);
+    let run = import(&config, "gt.lo", &file);
     assert!(!run.status.success());
     let err = text(&run.stderr);
     assert!(err.contains("line 3") && err.contains("bad IPv4"), "{err}");
@@ -242,15 +230,7 @@ async fn import_into_an_unknown_zone_is_a_clear_error() {
     let config = write_config(dir.path(), &[network("g10", 10, "gt.lo", &sim.endpoint())]);
     let file = dir.path().join("z");
     std::fs::write(&file, "web A 10.0.0.5\n").expect("zone file");
-    let run = mkube(&[
-        "dns",
-        "import",
-        "--config",
-        config.to_str().unwrap(),
-        "--zone",
-        "other.lo",
-        file.to_str().unwrap(),
-    ]);
+    let run = import(&config, "other.lo", &file);
     assert!(!run.status.success());
     assert!(
         text(&run.stderr).contains("no network"),
