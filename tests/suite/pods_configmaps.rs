@@ -385,3 +385,74 @@ async fn a_pod_whose_image_is_unavailable_is_left_for_the_next_pass() {
     let (kinds, _) = log_kinds(&cfg).await;
     assert!(!kinds.iter().any(|k| k == "pods.PodUpdated"), "{kinds:?}");
 }
+
+/// The stored data of ConfigMap `key` (`ns/name`).
+async fn stored(c: &Cluster, key: &str) -> Option<std::collections::BTreeMap<String, String>> {
+    use mkube::actors::configmaps::state::ConfigMapsState;
+    use mkube::actors::journal::GetState;
+    let state = c
+        .configmaps
+        .send(GetState::<ConfigMapsState>::new())
+        .await
+        .unwrap();
+    state
+        .config_maps
+        .get(key)
+        .map(|cm| cm.data.clone().unwrap_or_default())
+}
+
+// DS-6 / §8.3: each pass writes the ConfigMaps generated from the config (console, one
+// dns-config per network with a zone and server) over whatever is stored, seeds the boot
+// manifest's ConfigMaps when missing, and writes nothing when nothing changed.
+#[actix_rt::test]
+async fn ds6_generated_config_maps_win_and_manifest_ones_are_seeded() {
+    let mut env = env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("boot-order.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-conf, namespace: default}\ndata: {a: one}\n",
+    )
+    .unwrap();
+    env.cfg.lifecycle.boot_manifest_path = manifest.display().to_string();
+    let c = cluster::boot(&env.cfg).await;
+    let first = pass(&c).await;
+    assert_eq!(
+        first.config_maps_written, 4,
+        "console, t and u dns-config, the manifest's"
+    );
+    let toml = stored(&c, "t/dns-config").await.expect("generated")["microdns.toml"].clone();
+    assert!(toml.contains("id = \"microdns-t\""), "{toml}");
+    assert!(stored(&c, "infra/mkube-console-config").await.is_some());
+    assert_eq!(
+        pass(&c).await.config_maps_written,
+        0,
+        "a quiet pass writes nothing"
+    );
+
+    // A user's edit of a generated ConfigMap is overwritten; of a manifest one, kept.
+    for (ns, name, key) in [
+        ("t", "dns-config", "microdns.toml"),
+        ("default", "app-conf", "a"),
+    ] {
+        let mut cm = k8s_openapi::api::core::v1::ConfigMap::default();
+        cm.metadata.namespace = Some(ns.into());
+        cm.metadata.name = Some(name.into());
+        cm.data = Some([(key.to_string(), "edited".to_string())].into());
+        c.configmaps
+            .send(Put {
+                config_map: cm,
+                mode: PutMode::Replace,
+                correlation: "test".into(),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(pass(&c).await.config_maps_written, 1);
+    assert_eq!(
+        stored(&c, "t/dns-config").await.unwrap()["microdns.toml"],
+        toml
+    );
+    assert_eq!(stored(&c, "default/app-conf").await.unwrap()["a"], "edited");
+}

@@ -53,6 +53,14 @@ impl Handler<EnsureConfigMap> for ConfigMapsActor {
         }
         let mut config_map = msg.config_map;
         config_map.metadata.namespace = Some(namespace.clone());
+        // Kept across rewrites, like an API PUT does; set when first written.
+        config_map.metadata.creation_timestamp = stored
+            .and_then(|old| old.metadata.creation_timestamp.clone())
+            .or_else(|| {
+                k8s_openapi::jiff::Timestamp::new(chrono::Utc::now().timestamp(), 0)
+                    .ok()
+                    .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)
+            });
         let event = ConfigMapsEvent::ConfigMapPut {
             namespace,
             name,
