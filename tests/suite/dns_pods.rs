@@ -185,6 +185,14 @@ async fn pod_names_appear_move_with_the_ip_and_disappear() {
         .unwrap()
         .unwrap();
     settle(&c, "default/web").await.ok();
+    // R6: the delete job deregisters the pod's names itself, before any pass.
+    eventually(|| {
+        let got = a_records(&e.t, "t.lo");
+        ["web", "www", "api", "app.web", "side.web"]
+            .iter()
+            .all(|n| !got.contains_key(*n))
+    })
+    .await;
     pass(&c).await;
     let got = a_records(&e.t, "t.lo");
     assert_eq!(
