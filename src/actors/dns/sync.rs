@@ -45,6 +45,8 @@ pub struct ZoneReport {
     pub adopted: usize,
     /// Why the zone was not (fully) synced; `None` when it was.
     pub error: Option<String>,
+    /// An `externalDNS` network (R13): never contacted, reported as passing.
+    pub external: bool,
 }
 
 /// What one zone's effects produced: its report and the facts to record.
@@ -77,9 +79,21 @@ impl Handler<SyncZones> for DnsActor {
             })
             .collect();
         let correlation = msg.correlation;
+        let external: Vec<ZoneReport> = self
+            .config
+            .networks
+            .iter()
+            .filter(|n| n.external_dns && !n.dns.zone.trim().is_empty())
+            .map(|n| ZoneReport {
+                network: n.name.clone(),
+                zone: n.dns.zone.trim().to_string(),
+                external: true,
+                ..ZoneReport::default()
+            })
+            .collect();
         let work = futures::future::join_all(jobs).into_actor(self);
         AtomicResponse::new(Box::pin(work.then(move |outcomes, act, _| {
-            let mut reports = Vec::new();
+            let mut reports = external;
             let mut events = Vec::new();
             for o in outcomes {
                 act.note_endpoint(&o.report);
