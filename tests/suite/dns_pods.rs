@@ -7,10 +7,8 @@ use crate::engine_support::*;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use mkube::actors::dns::state::DnsState;
 use mkube::actors::journal::GetState;
-use mkube::actors::pods::{Declare, Delete};
-use mkube::actors::wiring::Cluster;
+use mkube::actors::pods::Delete;
 use mkube::config::{DhcpReservation, StaticRecord};
-use mkube::events::catalogue::PodSource;
 use mkube::sim::microdns::{self, Fault, FaultKind, MicrodnsSimOptions, RunningMicrodns};
 use std::collections::BTreeMap;
 
@@ -62,18 +60,6 @@ fn a_records(sim: &RunningMicrodns, zone: &str) -> BTreeMap<String, Vec<String>>
 
 fn ip_list(ip: &str) -> Vec<String> {
     vec![ip.to_string()]
-}
-
-async fn declare(c: &Cluster, pod: Pod) {
-    c.pods
-        .send(Declare {
-            pod,
-            source: PodSource::Api,
-            correlation: "test".into(),
-        })
-        .await
-        .unwrap()
-        .unwrap();
 }
 
 /// `web` with two containers and aliases `www` (first container) and `api=side`.

@@ -10,10 +10,8 @@ use crate::engine_support::*;
 
 use k8s_openapi::api::core::v1::{ConfigMapVolumeSource, Pod, Volume, VolumeMount};
 use mkube::actors::configmaps::{Put, PutMode};
-use mkube::actors::pods::Declare;
 use mkube::actors::wiring::Cluster;
 use mkube::config::{Config, PersistentMount};
-use mkube::events::catalogue::PodSource;
 use mkube::routeros::normalize_path;
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
@@ -68,20 +66,6 @@ fn config_map(name: &str, data: &[(&str, &str)]) -> serde_json::Value {
         .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
-}
-
-async fn declare(c: &Cluster, pod: Pod) {
-    let key = format!("default/{}", pod.metadata.name.clone().unwrap());
-    c.pods
-        .send(Declare {
-            pod,
-            source: PodSource::Api,
-            correlation: "test".into(),
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    settle(c, &key).await.expect("created");
 }
 
 /// Stores a ConfigMap through the actor (no API trigger: only a reconcile pass notices).
@@ -147,7 +131,7 @@ async fn configmap_keys_become_files_mounted_from_the_host_visible_path() {
         )
         .await;
     assert_eq!(got.0, 201, "{}", got.1);
-    declare(&c, cm_pod("web", "app-config")).await;
+    declare_created(&c, cm_pod("web", "app-config")).await;
 
     assert_eq!(
         std::fs::read_to_string(file(&env, "app.conf")).unwrap(),
@@ -185,7 +169,7 @@ async fn an_api_change_rewrites_the_file_and_recreates_the_container_keeping_vet
     let c = api.cluster.clone();
     api.post(CM_PATH, &config_map("app-config", &[("app.conf", "v1")]))
         .await;
-    declare(&c, cm_pod("web", "app-config")).await;
+    declare_created(&c, cm_pod("web", "app-config")).await;
     let veth = ros(&env.h)
         .await
         .find_veth("veth_default_web_0")
@@ -248,7 +232,7 @@ async fn a_reconcile_pass_applies_a_removed_key_and_rebuilds_the_pod() {
     let cfg = cm_config(&env);
     let c = cluster::boot(&cfg).await;
     put_direct(&c, "app-config", &[("keep", "1"), ("gone", "2")]).await;
-    declare(&c, cm_pod("web", "app-config")).await;
+    declare_created(&c, cm_pod("web", "app-config")).await;
     assert!(file(&env, "gone").exists());
     let id = container_id(&env).await;
 
@@ -277,7 +261,7 @@ async fn a_missing_configmap_gives_an_empty_directory() {
     let env = env().await;
     let cfg = cm_config(&env);
     let c = cluster::boot(&cfg).await;
-    declare(&c, cm_pod("web", "absent")).await;
+    declare_created(&c, cm_pod("web", "absent")).await;
     let mounts = ros(&env.h)
         .await
         .list_mounts("default_web_app")
@@ -308,7 +292,7 @@ async fn a_restart_with_unchanged_files_recreates_nothing() {
     let cfg = cm_config(&env);
     let before = cluster::boot(&cfg).await;
     put_direct(&before, "app-config", &[("app.conf", "v1")]).await;
-    declare(&before, cm_pod("web", "app-config")).await;
+    declare_created(&before, cm_pod("web", "app-config")).await;
     let id = container_id(&env).await;
 
     let after = cluster::boot(&cfg).await;
@@ -363,7 +347,7 @@ async fn a_pod_whose_image_is_unavailable_is_left_for_the_next_pass() {
     let cm = cm_pod("web", "app-config");
     p.spec = cm.spec;
     p.spec.as_mut().unwrap().containers[0].image = Some(format!("{}/app:v1", reg.host()));
-    declare(&c, p).await;
+    declare_created(&c, p).await;
     let id = container_id(&env).await;
 
     drop(reg); // the registry is gone

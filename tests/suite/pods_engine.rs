@@ -6,23 +6,10 @@ use crate::common::{cluster, samples};
 use crate::engine_support::*;
 
 use mkube::actors::pods::status::{Phase, RunState};
-use mkube::actors::pods::{Declare, Delete, GetPodStatus, Update};
-use mkube::events::catalogue::PodSource;
+use mkube::actors::pods::{Delete, GetPodStatus, Update};
 use mkube::events::{Envelope, subject};
 use serde_json::json;
 use std::net::Ipv4Addr;
-
-async fn declare(c: &mkube::actors::wiring::Cluster, pod: k8s_openapi::api::core::v1::Pod) {
-    c.pods
-        .send(Declare {
-            pod,
-            source: PodSource::Api,
-            correlation: "test".into(),
-        })
-        .await
-        .unwrap()
-        .unwrap();
-}
 
 // §3.1 with NAME-1 (container), NAME-2 [F] (veth), NAME-3/NAME-5 (mounts), NET-1 (veth with
 // the IPAM address on the network's bridge), §3.6 (status).

@@ -6,23 +6,11 @@ use crate::common::cluster;
 use crate::engine_support::*;
 
 use mkube::actors::images::PushNotify;
-use mkube::actors::pods::{Declare, Kick, Kicked};
+use mkube::actors::pods::{Kick, Kicked};
 use mkube::actors::veths::CollectDanglingPorts;
 use mkube::events::catalogue::{IpamEvent, PodSource};
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-async fn declare(c: &mkube::actors::wiring::Cluster, pod: k8s_openapi::api::core::v1::Pod) {
-    c.pods
-        .send(Declare {
-            pod,
-            source: PodSource::Api,
-            correlation: "test".into(),
-        })
-        .await
-        .unwrap()
-        .unwrap();
-}
 
 // §3.1 [F] / L-7: an import that fails leaves no veth, no address and no intent behind; the
 // failure is recorded once and the pod backs off (reconcile skips it) until forced.

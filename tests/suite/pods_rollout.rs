@@ -9,11 +9,9 @@ use crate::registry_support::{self as rs, RegistryProc};
 use actix_web::{App, test as web_test, web};
 use k8s_openapi::api::core::v1::{HTTPGetAction, Pod, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use mkube::actors::pods::Declare;
 use mkube::actors::rollout::Redeploying;
 use mkube::actors::wiring::Cluster;
 use mkube::api::{ApiState, configure};
-use mkube::events::catalogue::PodSource;
 use mkube::metrics::Metrics;
 use serde_json::{Value, json};
 use std::sync::{Arc, OnceLock};
@@ -83,20 +81,6 @@ fn app_pod(name: &str, image: &str, auto: bool, probe_port: u16) -> Pod {
     p
 }
 
-async fn declare(c: &Cluster, pod: Pod) {
-    let key = format!("default/{}", pod.metadata.name.as_deref().unwrap());
-    c.pods
-        .send(Declare {
-            pod,
-            source: PodSource::Api,
-            correlation: "test".into(),
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    settle(c, &key).await.expect("created");
-}
-
 /// A port free on loopback, for the simulator's probe listeners.
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.77.0.250:0").unwrap();
@@ -137,7 +121,7 @@ async fn pods_sharing_an_image_are_recreated_one_at_a_time() {
     let image = format!("{}/app:v1", reg.host());
     let names = ["p1", "p2", "p3", "p4"];
     for n in names {
-        declare(&c, app_pod(n, &image, true, port)).await;
+        declare_created(&c, app_pod(n, &image, true, port)).await;
     }
     let before: Vec<_> = futures::future::join_all(keys(&names).iter().map(|k| built(&c, k))).await;
     assert!(before.iter().all(|(_, d)| *d == first));
@@ -203,7 +187,7 @@ async fn a_pod_that_is_not_live_halts_the_rollout() {
     let image = format!("{}/app:v1", reg.host());
     let names = ["h1", "h2", "h3", "h4"];
     for n in names {
-        declare(&c, app_pod(n, &image, true, port)).await;
+        declare_created(&c, app_pod(n, &image, true, port)).await;
     }
     let before: Vec<_> = futures::future::join_all(keys(&names).iter().map(|k| built(&c, k))).await;
 
@@ -293,10 +277,10 @@ async fn redeploy_selects_queues_and_the_pass_skips_marked_pods() {
     let c = cluster::boot(&cfg).await;
     let h = reg.host();
     env.h.knobs(json!({"probePorts": [port]})).await;
-    declare(&c, app_pod("a", &format!("{h}/app:v1"), true, port)).await;
-    declare(&c, app_pod("b", &format!("{h}/team/app:v1"), true, port)).await;
-    declare(&c, app_pod("fixed", &format!("{h}/app:v1"), false, port)).await;
-    declare(&c, app_pod("other", &format!("{h}/other:v1"), true, port)).await;
+    declare_created(&c, app_pod("a", &format!("{h}/app:v1"), true, port)).await;
+    declare_created(&c, app_pod("b", &format!("{h}/team/app:v1"), true, port)).await;
+    declare_created(&c, app_pod("fixed", &format!("{h}/app:v1"), false, port)).await;
+    declare_created(&c, app_pod("other", &format!("{h}/other:v1"), true, port)).await;
     let app = web_test::init_service(
         App::new()
             .app_data(web::Data::new(api(&c, &cfg).await))
@@ -416,8 +400,8 @@ async fn dns_pods_count_as_live_only_when_port_53_answers() {
     let cfg = config(&env, &reg, 1.5);
     let c = cluster::boot(&cfg).await;
     let image = format!("{}/dns:v1", reg.host());
-    declare(&c, dns_pod("dns1", &image, "127.77.0.111")).await;
-    declare(&c, dns_pod("dns2", &image, "127.77.0.112")).await;
+    declare_created(&c, dns_pod("dns1", &image, "127.77.0.111")).await;
+    declare_created(&c, dns_pod("dns2", &image, "127.77.0.112")).await;
 
     let second = push(&reg, "dns", "v1", "v2").await;
     let report = pass(&c).await;

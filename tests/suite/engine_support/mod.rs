@@ -87,6 +87,30 @@ pub fn pod(name: &str, annotations: &[(&str, &str)]) -> Pod {
     }
 }
 
+/// Declares `pod` through the pods actor (as the API does).
+pub async fn declare(c: &Cluster, pod: Pod) {
+    c.pods
+        .send(mkube::actors::pods::Declare {
+            pod,
+            source: mkube::events::catalogue::PodSource::Api,
+            correlation: "test".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Declares `pod` and waits until its worker created it.
+pub async fn declare_created(c: &Cluster, pod: Pod) {
+    let key = format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+        pod.metadata.name.as_deref().unwrap_or_default()
+    );
+    declare(c, pod).await;
+    settle(c, &key).await.expect("created");
+}
+
 /// Runs the pod's worker once more after whatever job is running ends, and returns that
 /// run's outcome. Waiting uses unforced kicks, which never queue extra runs.
 pub async fn settle(c: &Cluster, key: &str) -> Result<(), String> {
