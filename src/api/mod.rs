@@ -7,6 +7,7 @@ mod auth;
 mod configmaps;
 pub mod decode;
 mod discovery;
+mod dns;
 mod health;
 mod images;
 mod kevents;
@@ -60,7 +61,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(namespaces::routes)
         .configure(kevents::routes)
         .configure(images::routes)
-        .configure(redeploy::routes);
+        .configure(redeploy::routes)
+        .configure(dns::routes);
 }
 
 /// Binds the API listener and returns the server (run it by awaiting). With `api.tokenFile`

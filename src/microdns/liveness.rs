@@ -26,6 +26,36 @@ pub async fn dns_alive(
     name: &str,
     timeout: Duration,
 ) -> Result<bool, LivenessError> {
+    Ok(exchange(server, name, timeout).await?.is_some())
+}
+
+/// The A records a real UDP query for `name` at `server` returns: `None` when nothing
+/// answered in time, an empty list for an answer without addresses (NXDOMAIN, REFUSED, …).
+pub async fn resolve_a(
+    server: SocketAddr,
+    name: &str,
+    timeout: Duration,
+) -> Result<Option<Vec<Ipv4Addr>>, LivenessError> {
+    let Some(reply) = exchange(server, name, timeout).await? else {
+        return Ok(None);
+    };
+    let ips = reply
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            hickory_proto::rr::RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .collect();
+    Ok(Some(ips))
+}
+
+/// One query and its matching response, if one arrives within `timeout`.
+async fn exchange(
+    server: SocketAddr,
+    name: &str,
+    timeout: Duration,
+) -> Result<Option<Message>, LivenessError> {
     let qname = Name::from_str(name).map_err(|e| LivenessError::Name {
         name: name.to_string(),
         message: e.to_string(),
@@ -61,19 +91,19 @@ pub async fn dns_alive(
                 && reply.metadata.id == id
                 && reply.metadata.message_type == MessageType::Response
             {
-                return Ok(true);
+                return Ok(Some(reply));
             }
         }
     };
     match tokio::time::timeout(timeout, wait).await {
         Ok(r) => r,
-        Err(_) => Ok(false),
+        Err(_) => Ok(None),
     }
 }
 
-fn refused_or(e: std::io::Error) -> Result<bool, LivenessError> {
+fn refused_or<T>(e: std::io::Error) -> Result<Option<T>, LivenessError> {
     match e.kind() {
-        ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => Ok(false),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => Ok(None),
         _ => Err(e.into()),
     }
 }

@@ -366,3 +366,90 @@ async fn an_unreachable_endpoint_is_skipped_and_external_dns_never_contacted() {
     }
     assert!(ext.requests().is_empty(), "externalDNS endpoint contacted");
 }
+
+// R12 `GET /api/v1/dns/validate`: every expected name checked per kind, a duplicate warned
+// about, and each network's DNS server asked for the other networks' `rose1` over real UDP.
+#[actix_rt::test]
+async fn validate_reports_records_duplicates_and_forwarding() {
+    use actix_web::{App, test as web_test, web};
+    use mkube::api::{ApiState, configure};
+    use std::sync::{Arc, OnceLock};
+    let mut e = dns_env().await;
+    // Network u's DNS server answers on its address, port 53, and holds t.lo's rose1 as a
+    // forwarder would (R12 only checks that the name resolves there).
+    let opts = MicrodnsSimOptions {
+        dns_listen: Some("127.78.0.252:53".parse().unwrap()),
+        ..Default::default()
+    };
+    let Ok(resolver) = microdns::start(opts).await else {
+        println!("SKIPPED: cannot listen on 127.78.0.252:53 (needs root or CAP_NET_BIND_SERVICE)");
+        return;
+    };
+    let zone = resolver.seed_zone("t.lo");
+    resolver.seed_record(&zone, "rose1", "A", serde_json::json!("127.77.0.1"), 300);
+    e.env.cfg.networks[0].dns.static_records[0].ip = "127.77.0.40".into();
+    let c = cluster::boot(&e.env.cfg).await;
+    declare(&c, pod("web", &[])).await;
+    settle(&c, "default/web").await.expect("created");
+    pass(&c).await;
+    let zone_t = e.t.zones()[0]["id"].as_str().unwrap().to_string();
+    e.t.seed_record(&zone_t, "nas", "A", serde_json::json!("127.77.0.40"), 300);
+    e.t.seed_record(
+        &zone_t,
+        "printer",
+        "A",
+        serde_json::json!("127.77.0.99"),
+        300,
+    );
+
+    let state = ApiState {
+        node: cluster::NODE.into(),
+        started: std::time::Instant::now(),
+        metrics: mkube::metrics::Metrics::new(),
+        cluster: Arc::new(OnceLock::new()),
+        networks: Arc::new(e.env.cfg.networks.clone()),
+    };
+    let _ = state.cluster.set(c.clone());
+    let app = web_test::init_service(
+        App::new()
+            .app_data(web::Data::new(state))
+            .configure(configure),
+    )
+    .await;
+    let req = web_test::TestRequest::get()
+        .uri("/api/v1/dns/validate")
+        .to_request();
+    let body: serde_json::Value = web_test::call_and_read_body_json(&app, req).await;
+    let status: BTreeMap<String, String> = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let is = |name: &str, want: &str| {
+        assert_eq!(
+            status.get(name).map(String::as_str),
+            Some(want),
+            "{name}: {status:?}"
+        );
+    };
+    is("zone/t/reachable", "pass");
+    is("zone/t/pod/web", "pass");
+    is("zone/t/pod/app.web", "pass");
+    is("zone/t/static/nas", "pass");
+    is("zone/t/duplicate/nas", "warn");
+    is("zone/t/reservation/printer", "pass");
+    is("zone/t/infra/rose1", "pass");
+    is("zone/t/infra/dns", "pass");
+    is("zone/u/reachable", "pass");
+    is("forward/u->t/rose1", "pass");
+    is("forward/t->u/rose1", "fail");
+    assert!(body["summary"]["fail"].as_u64().unwrap() >= 1);
+    assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
+    resolver.stop();
+}

@@ -9,6 +9,7 @@ pub mod pod_names;
 mod record;
 pub mod state;
 pub mod sync;
+pub mod validate;
 
 use super::journal::Journal;
 use crate::config::Config;

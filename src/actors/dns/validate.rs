@@ -1,0 +1,213 @@
+//! DNS validation (R12, `GET /api/v1/dns/validate`): what the zones hold against what mkube
+//! expects, and whether each network's DNS server resolves the other networks' names. Reads
+//! only. Unlike the pass it does not treat `externalDNS` specially: a network without a known
+//! zone id fails.
+
+use super::DnsActor;
+use super::expected::{Want, infra_records, pod_records};
+use crate::actors::pods::naming;
+use crate::actors::pods::state::PodsState;
+use crate::config::{Config, Network};
+use crate::microdns::MicrodnsClient;
+use crate::microdns::liveness::resolve_a;
+use actix::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// R12's limit for a forward lookup.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub status: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub details: String,
+}
+
+fn check(name: String, status: &'static str, message: &str, details: String) -> Check {
+    Check {
+        name,
+        status,
+        message: message.to_string(),
+        details,
+    }
+}
+
+/// Validate every network with an endpoint and a zone.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<Check>")]
+pub struct Validate {
+    pub pods: Arc<PodsState>,
+}
+
+impl Handler<Validate> for DnsActor {
+    type Result = ResponseFuture<Vec<Check>>;
+
+    fn handle(&mut self, msg: Validate, _: &mut Context<Self>) -> Self::Result {
+        let config = self.config.clone();
+        let client = self.client.clone();
+        let zone_ids: BTreeMap<String, String> = self
+            .state
+            .zones
+            .iter()
+            .map(|(net, z)| (net.clone(), z.zone_id.clone()))
+            .collect();
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for network in config
+                .networks
+                .iter()
+                .filter(|n| !n.dns.endpoint.trim().is_empty() && !n.dns.zone.trim().is_empty())
+            {
+                out.extend(
+                    zone_checks(&config, network, &msg.pods, &zone_ids, client.as_ref()).await,
+                );
+            }
+            out.extend(forward_checks(&config).await);
+            out
+        })
+    }
+}
+
+async fn zone_checks(
+    config: &Config,
+    network: &Network,
+    pods: &PodsState,
+    zone_ids: &BTreeMap<String, String>,
+    client: Option<&MicrodnsClient>,
+) -> Vec<Check> {
+    let net = &network.name;
+    let reachable = format!("zone/{net}/reachable");
+    let (Some(id), Some(client)) = (zone_ids.get(net), client) else {
+        return vec![check(
+            reachable,
+            "fail",
+            "zone ID not known (DNS not initialized)",
+            String::new(),
+        )];
+    };
+    let endpoint = network.dns.endpoint.trim().trim_end_matches('/');
+    let records = match client.list_records(endpoint, id).await {
+        Ok(r) => r,
+        Err(e) => return vec![check(reachable, "fail", "zone unreachable", e.to_string())],
+    };
+    let mut actual: BTreeMap<&str, Vec<Ipv4Addr>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.kind() == "A") {
+        if let Some(ip) = r.value_str().and_then(|v| v.trim().parse().ok()) {
+            actual.entry(r.name.as_str()).or_default().push(ip);
+        }
+    }
+    let mut out = vec![check(
+        reachable,
+        "pass",
+        "zone reachable",
+        format!("records={}", records.len()),
+    )];
+    for (kind, name, want) in expectations(config, network, pods) {
+        let got = actual.get(name.as_str()).cloned().unwrap_or_default();
+        let label = format!("zone/{net}/{kind}/{name}");
+        out.push(if got.contains(&want.ip) {
+            check(label, "pass", "record correct", format!("ip={}", want.ip))
+        } else if got.is_empty() {
+            check(
+                label,
+                "fail",
+                "DNS record missing",
+                format!("expected A record -> {}", want.ip),
+            )
+        } else {
+            check(
+                label,
+                "fail",
+                "DNS record has wrong IP",
+                format!("expected={} actual={got:?}", want.ip),
+            )
+        });
+    }
+    for (name, ips) in &actual {
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(ip) = ips.iter().find(|ip| !seen.insert(**ip)) {
+            out.push(check(
+                format!("zone/{net}/duplicate/{name}"),
+                "warn",
+                "the same address is registered twice",
+                format!("ip={ip}"),
+            ));
+        }
+    }
+    out
+}
+
+/// (kind, name, address) of every expected record, later sources winning for a name.
+fn expectations(
+    config: &Config,
+    network: &Network,
+    pods: &PodsState,
+) -> Vec<(&'static str, String, Want)> {
+    let default = config.default_network().map(|n| n.name.as_str());
+    let mut by_name: BTreeMap<String, (&'static str, Want)> = BTreeMap::new();
+    for desired in pods.pods.values() {
+        if naming::network(&desired.pod).or(default) == Some(network.name.as_str()) {
+            for (name, want) in pod_records(desired) {
+                by_name.insert(name, ("pod", want));
+            }
+        }
+    }
+    let statics: Vec<&str> = network
+        .dns
+        .static_records
+        .iter()
+        .map(|r| r.name.trim())
+        .collect();
+    for (name, want) in infra_records(network) {
+        let kind = if name == "rose1" || name == "dns" {
+            "infra"
+        } else if statics.contains(&name.as_str()) {
+            "static"
+        } else {
+            "reservation"
+        };
+        by_name.insert(name, (kind, want));
+    }
+    by_name.into_iter().map(|(n, (k, w))| (k, n, w)).collect()
+}
+
+/// `forward/<src>-><dst>/rose1`: each network's DNS server (port 53) asked for `rose1.<dst
+/// zone>` of every other network.
+async fn forward_checks(config: &Config) -> Vec<Check> {
+    let servers: Vec<(&str, Ipv4Addr, &str)> = config
+        .networks
+        .iter()
+        .filter_map(|n| Some((n.name.as_str(), n.dns_server_ip()?, n.dns.zone.trim())))
+        .filter(|(_, _, zone)| !zone.is_empty())
+        .collect();
+    let mut jobs = Vec::new();
+    for (src, server, _) in &servers {
+        for (dst, _, zone) in servers.iter().filter(|(d, _, _)| d != src) {
+            let label = format!("forward/{src}->{dst}/rose1");
+            let qname = format!("rose1.{zone}.");
+            let addr = SocketAddr::from((*server, 53));
+            jobs.push(async move {
+                match resolve_a(addr, &qname, FORWARD_TIMEOUT).await {
+                    Ok(Some(ips)) if !ips.is_empty() => {
+                        check(label, "pass", "resolved", format!("{qname} -> {ips:?}"))
+                    }
+                    Ok(Some(_)) => check(
+                        label,
+                        "fail",
+                        "no address in the answer",
+                        format!("{qname} at {addr}"),
+                    ),
+                    Ok(None) => check(label, "fail", "no answer", format!("{qname} at {addr}")),
+                    Err(e) => check(label, "fail", "lookup failed", e.to_string()),
+                }
+            });
+        }
+    }
+    futures::future::join_all(jobs).await
+}

@@ -1,0 +1,38 @@
+//! `GET /api/v1/dns/validate` (R12): the zones against what mkube expects, and cross-network
+//! forwarding. Always 200 with `{timestamp, summary: {pass, warn, fail}, checks: [...]}`.
+
+use super::ApiState;
+use super::status::ApiError;
+use crate::actors::dns::validate::Validate;
+use crate::actors::journal::GetState;
+use crate::actors::pods::state::PodsState;
+use actix_web::{HttpResponse, web};
+use std::sync::Arc;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/dns/validate", web::get().to(validate));
+}
+
+async fn validate(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let cluster = state.cluster.get().ok_or_else(ApiError::not_ready)?;
+    let unavailable =
+        |e: actix::MailboxError| ApiError::internal(format!("actor unavailable: {e}"));
+    let pods = cluster
+        .pods
+        .send(GetState::<PodsState>::new())
+        .await
+        .map_err(unavailable)?;
+    let checks = cluster
+        .dns
+        .send(Validate {
+            pods: Arc::new(pods),
+        })
+        .await
+        .map_err(unavailable)?;
+    let count = |s: &str| checks.iter().filter(|c| c.status == s).count();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "summary": {"pass": count("pass"), "warn": count("warn"), "fail": count("fail")},
+        "checks": checks,
+    })))
+}
