@@ -3,8 +3,8 @@
 //! records, DHCP-reservation names, `rose1` → gateway and `dns` → the DNS server; later
 //! sources win for the same name. Pure: a function of the config and the pods' state.
 
-use crate::actors::pods::naming;
 use crate::actors::pods::state::{DesiredPod, PodsState};
+use crate::actors::pods::{naming, plan};
 use crate::config::{Config, Network};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -18,6 +18,8 @@ pub const INFRA_TTL: u32 = 300;
 pub struct Want {
     pub ip: Ipv4Addr,
     pub ttl: u32,
+    /// Where the name comes from: `pod`, `static`, `reservation` or `infra` (R12's labels).
+    pub kind: &'static str,
 }
 
 /// One zone mkube maintains: a network with an endpoint and a zone, not `externalDNS`.
@@ -39,30 +41,31 @@ pub fn managed_networks(config: &Config) -> impl Iterator<Item = &Network> {
 
 /// Every managed zone with the records it should hold.
 pub fn expected_zones(config: &Config, pods: &PodsState) -> Vec<ZoneWant> {
-    let default_network = config.default_network().map(|n| n.name.as_str());
     managed_networks(config)
-        .map(|network| {
-            let mut records = BTreeMap::new();
-            for desired in pods.pods.values() {
-                let on = naming::network(&desired.pod).or(default_network);
-                if on == Some(network.name.as_str()) {
-                    records.extend(pod_records(desired));
-                }
-            }
-            records.extend(infra_records(network));
-            ZoneWant {
-                network: network.name.clone(),
-                endpoint: network
-                    .dns
-                    .endpoint
-                    .trim()
-                    .trim_end_matches('/')
-                    .to_string(),
-                zone: network.dns.zone.trim().to_string(),
-                records,
-            }
-        })
+        .map(|network| zone_want(config, network, pods))
         .collect()
+}
+
+/// The records `network`'s zone should hold.
+pub fn zone_want(config: &Config, network: &Network, pods: &PodsState) -> ZoneWant {
+    let mut records = BTreeMap::new();
+    for desired in pods.pods.values() {
+        if plan::network(config, &desired.pod).is_ok_and(|n| n.name == network.name) {
+            records.extend(pod_records(desired));
+        }
+    }
+    records.extend(infra_records(network));
+    ZoneWant {
+        network: network.name.clone(),
+        endpoint: network
+            .dns
+            .endpoint
+            .trim()
+            .trim_end_matches('/')
+            .to_string(),
+        zone: network.dns.zone.trim().to_string(),
+        records,
+    }
 }
 
 /// `<container>.<pod>` per addressed container, then the pod name and each alias pointing at
@@ -83,7 +86,11 @@ pub fn pod_records(desired: &DesiredPod) -> Vec<(String, Want)> {
         }
         static_ip.or_else(|| recorded.ip.parse().ok())
     };
-    let want = |ip| Want { ip, ttl: POD_TTL };
+    let want = |ip| Want {
+        ip,
+        ttl: POD_TTL,
+        kind: "pod",
+    };
     let mut out = Vec::new();
     for name in &spec_names {
         if let Some(ip) = ip_of(name) {
@@ -116,23 +123,27 @@ pub fn pod_records(desired: &DesiredPod) -> Vec<(String, Want)> {
 
 /// Static records, reservations, `rose1` and `dns`, in that order (TTL 300).
 pub fn infra_records(network: &Network) -> Vec<(String, Want)> {
-    let want = |ip| Want { ip, ttl: INFRA_TTL };
+    let want = |ip, kind| Want {
+        ip,
+        ttl: INFRA_TTL,
+        kind,
+    };
     let mut out = Vec::new();
     for r in &network.dns.static_records {
         if let (false, Ok(ip)) = (r.name.trim().is_empty(), r.ip.trim().parse()) {
-            out.push((r.name.trim().to_string(), want(ip)));
+            out.push((r.name.trim().to_string(), want(ip, "static")));
         }
     }
     for r in &network.dns.dhcp.reservations {
         if let (false, Ok(ip)) = (r.hostname.trim().is_empty(), r.ip.trim().parse()) {
-            out.push((r.hostname.trim().to_string(), want(ip)));
+            out.push((r.hostname.trim().to_string(), want(ip, "reservation")));
         }
     }
     if let Ok(gw) = network.try_gateway_ip() {
-        out.push(("rose1".to_string(), want(gw)));
+        out.push(("rose1".to_string(), want(gw, "infra")));
     }
     if let Some(server) = network.dns_server_ip() {
-        out.push(("dns".to_string(), want(server)));
+        out.push(("dns".to_string(), want(server, "infra")));
     }
     out
 }

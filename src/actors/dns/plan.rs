@@ -117,6 +117,7 @@ mod tests {
                     Want {
                         ip: ip.parse().unwrap(),
                         ttl: 60,
+                        kind: "pod",
                     },
                 )
             })

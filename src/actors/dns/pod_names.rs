@@ -6,7 +6,7 @@
 use super::DnsActor;
 use super::expected::pod_records;
 use super::sync::registered_in;
-use crate::actors::pods::naming;
+use crate::actors::pods::plan;
 use crate::actors::pods::state::DesiredPod;
 use crate::events::catalogue::DnsEvent;
 use crate::microdns::MicrodnsError;
@@ -32,10 +32,7 @@ pub struct DeregisterPod {
 
 /// (endpoint, zone, zone id) of the pod's network, when its zone is known.
 fn zone_of(act: &DnsActor, pod: &DesiredPod) -> Option<(String, String, String)> {
-    let network = match naming::network(&pod.pod) {
-        Some(n) => act.config.network_named(n)?,
-        None => act.config.default_network()?,
-    };
+    let network = plan::network(&act.config, &pod.pod).ok()?;
     if network.external_dns {
         return None;
     }

@@ -4,8 +4,7 @@
 //! zone id fails.
 
 use super::DnsActor;
-use super::expected::{Want, infra_records, pod_records};
-use crate::actors::pods::naming;
+use super::expected::zone_want;
 use crate::actors::pods::state::PodsState;
 use crate::config::{Config, Network};
 use crate::microdns::MicrodnsClient;
@@ -108,9 +107,9 @@ async fn zone_checks(
         "zone reachable",
         format!("records={}", records.len()),
     )];
-    for (kind, name, want) in expectations(config, network, pods) {
+    for (name, want) in zone_want(config, network, pods).records {
         let got = actual.get(name.as_str()).cloned().unwrap_or_default();
-        let label = format!("zone/{net}/{kind}/{name}");
+        let label = format!("zone/{net}/{}/{name}", want.kind);
         out.push(if got.contains(&want.ip) {
             check(label, "pass", "record correct", format!("ip={}", want.ip))
         } else if got.is_empty() {
@@ -141,40 +140,6 @@ async fn zone_checks(
         }
     }
     out
-}
-
-/// (kind, name, address) of every expected record, later sources winning for a name.
-fn expectations(
-    config: &Config,
-    network: &Network,
-    pods: &PodsState,
-) -> Vec<(&'static str, String, Want)> {
-    let default = config.default_network().map(|n| n.name.as_str());
-    let mut by_name: BTreeMap<String, (&'static str, Want)> = BTreeMap::new();
-    for desired in pods.pods.values() {
-        if naming::network(&desired.pod).or(default) == Some(network.name.as_str()) {
-            for (name, want) in pod_records(desired) {
-                by_name.insert(name, ("pod", want));
-            }
-        }
-    }
-    let statics: Vec<&str> = network
-        .dns
-        .static_records
-        .iter()
-        .map(|r| r.name.trim())
-        .collect();
-    for (name, want) in infra_records(network) {
-        let kind = if name == "rose1" || name == "dns" {
-            "infra"
-        } else if statics.contains(&name.as_str()) {
-            "static"
-        } else {
-            "reservation"
-        };
-        by_name.insert(name, (kind, want));
-    }
-    by_name.into_iter().map(|(n, (k, w))| (k, n, w)).collect()
 }
 
 /// `forward/<src>-><dst>/rose1`: each network's DNS server (port 53) asked for `rose1.<dst
