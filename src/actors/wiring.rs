@@ -7,7 +7,7 @@ use super::dns::DnsActor;
 use super::images::ImagesActor;
 use super::ipam::IpamActor;
 use super::ipam::state::IpamState;
-use super::journal::{GetState, Journal};
+use super::journal::Journal;
 use super::lifecycle::LifecycleActor;
 use super::pods::PodsActor;
 use super::pods::state::PodsState;
@@ -212,6 +212,11 @@ pub async fn boot(
         let roller = Roller::new(config, device.clone(), pods.clone());
         RolloutActor::new(roller, images.clone()).start()
     });
+    let outputs = super::reconcile::outputs::Outputs {
+        dns: dns.clone(),
+        configmaps: configmaps.clone(),
+        pods_view: pods_published.clone(),
+    };
     // Reconcile starts only now, after replay (L-1).
     let reconcile = rollout.clone().map(|rollout| {
         let r = ReconcileActor::new(
@@ -222,24 +227,15 @@ pub async fn boot(
             images.clone(),
         )
         .with_rollout(rollout)
-        .with_outputs(super::reconcile::outputs::Outputs {
-            dns: dns.clone(),
-            configmaps: configmaps.clone(),
-        })
+        .with_outputs(outputs.clone())
         .start();
         // §5: a push runs a pass at once.
         images.do_send(super::images::SubscribePushes(r.clone().recipient()));
         // DNS-1 at boot: zones found or created and names restored without waiting a whole
         // reconcile interval.
-        let (pods, dns) = (pods.clone(), dns.clone());
+        let pods = pods.clone();
         actix::spawn(async move {
-            if let Ok(state) = pods.send(GetState::<PodsState>::new()).await {
-                let sync = super::dns::SyncZones {
-                    pods: Arc::new(state),
-                    correlation: "boot".into(),
-                };
-                let _ = dns.send(sync).await;
-            }
+            super::reconcile::outputs::dns(&pods, &outputs, "boot").await;
         });
         r
     });

@@ -4,10 +4,7 @@
 use super::ApiState;
 use super::status::ApiError;
 use crate::actors::dns::validate::Validate;
-use crate::actors::journal::GetState;
-use crate::actors::pods::state::PodsState;
 use actix_web::{HttpResponse, web};
-use std::sync::Arc;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/dns/validate", web::get().to(validate));
@@ -15,20 +12,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn validate(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let cluster = state.cluster.get().ok_or_else(ApiError::not_ready)?;
-    let unavailable =
-        |e: actix::MailboxError| ApiError::internal(format!("actor unavailable: {e}"));
-    let pods = cluster
-        .pods
-        .send(GetState::<PodsState>::new())
-        .await
-        .map_err(unavailable)?;
+    let view = super::pod_view::pods_view(&state).await?;
     let checks = cluster
         .dns
-        .send(Validate {
-            pods: Arc::new(pods),
-        })
+        .send(Validate { pods: view.pods })
         .await
-        .map_err(unavailable)?;
+        .map_err(|e| ApiError::internal(format!("dns actor unavailable: {e}")))?;
     let count = |s: &str| checks.iter().filter(|c| c.status == s).count();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

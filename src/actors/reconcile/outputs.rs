@@ -5,19 +5,20 @@
 use crate::actors::configmaps::ConfigMapsActor;
 use crate::actors::configmaps::defaults::apply_defaults;
 use crate::actors::dns::{DnsActor, DnsPassReport, SyncZones};
-use crate::actors::journal::GetState;
 use crate::actors::pods::PodsActor;
 use crate::actors::pods::state::PodsState;
+use crate::actors::published::Published;
 use crate::config::Config;
 use actix::Addr;
 use k8s_openapi::api::core::v1::ConfigMap;
-use std::sync::Arc;
 
 /// Where the pass's non-device results go.
 #[derive(Clone)]
 pub struct Outputs {
     pub dns: Addr<DnsActor>,
     pub configmaps: Addr<ConfigMapsActor>,
+    /// The pods fold as the pods actor publishes it (shared, not copied).
+    pub pods_view: Published<PodsState>,
 }
 
 /// DS-6: returns how many ConfigMaps were written (0 when nothing changed).
@@ -31,9 +32,9 @@ pub async fn dns(
     out: &Outputs,
     correlation: &str,
 ) -> Option<DnsPassReport> {
-    let state = pods.send(GetState::<PodsState>::new()).await.ok()?;
+    let snapshot = out.pods_view.read(pods).await.ok()?;
     let sync = SyncZones {
-        pods: Arc::new(state),
+        pods: snapshot.state,
         correlation: correlation.to_string(),
     };
     let report = out.dns.send(sync).await.ok()?;
