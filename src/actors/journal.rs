@@ -50,10 +50,6 @@ impl Journal {
         }
     }
 
-    pub fn subject_seqs(&self) -> &HashMap<String, u64> {
-        &self.subject_seqs
-    }
-
     /// The sequences as a shared snapshot (no copy).
     pub fn shared_seqs(&self) -> Arc<HashMap<String, u64>> {
         self.subject_seqs.clone()
@@ -154,15 +150,6 @@ impl<S: 'static> Message for GetState<S> {
 
 /// Implements `Persistent`, `Record<E>` and `GetState<S>` for an actor with fields `journal`
 /// and `state`, folding area event type `E` via `state.apply`.
-/// The last log sequence of every subject the actor has written or replayed: an object's
-/// `resourceVersion` without a NATS round trip per object.
-#[derive(Debug, Default)]
-pub struct GetSubjectSeqs;
-
-impl Message for GetSubjectSeqs {
-    type Result = HashMap<String, u64>;
-}
-
 #[macro_export]
 macro_rules! persistent_actor {
     ($actor:ty, $state:ty, $( $variant:ident($event:ty) => $apply:ident ),+ $(,)?) => {
@@ -195,18 +182,6 @@ macro_rules! persistent_actor {
             }
         }
         )+
-
-        impl ::actix::Handler<$crate::actors::journal::GetSubjectSeqs> for $actor {
-            type Result = ::actix::MessageResult<$crate::actors::journal::GetSubjectSeqs>;
-            fn handle(
-                &mut self,
-                _: $crate::actors::journal::GetSubjectSeqs,
-                _: &mut Self::Context,
-            ) -> Self::Result {
-                use $crate::actors::journal::Persistent as _;
-                ::actix::MessageResult(self.journal().subject_seqs().clone())
-            }
-        }
 
         impl ::actix::Handler<$crate::actors::journal::GetState<$state>> for $actor {
             type Result = ::actix::MessageResult<$crate::actors::journal::GetState<$state>>;
