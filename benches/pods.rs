@@ -21,6 +21,8 @@
 #[path = "../tests/suite/common/nats.rs"]
 mod nats;
 
+#[path = "support/tiny_image.rs"]
+mod tiny_image_support;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use mkube::actors::journal::GetState;
@@ -36,11 +38,11 @@ use mkube::sim::routeros::{RunningSim, SimOptions, start};
 use nats::{NatsServer, free_port};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tiny_image_support::tiny_image;
 
 const TARBALL: &str = "raid1/cache/app.tar";
 
@@ -56,35 +58,6 @@ fn wanted(part: u32) -> bool {
         Ok(v) => v.split(',').any(|p| p.trim() == part.to_string()),
         Err(_) => true,
     }
-}
-
-/// A one-layer docker-save archive at `path`.
-fn tiny_image(path: &Path) {
-    let mut layer = tar::Builder::new(Vec::new());
-    let body = b"hello from the pods bench\n";
-    let mut header = tar::Header::new_gnu();
-    header.set_size(body.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    layer
-        .append_data(&mut header, "hello.txt", &body[..])
-        .unwrap();
-    let layer = layer.into_inner().unwrap();
-    let mut archive = tar::Builder::new(std::fs::File::create(path).unwrap());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        archive.append_data(&mut h, name, data).unwrap();
-    };
-    add(
-        "manifest.json",
-        br#"[{"Config":"c.json","RepoTags":["bench:1"],"Layers":["l1/layer.tar"]}]"#,
-    );
-    add("c.json", b"{}");
-    add("l1/layer.tar", &layer);
-    archive.finish().unwrap();
 }
 
 /// mkube's configuration for the bench: one network with room for 241 addresses.

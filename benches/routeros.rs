@@ -13,15 +13,17 @@
 //! Scale with `MKUBE_BENCH_SECONDS` (throughput window, 3) and `MKUBE_BENCH_CALLS` (sequential
 //! calls for the overhead, 2000). Without `--bench` it does nothing.
 
+#[path = "support/tiny_image.rs"]
+mod tiny_image_support;
 use mkube::routeros::{
     ClientOptions, ContainerSpec, ImageSource, MountSpec, Pacing, PodContainerPlan, RosClient,
     SnapshotOptions, VethSpec,
 };
 use mkube::sim::routeros::{SimOptions, start};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tiny_image_support::tiny_image;
 
 const THROUGHPUT_TARGET: f64 = 5_000.0;
 
@@ -30,35 +32,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A one-layer docker-save archive at `path`.
-fn tiny_image(path: &Path) {
-    let mut layer = tar::Builder::new(Vec::new());
-    let body = b"hello from the bench\n";
-    let mut header = tar::Header::new_gnu();
-    header.set_size(body.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    layer
-        .append_data(&mut header, "hello.txt", &body[..])
-        .unwrap();
-    let layer = layer.into_inner().unwrap();
-    let mut archive = tar::Builder::new(std::fs::File::create(path).unwrap());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        archive.append_data(&mut h, name, data).unwrap();
-    };
-    add(
-        "manifest.json",
-        br#"[{"Config":"c.json","RepoTags":["bench:1"],"Layers":["l1/layer.tar"]}]"#,
-    );
-    add("c.json", b"{}");
-    add("l1/layer.tar", &layer);
-    archive.finish().unwrap();
 }
 
 async fn throughput(rest: &str, seconds: u64) -> (f64, u64) {
