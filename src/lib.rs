@@ -8,6 +8,7 @@ pub mod events;
 pub mod metrics;
 pub mod microdns;
 pub mod oci;
+pub mod pod;
 pub mod registry;
 pub mod routeros;
 pub mod sim;

@@ -11,6 +11,7 @@ pub mod images;
 pub mod ipam;
 pub mod journal;
 pub mod lifecycle;
+pub mod observations;
 pub mod pods;
 pub mod published;
 pub mod reconcile;

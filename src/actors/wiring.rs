@@ -73,8 +73,8 @@ pub struct Cluster {
     pub reconcile: Option<Addr<ReconcileActor>>,
     /// The lifecycle watchdog and probes (§7, standalone mode only).
     pub lifecycle: Option<Addr<LifecycleActor>>,
-    /// The watchdog's readiness verdicts per unit (empty without a watchdog).
-    pub readiness: super::lifecycle::readiness::Readiness,
+    /// What the reconcile pass and the watchdog last saw of the device (pod status, §3.6).
+    pub observations: super::observations::Observations,
     /// Image rollouts and redeploys (standalone mode only, images.md §4.4–4.5).
     pub rollout: Option<Addr<RolloutActor>>,
     /// The pods and IPAM folds as the API reads them (`published.rs`).
@@ -204,9 +204,16 @@ pub async fn boot(
     )
     .start();
     // §7: the watchdog starts after replay, like reconcile (L-1).
-    let readiness = super::lifecycle::readiness::Readiness::default();
+    let observations = super::observations::Observations::new(&config.node_name);
     let lifecycle = engine.then(|| {
-        LifecycleActor::new(config, device.clone(), pods.clone(), readiness.clone()).start()
+        LifecycleActor::new(
+            config,
+            device.clone(),
+            pods.clone(),
+            pods_published.clone(),
+            observations.clone(),
+        )
+        .start()
     });
     let rollout = engine.then(|| {
         let roller = Roller::new(config, device.clone(), pods.clone());
@@ -228,6 +235,7 @@ pub async fn boot(
         )
         .with_rollout(rollout)
         .with_outputs(outputs.clone())
+        .with_observations(observations.clone())
         .start();
         // §5: a push runs a pass at once.
         images.do_send(super::images::SubscribePushes(r.clone().recipient()));
@@ -261,7 +269,7 @@ pub async fn boot(
         routeros,
         reconcile,
         lifecycle,
-        readiness,
+        observations,
         rollout,
         pods_published,
         ipam_published,

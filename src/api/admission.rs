@@ -2,8 +2,8 @@
 //! annotations and unsupported spec fields. Pure: a decision from the pod, the configured
 //! networks and the desired pods, with the offending field named in the error.
 
-use super::pod_status::NETWORK_ANNOTATION;
 use super::status::ApiError;
+use crate::actors::pods::naming::ANN_NETWORK as NETWORK_ANNOTATION;
 use crate::actors::pods::state::PodsState;
 use crate::config::Network;
 use k8s_openapi::api::core::v1::{Pod, Probe};
@@ -81,6 +81,9 @@ pub fn admit_pod(
         }
         if !fixed_tarball && c.image.as_deref().is_none_or(|i| i.trim().is_empty()) {
             return Err(invalid(&format!("{field}.image"), "Required value"));
+        }
+        if let Err((at, message)) = crate::pod::env::check(c) {
+            return Err(invalid(&format!("{field}.{at}"), message));
         }
         for (probe, which) in [
             (&c.startup_probe, "startupProbe"),
@@ -171,7 +174,7 @@ fn check_static_ip(
     let holder = desired.pods.iter().find(|(other, p)| {
         other.as_str() != key
             && static_ip_of(&p.pod) == Some(raw)
-            && super::pod_status::network_of(&p.pod, networks).map(|n| &n.name)
+            && crate::pod::status::network_of(&p.pod, networks).map(|n| &n.name)
                 == Some(&network.name)
     });
     if let Some((other, _)) = holder {

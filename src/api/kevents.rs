@@ -277,7 +277,7 @@ async fn watch_events(
             }
         }
     }
-    let timeout = params.timeout_seconds;
+    let follow = watch::Follow::of(&params);
     let on_record = move |record: &Record| -> Vec<web::Bytes> {
         let Ok(env) = record.decode() else {
             return Vec::new();
@@ -292,7 +292,8 @@ async fn watch_events(
             .map(|k| watch::line("ADDED", &event_object(k, as_table, record.seq)))
             .collect()
     };
-    Ok(watch::respond(&cluster, from, initial, timeout, on_record))
+    let on_input = watch::log_only("Event", from, on_record);
+    Ok(watch::respond(&cluster, from, initial, follow, on_input))
 }
 
 async fn list_all(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
@@ -407,6 +408,7 @@ mod tests {
                 namespace: s("default"),
                 name: s("web"),
                 reason: s("boom"),
+                waiting_reason: String::new(),
             },
             PodsEvent::PodDeleted {
                 namespace: s("default"),

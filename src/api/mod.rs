@@ -18,7 +18,6 @@ mod openapi;
 pub mod params;
 pub mod patch;
 mod pod_json;
-pub mod pod_status;
 mod pod_table;
 pub mod pod_view;
 mod pods;
@@ -26,7 +25,9 @@ mod redeploy;
 pub mod status;
 pub mod table;
 mod tls;
+pub mod version;
 mod watch;
+pub mod write_options;
 
 use crate::actors::wiring::Cluster;
 use crate::config::{ApiConfig, Network};

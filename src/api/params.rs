@@ -1,15 +1,18 @@
 //! Query parameters of list and watch requests: `watch`, `resourceVersion`, `timeoutSeconds`,
-//! `labelSelector` (equality: `k=v`, `k==v`, `k!=v`, `k`, `!k`) and `fieldSelector`.
+//! `allowWatchBookmarks`, `labelSelector` (equality: `k=v`, `k==v`, `k!=v`, `k`, `!k`) and
+//! `fieldSelector`.
 
 use super::status::ApiError;
+use super::version::ResourceVersion;
 use actix_web::HttpRequest;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone)]
 pub struct ListParams {
     pub watch: bool,
-    pub resource_version: Option<u64>,
+    pub resource_version: Option<ResourceVersion>,
     pub timeout_seconds: Option<u64>,
+    pub bookmarks: bool,
     pub labels: Vec<Requirement>,
     pub fields: Vec<(String, String, bool)>,
 }
@@ -33,12 +36,9 @@ impl ListParams {
             match k.as_str() {
                 "watch" => p.watch = v == "true" || v == "1",
                 "resourceVersion" if !v.is_empty() => {
-                    p.resource_version = Some(v.parse().map_err(|_| {
-                        ApiError::bad_request(format!(
-                            "resourceVersion: Invalid value: {v:?}: must be a log sequence number"
-                        ))
-                    })?)
+                    p.resource_version = Some(v.parse().map_err(ApiError::bad_request)?)
                 }
+                "allowWatchBookmarks" => p.bookmarks = v == "true" || v == "1",
                 "timeoutSeconds" => {
                     p.timeout_seconds = Some(v.parse().map_err(|_| {
                         ApiError::bad_request(format!("timeoutSeconds: Invalid value: {v:?}"))

@@ -2,9 +2,10 @@
 //! lists of many pods and single GETs build only the status and the few computed metadata
 //! fields, then write the JSON straight from the fold's snapshot.
 
-use super::pod_status::{StatusInputs, pod_status};
-use super::pod_view::pod_uid;
+use super::pod_view::{key_of, pod_uid};
+use super::version::ResourceVersion;
 use crate::actors::pods::state::DesiredPod;
+use crate::pod::status::{StatusInputs, pod_status};
 use k8s_openapi::api::core::v1::{PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
@@ -23,7 +24,11 @@ pub struct RenderedPod<'a> {
 }
 
 impl<'a> RenderedPod<'a> {
-    pub fn new(desired: &'a DesiredPod, resource_version: u64, inputs: &StatusInputs<'a>) -> Self {
+    pub fn new(
+        desired: &'a DesiredPod,
+        resource_version: ResourceVersion,
+        inputs: &StatusInputs<'a>,
+    ) -> Self {
         let stored = &desired.pod.metadata;
         let meta = if stored.resource_version.is_some() {
             let mut m = stored.clone();
@@ -43,7 +48,7 @@ impl<'a> RenderedPod<'a> {
             meta,
             resource_version: resource_version.to_string(),
             node: inputs.node,
-            status: pod_status(desired, inputs),
+            status: pod_status(&key_of(desired), desired, resource_version.seq, inputs),
         }
     }
 
@@ -139,13 +144,7 @@ mod tests {
             node_name: node.map(Into::into),
             ..Default::default()
         });
-        DesiredPod {
-            pod,
-            source: crate::events::catalogue::PodSource::Api,
-            containers: Default::default(),
-            last_failure: None,
-            revision: 0,
-        }
+        DesiredPod::new(pod, crate::events::catalogue::PodSource::Api)
     }
 
     #[test]
@@ -157,14 +156,19 @@ mod tests {
             networks: &[],
             node: "n1",
             started_at: chrono::Utc::now(),
-            readiness: None,
+            observations: None,
+        };
+        let rv = ResourceVersion {
+            seq: 42,
+            generation: 7,
         };
         for d in [desired(None, None), desired(Some("u-1"), Some("other"))] {
-            let fast = serde_json::to_value(RenderedPod::new(&d, 42, &inputs)).unwrap();
-            let slow = serde_json::to_value(render(&d, 42, &inputs)).unwrap();
+            let fast = serde_json::to_value(RenderedPod::new(&d, rv, &inputs)).unwrap();
+            let slow = serde_json::to_value(render(&d, rv, &inputs)).unwrap();
             assert_eq!(fast, slow);
-            let r = RenderedPod::new(&d, 42, &inputs);
-            let pod = render(&d, 42, &inputs);
+            assert_eq!(fast["metadata"]["resourceVersion"], "42.7");
+            let r = RenderedPod::new(&d, rv, &inputs);
+            let pod = render(&d, rv, &inputs);
             for f in [
                 "metadata.name",
                 "metadata.namespace",

@@ -16,8 +16,8 @@ const COLUMNS: [Column; 7] = [
     col("Node", "string", 1),
 ];
 
-/// The Status column: `Running` when every container runs, else the first waiting reason,
-/// else the phase.
+/// The Status column: `Running` when every container runs, else the first container's
+/// waiting or terminated reason (as kubectl prints it), else the phase.
 fn status_word(pod: &Pod) -> String {
     let status = pod.status.as_ref();
     let phase = status.and_then(|s| s.phase.clone()).unwrap_or_default();
@@ -28,7 +28,14 @@ fn status_word(pod: &Pod) -> String {
         .and_then(|s| s.container_statuses.as_ref())
         .into_iter()
         .flatten()
-        .find_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.clone())
+        .find_map(|c| {
+            let state = c.state.as_ref()?;
+            state
+                .waiting
+                .as_ref()
+                .and_then(|w| w.reason.clone())
+                .or_else(|| state.terminated.as_ref().and_then(|t| t.reason.clone()))
+        })
         .unwrap_or(phase)
 }
 
@@ -62,7 +69,7 @@ pub fn cells(pod: &Pod) -> Vec<Value> {
     ]
 }
 
-pub fn table(pods: &[Pod], resource_version: u64) -> Value {
+pub fn table(pods: &[Pod], resource_version: impl std::fmt::Display) -> Value {
     let rows = pods.iter().map(|p| row(cells(p), &p.metadata)).collect();
     build(&COLUMNS, rows, resource_version)
 }

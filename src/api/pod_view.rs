@@ -1,33 +1,59 @@
 //! A desired pod as the API shows it: the stored spec plus what the controller fills in —
-//! `uid`, `creationTimestamp`, `resourceVersion` (the log sequence of the pod's last event),
-//! `spec.nodeName` and the status of `pod_status`.
+//! `uid`, `creationTimestamp`, `resourceVersion` (`version.rs`), `spec.nodeName` and the
+//! status of `pod::status`.
 
 use super::ApiState;
 use super::objects::{derived_uid, time};
-use super::pod_status::{StatusInputs, pod_status};
 use super::status::ApiError;
+use super::version::ResourceVersion;
 use crate::actors::ipam::state::IpamState;
-use crate::actors::pods::state::{DesiredPod, PodsState};
+use crate::actors::observations::ObservationState;
+use crate::actors::pods::state::{DesiredPod, PodsState, pod_key};
 use crate::actors::wiring::Cluster;
 use crate::events::subject;
+use crate::pod::status::{StatusInputs, pod_status};
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The pods and IPAM folds and the pods' subject sequences: shared snapshots published by
 /// their actors (`actors::published`), not copies. A watch that folds further events into
-/// its view copies the fold on its first change (`Arc::make_mut`).
+/// its view copies the fold on its first change (`Arc::make_mut`). `observations` is what
+/// the device last showed, as of the same moment.
 pub struct PodsView {
     pub pods: Arc<PodsState>,
     pub ipam: Arc<IpamState>,
     pub seqs: Arc<HashMap<String, u64>>,
+    pub observations: Arc<ObservationState>,
 }
 
 impl PodsView {
-    /// `resourceVersion` of a pod: the sequence of the last event on its subject.
-    pub fn resource_version(&self, node: &str, ns: &str, name: &str) -> u64 {
+    /// The sequence of the last event on a pod's subject.
+    pub fn seq(&self, node: &str, ns: &str, name: &str) -> u64 {
         let subject = subject::for_key(node, "pods", &[ns, name]);
         self.seqs.get(&subject).copied().unwrap_or(0)
+    }
+
+    /// `resourceVersion` of a pod: its last event's sequence, and the generation of the
+    /// observation its status shows.
+    pub fn resource_version(&self, node: &str, ns: &str, name: &str) -> ResourceVersion {
+        let generation = self
+            .observations
+            .pods
+            .get(&pod_key(ns, name))
+            .map_or(0, |o| o.generation);
+        ResourceVersion {
+            seq: self.seq(node, ns, name),
+            generation,
+        }
+    }
+
+    /// The version of a list: the log's last sequence and the newest observation.
+    pub fn list_version(&self, last_seq: u64) -> ResourceVersion {
+        ResourceVersion {
+            seq: last_seq,
+            generation: self.observations.generation,
+        }
     }
 }
 
@@ -54,6 +80,7 @@ pub async fn pods_view(state: &ApiState) -> Result<PodsView, ApiError> {
         pods: pods.state,
         ipam: ipam.state,
         seqs: pods.seqs,
+        observations: cluster.observations.snapshot(),
     })
 }
 
@@ -88,7 +115,7 @@ impl ApiState {
             networks: &self.networks,
             node: &self.node,
             started_at: self.started_at(),
-            readiness: self.cluster.get().map(|c| c.readiness.snapshot()),
+            observations: Some(&view.observations),
         }
     }
 
@@ -98,7 +125,13 @@ impl ApiState {
     }
 }
 
-pub fn render(desired: &DesiredPod, resource_version: u64, inputs: &StatusInputs) -> Pod {
+/// The pod as the API shows it; `resource_version.seq` is also the sequence the status
+/// compares observations with.
+pub fn render(
+    desired: &DesiredPod,
+    resource_version: ResourceVersion,
+    inputs: &StatusInputs,
+) -> Pod {
     let mut pod = desired.pod.clone();
     pod.metadata.uid = Some(pod_uid(&pod));
     if pod.metadata.creation_timestamp.is_none() {
@@ -110,6 +143,20 @@ pub fn render(desired: &DesiredPod, resource_version: u64, inputs: &StatusInputs
     {
         spec.node_name = Some(inputs.node.to_string());
     }
-    pod.status = Some(pod_status(desired, inputs));
+    pod.status = Some(pod_status(
+        &key_of(desired),
+        desired,
+        resource_version.seq,
+        inputs,
+    ));
     pod
+}
+
+/// The pod key of a desired pod.
+pub fn key_of(desired: &DesiredPod) -> String {
+    let m = &desired.pod.metadata;
+    pod_key(
+        m.namespace.as_deref().unwrap_or("default"),
+        m.name.as_deref().unwrap_or_default(),
+    )
 }

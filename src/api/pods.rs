@@ -1,5 +1,8 @@
 //! Pods as desired state (controller.md §9): list, get, status, create, replace, patch and
 //! delete, answered from the pods fold; watch lives in `watch.rs`, tables in `pod_table.rs`.
+//! Answers have the shapes a Kubernetes API server sends (issue 11 item 4): the object on
+//! create (201), replace and patch (200), and on delete the pod as it was, with
+//! `deletionTimestamp` set (200); `?dryRun=All` validates and answers without writing.
 
 use super::admission::{admit_pod, valid_name};
 use super::decode::{self, FieldValidation};
@@ -9,6 +12,8 @@ use super::patch;
 use super::pod_json::RenderedPod;
 use super::pod_view::{PodsView, cluster, pod_uid, pods_view, render};
 use super::status::{self, ApiError};
+use super::version::ResourceVersion;
+use super::write_options::{self, dry_run};
 use super::{ApiState, MAX_BODY, pod_table, table, watch};
 use crate::actors::journal::Record;
 use crate::actors::pods::state::{DesiredPod, pod_key};
@@ -81,7 +86,7 @@ fn selected<'v>(
     node: &'v str,
     ns: Option<&'v str>,
     params: &'v ListParams,
-) -> impl Iterator<Item = (&'v DesiredPod, u64)> + 'v {
+) -> impl Iterator<Item = (&'v DesiredPod, ResourceVersion)> + 'v {
     view.pods.pods.values().filter_map(move |desired| {
         let m = &desired.pod.metadata;
         let pod_ns = m.namespace.as_deref().unwrap_or("default");
@@ -120,9 +125,10 @@ async fn list_pods(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> R
     let cluster = cluster(state)?;
     let last = cluster.log.last_sequence().await.unwrap_or(0);
     let view = pods_view(state).await?;
+    let version = view.list_version(last);
     if table::wants_table(req) {
         let pods = rendered_pods(state, &view, ns.as_deref(), &params).await?;
-        return Ok(HttpResponse::Ok().json(pod_table::table(&pods, last)));
+        return Ok(HttpResponse::Ok().json(pod_table::table(&pods, version)));
     }
     // Written straight from the snapshot: no copy of the stored pods.
     let inputs = state.status_inputs(&view);
@@ -137,7 +143,7 @@ async fn list_pods(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> R
         kind: "PodList",
         api_version: "v1",
         metadata: ListMeta {
-            resource_version: last.to_string(),
+            resource_version: version.to_string(),
         },
         items: &items,
     }))
@@ -193,12 +199,7 @@ async fn get(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
         return Ok(HttpResponse::Ok().json(&pod));
     }
     let (pod, _) = current(&state, &ns, &name).await?;
-    let rv = pod
-        .metadata
-        .resource_version
-        .as_deref()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let rv = pod.metadata.resource_version.clone().unwrap_or_default();
     Ok(HttpResponse::Ok().json(pod_table::table(&[pod], rv)))
 }
 
@@ -210,7 +211,8 @@ fn stored(mut pod: Pod) -> Pod {
     pod
 }
 
-/// Decodes a pod body and checks it names `ns` (and `name`, when given) as the path does.
+/// Decodes a pod body, checks it names `ns` (and `name`, when given) as the path does, and
+/// fills in the Kubernetes defaults.
 fn pod_from(
     value: serde_json::Value,
     validation: FieldValidation,
@@ -238,6 +240,8 @@ fn pod_from(
     }
     let pod_name = pod.metadata.name.clone().unwrap_or_default();
     valid_name(&pod_name).map_err(ApiError::bad_request)?;
+    // What an API server defaults is stored and returned (issue 11 item 2).
+    crate::pod::defaults::apply(&mut pod);
     Ok(pod)
 }
 
@@ -257,12 +261,21 @@ async fn create(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payl
         )));
     }
     admit_pod(&pod, &key, &state.networks, &view.pods)?;
-    // Not held across the write: the actor would copy the fold it still shares with us.
-    drop(view);
     pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
     if pod.metadata.creation_timestamp.is_none() {
         pod.metadata.creation_timestamp = time(chrono::Utc::now());
     }
+    if dry_run(req.query_string())? {
+        let desired = DesiredPod::new(stored(pod), PodSource::Api);
+        let pod = render(
+            &desired,
+            ResourceVersion::default(),
+            &state.status_inputs(&view),
+        );
+        return Ok(HttpResponse::Created().json(&pod));
+    }
+    // Not held across the write: the actor would copy the fold it still shares with us.
+    drop(view);
     let msg = Declare {
         pod: stored(pod),
         source: PodSource::Api,
@@ -284,7 +297,7 @@ async fn replace(state: web::Data<ApiState>, req: HttpRequest, payload: web::Pay
     let body = status::read_body(payload, MAX_BODY).await?;
     let value = decode::json_object(&body, "pod")?;
     let pod = pod_from(value, validation, &ns, Some(&name))?;
-    update(&state, &ns, &name, pod).await
+    update(&state, &req, &ns, &name, pod).await
 }
 
 async fn patch_pod(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
@@ -300,7 +313,7 @@ async fn patch_pod(state: web::Data<ApiState>, req: HttpRequest, payload: web::P
     let base = typed(&existing, "Pod", "v1");
     let patched = patch::apply(&base, &patch_value, kind);
     let pod = pod_from(patched, validation, &ns, Some(&name))?;
-    update(&state, &ns, &name, pod).await
+    update(&state, &req, &ns, &name, pod).await
 }
 
 fn ns_name(req: &HttpRequest) -> (String, String) {
@@ -308,23 +321,42 @@ fn ns_name(req: &HttpRequest) -> (String, String) {
     (get("ns"), get("name"))
 }
 
+/// The version a body names, if any (400 when it is not one this server issued).
+fn body_version(pod: &Pod) -> Result<Option<ResourceVersion>, ApiError> {
+    pod.metadata
+        .resource_version
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse().map_err(ApiError::bad_request))
+        .transpose()
+}
+
 /// Replaces an existing pod's spec, keeping its identity; a stale `resourceVersion` in the
-/// body is a 409, as Kubernetes' optimistic concurrency.
-async fn update(state: &ApiState, ns: &str, name: &str, mut pod: Pod) -> Reply {
+/// body is a 409, as Kubernetes' optimistic concurrency. Only the log part of the version is
+/// compared: the device changing state does not make a spec update conflict (`version.rs`).
+async fn update(state: &ApiState, req: &HttpRequest, ns: &str, name: &str, mut pod: Pod) -> Reply {
     let cluster = cluster(state)?;
     let (existing, view) = current(state, ns, name).await?;
-    if let Some(rv) = pod.metadata.resource_version.as_deref()
-        && Some(rv) != existing.metadata.resource_version.as_deref()
+    let have = view.resource_version(cluster.log.node(), ns, name);
+    if let Some(rv) = body_version(&pod)?
+        && rv.seq != have.seq
     {
         return Err(ApiError::conflict(format!(
-            "Operation cannot be fulfilled on pods {name:?}: the object has been modified; please apply your changes to the latest version ({}) and try again",
-            existing.metadata.resource_version.unwrap_or_default()
+            "Operation cannot be fulfilled on pods {name:?}: the object has been modified; please apply your changes to the latest version ({have}) and try again"
         )));
     }
     admit_pod(&pod, &pod_key(ns, name), &state.networks, &view.pods)?;
-    drop(view);
     pod.metadata.uid = Some(pod_uid(&existing));
     pod.metadata.creation_timestamp = existing.metadata.creation_timestamp.clone();
+    if dry_run(req.query_string())? {
+        let mut desired = DesiredPod::new(stored(pod), PodSource::Api);
+        if let Some(d) = view.pods.pods.get(&pod_key(ns, name)) {
+            desired.containers = d.containers.clone();
+        }
+        let pod = render(&desired, have, &state.status_inputs(&view));
+        return Ok(HttpResponse::Ok().json(&pod));
+    }
+    drop(view);
     let msg = Update {
         pod: stored(pod),
         correlation: uuid::Uuid::new_v4().to_string(),
@@ -339,9 +371,27 @@ async fn update(state: &ApiState, ns: &str, name: &str, mut pod: Pod) -> Reply {
     Ok(HttpResponse::Ok().json(&pod))
 }
 
-async fn delete(state: web::Data<ApiState>, path: web::Path<(String, String)>) -> Reply {
-    let (namespace, name) = path.into_inner();
+/// DELETE answers the pod as it was with `deletionTimestamp` set, as an API server does for
+/// pods; it is gone from lists at once (its containers are removed by its worker).
+async fn delete(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
+    let (namespace, name) = ns_name(&req);
     let cluster = cluster(&state)?;
+    let body = status::read_body(payload, MAX_BODY).await?;
+    let options = write_options::Delete::parse(req.query_string(), &body)?;
+    let existing = match current(&state, &namespace, &name).await {
+        Ok((pod, view)) => {
+            let have = view.resource_version(cluster.log.node(), &namespace, &name);
+            options.check(&pod_uid(&pod), have)?;
+            Some(pod)
+        }
+        Err(_) => None,
+    };
+    if options.dry_run {
+        return match existing {
+            Some(pod) => Ok(HttpResponse::Ok().json(deleted(pod))),
+            None => Err(not_found(&namespace, &name)),
+        };
+    }
     let msg = Delete {
         namespace: namespace.clone(),
         name: name.clone(),
@@ -352,7 +402,23 @@ async fn delete(state: web::Data<ApiState>, path: web::Path<(String, String)>) -
         Err(PodsError::NotFound(_)) => delete_log_only(cluster, &namespace, &name).await?,
         Err(e) => return Err(pods_error(&e)),
     }
-    Ok(status::success(&format!("pod \"{name}\" deleted")))
+    let pod = existing.unwrap_or_else(|| Pod {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            namespace: Some(namespace.clone()),
+            name: Some(name.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    Ok(HttpResponse::Ok().json(deleted(pod)))
+}
+
+/// The pod a delete answers: marked deleted now, with no grace period (mkube stops and
+/// removes the containers as soon as the deletion is recorded).
+fn deleted(mut pod: Pod) -> serde_json::Value {
+    pod.metadata.deletion_timestamp = time(chrono::Utc::now());
+    pod.metadata.deletion_grace_period_seconds = Some(0);
+    typed(&pod, "Pod", "v1")
 }
 
 /// A pod not desired any more but whose subject's last event is not a delete (e.g. device

@@ -49,7 +49,11 @@ pub fn row(cells: Vec<Value>, metadata: &ObjectMeta) -> Value {
     })
 }
 
-pub fn table(columns: &[Column], rows: Vec<Value>, resource_version: u64) -> Value {
+pub fn table(
+    columns: &[Column],
+    rows: Vec<Value>,
+    resource_version: impl std::fmt::Display,
+) -> Value {
     let defs: Vec<Value> = columns
         .iter()
         .map(|c| {

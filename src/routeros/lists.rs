@@ -186,6 +186,26 @@ impl RosClient {
         Ok(report)
     }
 
+    /// [`RosClient::sync_envs`] for a list the caller knows to be empty (see
+    /// [`RosClient::add_mounts`]): adds only; an unknown outcome falls back to the full sync.
+    pub async fn add_envs(
+        &self,
+        list: &str,
+        desired: &[(String, String)],
+    ) -> Result<SyncReport, RosError> {
+        let group = self.names().env_group;
+        let mut report = SyncReport::default();
+        for (k, v) in desired {
+            let body = Props::new().set(group, list).set("key", k).set("value", v);
+            match self.add("/container/envs", &body).await {
+                Ok(_) => report.added += 1,
+                Err(e) if e.is_indeterminate() => return self.sync_envs(list, desired).await,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+
     /// Removes every env of a list.
     pub async fn remove_env_list(&self, list: &str) -> Result<usize, RosError> {
         self.sync_envs(list, &[]).await.map(|r| r.removed)

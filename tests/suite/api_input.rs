@@ -117,7 +117,7 @@ async fn malformed_pod_requests_are_rejected_and_leave_no_trace() {
     // Only the one good create is in the log.
     let cfg = cluster::config(&nats.url());
     assert_eq!(cluster::log(&cfg).await.last_sequence().await.unwrap(), 1);
-    // The delete answers a v1 Status with Success.
+    // The delete answers the pod with its deletion time (issue 11 item 4).
     let deleted = http
         .delete(mk.url("/api/v1/namespaces/default/pods/ok"))
         .send()
@@ -125,8 +125,8 @@ async fn malformed_pod_requests_are_rejected_and_leave_no_trace() {
         .unwrap();
     assert_eq!(deleted.status(), 200);
     let body: Value = deleted.json().await.unwrap();
-    assert_eq!(body["status"], "Success");
-    assert_eq!(body["message"], "pod \"ok\" deleted");
+    assert_eq!(body["kind"], "Pod");
+    assert!(body["metadata"]["deletionTimestamp"].is_string(), "{body}");
 }
 
 /// Health answers at once; data routes say 503 until replay has finished (here: never, NATS is

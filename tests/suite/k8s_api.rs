@@ -265,13 +265,13 @@ async fn pods_create_get_replace_patch_delete() {
         "does not match the name",
     );
 
+    // Issue 11 item 4: a pod's DELETE answers the pod, marked deleted, as an API server does.
     let r = api.http.delete(api.url(one)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(
-        (body["kind"].as_str(), body["status"].as_str()),
-        (Some("Status"), Some("Success"))
-    );
+    assert_eq!(body["kind"], "Pod");
+    assert_eq!(body["metadata"]["name"], "web");
+    assert!(body["metadata"]["deletionTimestamp"].is_string(), "{body}");
     assert_status(&api.get(one).await, 404, "not found");
     let again = api.http.delete(api.url(one)).send().await.unwrap();
     assert_eq!(again.status(), 404);
@@ -378,6 +378,7 @@ async fn pod_status_maps_containers_failures_and_ip() {
             namespace: s("default"),
             name: s("bad"),
             reason: s("pulling img:v1: registry unreachable"),
+            waiting_reason: String::new(),
         },
     )
     .await;
@@ -766,6 +767,7 @@ async fn events_tell_each_pods_story() {
             namespace: s("default"),
             name: s("db"),
             reason: s("no space left"),
+            waiting_reason: String::new(),
         },
     ] {
         record(&api, e).await;

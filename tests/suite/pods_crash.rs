@@ -59,6 +59,7 @@ async fn intent_without_outcome_is_adopted_after_a_restart() {
             ip: ip.to_string(),
             revision: 0,
             image_digest: String::new(),
+            env_digest: String::new(),
         }
         .into(),
         "test",

@@ -5,8 +5,7 @@
 use crate::common::{cluster, samples};
 use crate::engine_support::*;
 
-use mkube::actors::pods::status::{Phase, RunState};
-use mkube::actors::pods::{Delete, GetPodStatus, Update};
+use mkube::actors::pods::{Delete, Update};
 use mkube::events::{Envelope, subject};
 use serde_json::json;
 use std::net::Ipv4Addr;
@@ -50,18 +49,12 @@ async fn declared_pod_runs_on_the_device_with_its_ipam_address() {
         "raid1/volumes/default_web_app/data"
     );
 
-    let status = c
-        .pods
-        .send(GetPodStatus {
-            key: "default/web".into(),
-        })
-        .await
-        .unwrap()
-        .expect("desired");
-    assert_eq!(status.phase, Phase::Running);
+    let status = pod_status(&c, &env.cfg, "default/web").await;
+    assert_eq!(status.phase.as_deref(), Some("Running"));
     assert_eq!(status.pod_ip.as_deref(), Some("127.77.0.100"));
-    assert_eq!(status.containers[0].state, RunState::Running);
-    assert_eq!(status.containers[0].container_id, row.id);
+    let container = &status.container_statuses.as_ref().unwrap()[0];
+    assert!(container.state.as_ref().unwrap().running.is_some());
+    assert_eq!(container.container_id.as_deref(), Some(row.id.as_str()));
 
     // Intent before effect, outcome after (rule 6).
     let (kinds, _) = log_kinds(&env.cfg).await;
@@ -447,13 +440,9 @@ pub(crate) fn registry_pod(
 }
 
 async fn image_id(c: &mkube::actors::wiring::Cluster, key: &str) -> String {
-    let status = c
-        .pods
-        .send(GetPodStatus { key: key.into() })
-        .await
-        .unwrap()
-        .unwrap();
-    status.containers[0].image_id.clone()
+    // The image id needs no node name (nothing here compares observations).
+    let status = pod_status(c, &mkube::config::Config::default(), key).await;
+    status.container_statuses.unwrap()[0].image_id.clone()
 }
 
 // §3.1 step 1 / IMG-1: without `vkube.io/file` the image comes from the registry through the

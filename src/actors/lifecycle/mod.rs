@@ -7,13 +7,15 @@
 
 pub mod health;
 pub mod probe;
-pub mod readiness;
 mod restart;
 mod unmanaged;
 mod watchdog;
 
 use super::device::DeviceLink;
+use super::observations::Observations;
 use super::pods::PodsActor;
+use super::pods::state::PodsState;
+use super::published::Published;
 use crate::config::Config;
 use actix::prelude::*;
 use health::UnitRuntime;
@@ -69,8 +71,12 @@ pub struct LifecycleActor {
     recreating: BTreeSet<String>,
     /// LC-1: start-on-boot containers of no desired pod, kept running.
     unmanaged: BTreeMap<String, unmanaged::Unmanaged>,
-    /// Readiness per unit, published after every pass for pod status.
-    readiness: readiness::Readiness,
+    /// The pods fold as the pods actor publishes it (read, not copied, every tick).
+    pods_view: Published<PodsState>,
+    /// Where each tick's listing and readiness verdicts go (pod status, §3.6).
+    observations: Observations,
+    /// The pods fold of the last tick (readiness is recorded against it).
+    last_pods: std::sync::Arc<PodsState>,
 }
 
 impl LifecycleActor {
@@ -78,7 +84,8 @@ impl LifecycleActor {
         config: &Config,
         device: DeviceLink,
         pods: Addr<PodsActor>,
-        readiness: readiness::Readiness,
+        pods_view: Published<PodsState>,
+        observations: Observations,
     ) -> LifecycleActor {
         LifecycleActor {
             settings: Settings::from_config(config),
@@ -88,7 +95,9 @@ impl LifecycleActor {
             ticking: false,
             recreating: BTreeSet::new(),
             unmanaged: BTreeMap::new(),
-            readiness,
+            pods_view,
+            observations,
+            last_pods: Default::default(),
         }
     }
 }

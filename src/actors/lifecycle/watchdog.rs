@@ -4,17 +4,18 @@
 use super::LifecycleActor;
 use super::health::{Kind, UnitRuntime, Verdict};
 use super::probe::{ProbeSpec, Probes};
-use crate::actors::journal::GetState;
+use crate::actors::observations::Observations;
 use crate::actors::pods::state::PodsState;
 use crate::actors::pods::units::{RecreateFailedUnit, Recreated, Transition, UnitTransition};
 use crate::actors::pods::{PodsActor, Runnable};
+use crate::actors::published::Published;
 use crate::routeros::{Container, RosClient};
 use actix::prelude::*;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
 struct Gathered {
-    state: PodsState,
+    state: std::sync::Arc<PodsState>,
     runnable: BTreeSet<String>,
     ros: RosClient,
     rows: Vec<Container>,
@@ -43,14 +44,19 @@ type Done = (
     Vec<(String, bool)>,
 );
 
+/// The pods fold first, then the device (so the listing is never older than the fold it is
+/// recorded against, `observations`).
 async fn gather(
     pods: Addr<PodsActor>,
+    pods_view: Published<PodsState>,
     device: crate::actors::device::DeviceLink,
+    observations: Observations,
 ) -> Result<Gathered, String> {
-    let state = pods
-        .send(GetState::<PodsState>::new())
+    let snapshot = pods_view
+        .read(&pods)
         .await
         .map_err(|e| format!("pods actor: {e}"))?;
+    let state = snapshot.state;
     let keys: BTreeSet<String> = state.units.values().map(|u| u.pod.clone()).collect();
     let runnable = pods
         .send(Runnable {
@@ -60,9 +66,20 @@ async fn gather(
         .map_err(|e| format!("pods actor: {e}"))?
         .into_iter()
         .collect();
-    let ros = device.get().await.map_err(|e| e.to_string())?;
     // LC-3: one bulk listing per tick.
-    let rows = ros.list_containers().await.map_err(|e| e.to_string())?;
+    let listed = match device.get().await {
+        Ok(ros) => ros.list_containers().await.map(|rows| (ros, rows)),
+        Err(e) => Err(e),
+    };
+    let (ros, rows) = match listed {
+        Ok(l) => l,
+        Err(e) => {
+            let e = e.to_string();
+            observations.record_listing(&state, &snapshot.seqs, Err(&e));
+            return Err(e);
+        }
+    };
+    observations.record_listing(&state, &snapshot.seqs, Ok(&rows));
     Ok(Gathered {
         state,
         runnable,
@@ -93,24 +110,29 @@ impl LifecycleActor {
             return;
         }
         self.ticking = true;
-        let pass = gather(self.pods.clone(), self.device.clone())
-            .into_actor(self)
-            .map(|g, act, ctx| act.plan(g, ctx))
-            .then(|work, act, _| execute(act.pods.clone(), work).into_actor(act))
-            .map(|(started, probed, unmanaged), act, ctx| {
-                act.ticking = false;
-                let now = Instant::now();
-                for (name, ok) in unmanaged {
-                    super::unmanaged::started(&mut act.unmanaged, &name, ok, now);
-                }
-                act.apply(started, probed, ctx);
-                act.readiness.publish(
-                    act.units
-                        .iter()
-                        .map(|(name, u)| (name.clone(), u.ready && u.startup_done))
-                        .collect(),
-                );
-            });
+        let pass = gather(
+            self.pods.clone(),
+            self.pods_view.clone(),
+            self.device.clone(),
+            self.observations.clone(),
+        )
+        .into_actor(self)
+        .map(|g, act, ctx| act.plan(g, ctx))
+        .then(|work, act, _| execute(act.pods.clone(), work).into_actor(act))
+        .map(|(started, probed, unmanaged), act, ctx| {
+            act.ticking = false;
+            let now = Instant::now();
+            for (name, ok) in unmanaged {
+                super::unmanaged::started(&mut act.unmanaged, &name, ok, now);
+            }
+            act.apply(started, probed, ctx);
+            let verdicts = act
+                .units
+                .iter()
+                .map(|(name, u)| (name.clone(), u.ready && u.startup_done))
+                .collect();
+            act.observations.record_readiness(&act.last_pods, &verdicts);
+        });
         ctx.spawn(pass);
     }
 
@@ -126,6 +148,7 @@ impl LifecycleActor {
         };
         let now = Instant::now();
         let s = self.settings.clone();
+        self.last_pods = g.state.clone();
         self.units
             .retain(|name, _| g.state.units.contains_key(name));
         let mut work = Work {

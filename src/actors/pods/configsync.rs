@@ -1,8 +1,15 @@
 //! §5 step 5 "ConfigMaps to disk" and the ConfigMap POST/PUT/PATCH trigger (§9): compare
-//! every created pod's ConfigMap volume files (NAME-6) with the ConfigMaps; a pod whose files
+//! every created pod's ConfigMap volume files (NAME-6) and environment (the digest recorded
+//! with each container, `pod::env::digest`) with the ConfigMaps; a pod whose files or env
 //! differ is rebuilt like an update (§3.3: veth and address kept, the container recreated),
 //! unless one of its images is not available in the registry (one digest lookup each,
 //! skipped for `vkube.io/file`): then it is left for the next pass.
+//!
+//! [D] Kubernetes never restarts a container for a changed env ConfigMap; mkube rebuilds, as it
+//! does for ConfigMap files, so a site reconfigured through a ConfigMap takes effect. An env
+//! that no longer resolves (its ConfigMap deleted) leaves the running container alone.
+//! A ConfigMap change also re-runs at once every pod waiting for its configuration
+//! (`CreateContainerConfigError`), instead of after its create back-off.
 //!
 //! [D] The files are written by the rebuild (the worker's §3.1 step 3), not ahead of it: a
 //! pod skipped because its image is unavailable still differs on the next pass, and a crash
@@ -16,7 +23,7 @@ use super::{PodsActor, Update};
 use crate::actors::configmaps::state::ConfigMapsState;
 use crate::actors::images::RefreshImage;
 use crate::actors::journal::GetState;
-use crate::config::StorageConfig;
+use crate::config::Config;
 use actix::prelude::*;
 use k8s_openapi::api::core::v1::Pod;
 
@@ -47,12 +54,25 @@ impl Handler<SyncConfigFiles> for PodsActor {
             engine.config_sync.again = true;
             return Box::pin(fut::ready(Vec::new()));
         }
-        let candidates: Vec<(String, Pod)> = self
+        if msg.trigger.starts_with("configmap/") {
+            for (key, _) in self
+                .state
+                .pods
+                .iter()
+                .filter(|(_, p)| p.failure_reason == super::worker::CONFIG_ERROR)
+            {
+                ctx.notify(super::Kick {
+                    key: key.clone(),
+                    force: true,
+                });
+            }
+        }
+        let candidates: Vec<(String, DesiredPod)> = self
             .state
             .pods
             .iter()
-            .filter(|(k, p)| !engine.is_busy(k) && settled(p) && has_config_maps(&p.pod))
-            .map(|(k, p)| (k.clone(), p.pod.clone()))
+            .filter(|(k, p)| !engine.is_busy(k) && settled(p) && reads_config_maps(&p.pod))
+            .map(|(k, p)| (k.clone(), p.clone()))
             .collect();
         if candidates.is_empty() {
             return Box::pin(fut::ready(Vec::new()));
@@ -60,7 +80,7 @@ impl Handler<SyncConfigFiles> for PodsActor {
         engine.config_sync.running = true;
         let deps = engine.deps.clone();
         let run = run(
-            deps.config.storage.clone(),
+            deps.config.clone(),
             deps.configmaps.clone(),
             deps.images.clone(),
             ctx.address(),
@@ -95,19 +115,42 @@ fn settled(p: &DesiredPod) -> bool {
     any
 }
 
-fn has_config_maps(pod: &Pod) -> bool {
-    pod.spec
-        .iter()
-        .flat_map(|s| &s.containers)
-        .any(|c| !configfiles::config_map_mounts(pod, c).is_empty())
+/// Mounts a ConfigMap volume or has an environment (whose digest is compared).
+fn reads_config_maps(pod: &Pod) -> bool {
+    pod.spec.iter().flat_map(|s| &s.containers).any(|c| {
+        !configfiles::config_map_mounts(pod, c).is_empty()
+            || c.env.as_ref().is_some_and(|e| !e.is_empty())
+            || c.env_from.as_ref().is_some_and(|e| !e.is_empty())
+    })
+}
+
+/// Whether a created container's environment now resolves to another digest than the one it
+/// was built with. A resolution error keeps the container as it is.
+fn env_differs(config: &Config, state: &ConfigMapsState, key: &str, p: &DesiredPod) -> bool {
+    let Ok(net) = super::plan::network(config, &p.pod) else {
+        return false;
+    };
+    p.pod.spec.iter().flat_map(|s| &s.containers).any(|c| {
+        let Some(rec) = p.containers.get(&c.name) else {
+            return false;
+        };
+        let ip = rec.ip.parse().ok();
+        match super::worker::env::resolve(&config.node_name, &p.pod, c, state, net, ip) {
+            Ok(env) => crate::pod::env::digest(&env) != rec.env_digest,
+            Err(e) => {
+                tracing::warn!(pod = %key, error = %e, "environment no longer resolves; the running container is kept");
+                false
+            }
+        }
+    })
 }
 
 async fn run(
-    storage: StorageConfig,
+    config: std::sync::Arc<Config>,
     configmaps: Addr<crate::actors::configmaps::ConfigMapsActor>,
     images: Addr<crate::actors::images::ImagesActor>,
     pods: Addr<PodsActor>,
-    candidates: Vec<(String, Pod)>,
+    candidates: Vec<(String, DesiredPod)>,
     trigger: String,
 ) -> Vec<String> {
     let Ok(state) = configmaps.send(GetState::<ConfigMapsState>::new()).await else {
@@ -116,7 +159,11 @@ async fn run(
     let marked = tokio::task::spawn_blocking(move || {
         candidates
             .into_iter()
-            .filter(|(_, pod)| configfiles::pod_differs(&storage, &state, pod))
+            .filter(|(key, p)| {
+                configfiles::pod_differs(&config.storage, &state, &p.pod)
+                    || env_differs(&config, &state, key, p)
+            })
+            .map(|(key, p)| (key, p.pod))
             .collect::<Vec<_>>()
     })
     .await
@@ -126,7 +173,7 @@ async fn run(
         if naming::file(&pod).is_none() && !images_available(&images, &key, &pod).await {
             continue;
         }
-        tracing::info!(pod = %key, %trigger, "ConfigMap files changed: rebuilding the pod");
+        tracing::info!(pod = %key, %trigger, "ConfigMap files or environment changed: rebuilding the pod");
         let update = Update {
             pod,
             correlation: format!("configmaps/{trigger}/{key}"),

@@ -12,7 +12,6 @@ pub mod naming;
 pub mod order;
 pub mod plan;
 pub mod state;
-pub mod status;
 pub mod units;
 pub mod worker;
 
@@ -22,7 +21,7 @@ use crate::events::AppendError;
 use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
 use actix::prelude::*;
 use engine::Engine;
-pub use engine::{GetPod, GetPodStatus, Kick, Kicked, PodView, Recreate, Runnable};
+pub use engine::{GetPod, Kick, Kicked, PodView, Recreate, Runnable};
 use k8s_openapi::api::core::v1::Pod;
 use state::{PodsState, pod_key};
 

@@ -54,6 +54,21 @@ pub struct ContainerPlan {
     pub spec: ContainerSpec,
     /// NAME-5 directories to provision and mount.
     pub mounts: Vec<MountSpec>,
+    /// The resolved environment (`pod::env`), the entries of env list NAME-3.
+    pub envs: Vec<(String, String)>,
+}
+
+impl ContainerPlan {
+    /// Sets the environment: an env list named after the container (like its mount list,
+    /// NAME-3; routeros-rest §4.5), referenced by `envlists` only when it has entries.
+    pub fn set_env(&mut self, env: Vec<(String, String)>) {
+        self.spec.envlists = if env.is_empty() {
+            Vec::new()
+        } else {
+            vec![self.spec.name.clone()]
+        };
+        self.envs = env;
+    }
 }
 
 /// The `/container/add` properties of container `index` of `pod` (NAME-1, -3, -4, -5).
@@ -94,12 +109,16 @@ pub fn container_plan(
     if serves_dhcp(config, net) {
         s.user = "0:0".into();
     }
-    Some(ContainerPlan { spec: s, mounts })
+    Some(ContainerPlan {
+        spec: s,
+        mounts,
+        envs: Vec::new(),
+    })
 }
 
 /// An existing row is adopted only if it is what this plan would create (same veth, root
-/// dir, image file, command and start-on-boot); anything else with the name is stale and
-/// replaced (§3.1 step 0).
+/// dir, image file, command, env list and start-on-boot); anything else with the name is
+/// stale and replaced (§3.1 step 0).
 pub fn adoptable(row: &Container, spec: &ContainerSpec) -> bool {
     let file = match &spec.image {
         ImageSource::File(f) => f.as_str(),
@@ -109,6 +128,7 @@ pub fn adoptable(row: &Container, spec: &ContainerSpec) -> bool {
         && normalize_path(&row.root_dir) == normalize_path(&spec.root_dir)
         && normalize_path(&row.file) == normalize_path(file)
         && row.cmd == spec.cmd
+        && row.envlists == spec.envlists
         && row.start_on_boot == spec.start_on_boot
 }
 

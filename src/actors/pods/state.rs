@@ -28,6 +28,9 @@ pub struct DesiredPod {
     /// Device containers by spec container name.
     pub containers: BTreeMap<String, DeviceContainer>,
     pub last_failure: Option<String>,
+    /// The `waiting` reason of the last failure (`PodCreateFailed.waitingReason`).
+    #[serde(default)]
+    pub failure_reason: String,
     /// Bumped by every `PodUpdated`; containers remember the revision they were built from.
     #[serde(default)]
     pub revision: u64,
@@ -50,28 +53,54 @@ pub struct DeviceContainer {
     pub revision: u64,
     #[serde(default)]
     pub image_digest: String,
+    /// `pod::env::digest` of the environment the container was built with.
+    #[serde(default)]
+    pub env_digest: String,
     /// `ContainerRemoving` was recorded.
     #[serde(default)]
     pub removing: bool,
 }
 
 impl DesiredPod {
+    /// A newly declared pod: no device containers, no failure, revision 0.
+    pub fn new(pod: Pod, source: PodSource) -> DesiredPod {
+        DesiredPod {
+            pod,
+            source,
+            containers: BTreeMap::new(),
+            last_failure: None,
+            failure_reason: String::new(),
+            revision: 0,
+        }
+    }
+
     /// A record for device containers of a pod whose spec is gone.
     fn placeholder(namespace: &str, name: &str) -> DesiredPod {
         let mut pod = Pod::default();
         pod.metadata.namespace = Some(namespace.to_string());
         pod.metadata.name = Some(name.to_string());
-        DesiredPod {
-            pod,
-            source: PodSource::Api,
-            containers: BTreeMap::new(),
-            last_failure: None,
-            revision: 0,
-        }
+        DesiredPod::new(pod, PodSource::Api)
     }
 }
 
 impl DeviceContainer {
+    /// A container known only by its device name (an outcome whose intent predates intents).
+    pub fn named(device_name: &str) -> DeviceContainer {
+        DeviceContainer {
+            device_name: device_name.to_string(),
+            device_id: String::new(),
+            adopted: false,
+            started: false,
+            veth: String::new(),
+            network: String::new(),
+            ip: String::new(),
+            revision: 0,
+            image_digest: String::new(),
+            env_digest: String::new(),
+            removing: false,
+        }
+    }
+
     /// The outcome (`ContainerCreated`) was recorded, not only the intent.
     pub fn is_created(&self) -> bool {
         !self.device_id.is_empty()
@@ -102,16 +131,8 @@ impl PodsState {
             PodsEvent::PodDeclared { source, pod, .. } => {
                 // `deleted_manifest` keeps the key: a boot-order pod re-created through the
                 // API and deleted again stays deleted too.
-                self.pods.insert(
-                    key,
-                    DesiredPod {
-                        pod: (**pod).clone(),
-                        source: *source,
-                        containers: BTreeMap::new(),
-                        last_failure: None,
-                        revision: 0,
-                    },
-                );
+                self.pods
+                    .insert(key, DesiredPod::new((**pod).clone(), *source));
             }
             PodsEvent::PodUpdated { pod, .. } => {
                 if let Some(p) = self.pods.get_mut(&key) {
@@ -145,6 +166,7 @@ impl PodsState {
                 ip,
                 revision,
                 image_digest,
+                env_digest,
                 ..
             } => {
                 // A pod deleted while its worker was creating: the container is torn down
@@ -169,6 +191,7 @@ impl PodsState {
                             ip: ip.clone(),
                             revision: *revision,
                             image_digest: image_digest.clone(),
+                            env_digest: env_digest.clone(),
                             removing: false,
                         },
                     );
@@ -183,23 +206,13 @@ impl PodsState {
             } => {
                 if let Some(p) = self.pods.get_mut(&key) {
                     p.last_failure = None;
+                    p.failure_reason.clear();
                 }
                 if let Some(p) = self.owner_mut(&key, container) {
-                    let c =
-                        p.containers
-                            .entry(container.clone())
-                            .or_insert_with(|| DeviceContainer {
-                                device_name: device_name.clone(),
-                                device_id: String::new(),
-                                adopted: false,
-                                started: false,
-                                veth: String::new(),
-                                network: String::new(),
-                                ip: String::new(),
-                                revision: 0,
-                                image_digest: String::new(),
-                                removing: false,
-                            });
+                    let c = p
+                        .containers
+                        .entry(container.clone())
+                        .or_insert_with(|| DeviceContainer::named(device_name));
                     c.device_name = device_name.clone();
                     c.device_id = device_id.clone();
                     c.adopted = *adopted;
@@ -226,9 +239,14 @@ impl PodsState {
                     p.containers.remove(container);
                 }
             }
-            PodsEvent::PodCreateFailed { reason, .. } => {
+            PodsEvent::PodCreateFailed {
+                reason,
+                waiting_reason,
+                ..
+            } => {
                 if let Some(p) = self.pods.get_mut(&key) {
                     p.last_failure = Some(reason.clone());
+                    p.failure_reason = waiting_reason.clone();
                 }
             }
         }

@@ -31,7 +31,7 @@ use k8s_openapi::api::core::v1::Pod;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct ReconcileActor {
     config: Arc<Config>,
@@ -45,6 +45,8 @@ pub struct ReconcileActor {
     rollout: Option<Addr<RolloutActor>>,
     outputs: Option<outputs::Outputs>,
     halts: halts::Halts,
+    /// Where each pass's container listing goes (pod status, §3.6).
+    observations: Option<super::observations::Observations>,
 }
 
 impl ReconcileActor {
@@ -67,7 +69,15 @@ impl ReconcileActor {
             rollout: None,
             outputs: None,
             halts: halts::Halts::default(),
+            observations: None,
         }
+    }
+
+    /// Record each pass's container listing for pod status (needs `with_outputs` first: the
+    /// listing is recorded against the pods fold it publishes).
+    pub fn with_observations(mut self, observations: super::observations::Observations) -> Self {
+        self.observations = Some(observations);
+        self
     }
 
     /// DS-6 ConfigMaps and the DNS zones (§5 steps 6–7) are part of every pass.
@@ -158,6 +168,7 @@ impl Handler<RunPass> for ReconcileActor {
             rollout: self.rollout.clone(),
             outputs: self.outputs.clone(),
             halts: self.halts.clone(),
+            observations: self.observations.clone(),
         });
         AtomicResponse::new(Box::pin(pass.into_actor(self)))
     }
@@ -173,23 +184,64 @@ struct Deps {
     rollout: Option<Addr<RolloutActor>>,
     outputs: Option<outputs::Outputs>,
     halts: halts::Halts,
+    observations: Option<super::observations::Observations>,
 }
 
 /// DS-6 ConfigMaps first (the workers write their files), then the device steps, then DNS
-/// (from the addresses the workers recorded).
+/// (from the addresses the workers recorded). Every step logs `RECONCILE: step N <what>`
+/// with its `ms` (seed line "Boot timing instrumentation"); the pass ends with
+/// `RECONCILE: complete`, `total_ms` and `tracked_pods`.
 async fn pass(deps: Deps) -> PassReport {
+    let started = Instant::now();
     let (config, pods, out) = (deps.config.clone(), deps.pods.clone(), deps.outputs.clone());
+    let step = Instant::now();
     let manifest = read_manifest(&config).unwrap_or_default();
     let written = match &out {
         Some(out) => outputs::config_maps(&config, manifest.config_maps, out).await,
         None => 0,
     };
+    tracing::info!(
+        ms = ms(step),
+        pods = manifest.pods.len(),
+        config_maps_written = written,
+        "RECONCILE: step 1 load manifests"
+    );
     let mut report = device_steps(deps, manifest.pods).await;
     report.config_maps_written = written;
     if let Some(out) = &out {
+        let step = Instant::now();
         report.dns = outputs::dns(&pods, out, "reconcile").await;
+        if let Some(dns) = &report.dns {
+            // One list per zone serves both steps, so they are one pass and one line.
+            tracing::info!(
+                ms = ms(step),
+                zones = dns.zones.len(),
+                failed = dns.zones.iter().filter(|z| z.error.is_some()).count(),
+                writes = dns.writes(),
+                "RECONCILE: step 6-7 init DNS zones, reregister DNS"
+            );
+        }
     }
+    let tracked_pods = match &out {
+        Some(out) => out
+            .pods_view
+            .read(&pods)
+            .await
+            .map_or(0, |s| s.state.pods.len()),
+        None => 0,
+    };
+    tracing::info!(
+        total_ms = ms(started),
+        tracked_pods,
+        ran = report.ran.len(),
+        aborted = report.aborted.is_some(),
+        "RECONCILE: complete"
+    );
     report
+}
+
+fn ms(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
 }
 
 async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
@@ -201,18 +253,37 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         images,
         roller,
         rollout,
-        outputs: _,
+        outputs,
         halts,
+        observations,
     } = deps;
-    let started = std::time::Instant::now();
+    let step = Instant::now();
     let mut report = PassReport {
         seeded: seed(manifest_pods, &pods).await,
         ..PassReport::default()
+    };
+    tracing::info!(
+        ms = ms(step),
+        seeded = report.seeded.len(),
+        "RECONCILE: step 1b seed boot-order pods"
+    );
+    let step = Instant::now();
+    // The fold before the listing: an observation is never older than what it is held
+    // against (`observations`).
+    let before = match &outputs {
+        Some(out) => out.pods_view.read(&pods).await.ok(),
+        None => None,
+    };
+    let record = |listing: Result<&[crate::routeros::Container], &str>| {
+        if let (Some(obs), Some(before)) = (&observations, &before) {
+            obs.record_listing(&before.state, &before.seqs, listing);
+        }
     };
     let ros = match device.get().await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, "RECONCILE: device unreachable, pass skipped");
+            record(Err(&e.to_string()));
             report.aborted = Some(e.to_string());
             return report;
         }
@@ -228,17 +299,29 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!(error = %e, "RECONCILE: listing failed, pass aborted");
+            record(Err(&e.to_string()));
             report.aborted = Some(e.to_string());
             return report;
         }
     };
+    record(Ok(&containers));
+    tracing::info!(
+        ms = ms(step),
+        count = containers.len(),
+        veths = veths.len(),
+        ports = ports.len(),
+        "RECONCILE: step 2 list containers"
+    );
     let Ok(state) = pods.send(GetState::<PodsState>::new()).await else {
         report.aborted = Some("actors stopped".into());
         return report;
     };
+    // Before step 3 (not after, as in §5): the workers allocate from what it learns.
+    let step = Instant::now();
     if let Err(e) = ipam_sync::resync(&ipam, &state, &config, &veths).await {
         tracing::warn!(error = %e, "RECONCILE: IPAM resync failed");
     }
+    tracing::info!(ms = ms(step), "RECONCILE: step 4 IPAM resync");
     let Ok(ipam_state) = ipam.send(GetState::<IpamState>::new()).await else {
         report.aborted = Some("actors stopped".into());
         return report;
@@ -260,6 +343,7 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         Some(r) => r.send(Redeploying).await.unwrap_or_default(),
         None => BTreeSet::new(),
     };
+    let step = Instant::now();
     let keys: Vec<String> = decide::pods_needing_work(&state, &ipam_state, &seen)
         .into_iter()
         .filter(|k| !redeploying.contains(k))
@@ -282,9 +366,18 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
             report.ran.push((key, result));
         }
     }
+    tracing::info!(
+        ms = ms(step),
+        needing_work = keys.len(),
+        ran = report.ran.len(),
+        failed = report.ran.iter().filter(|(_, r)| r.is_err()).count(),
+        "RECONCILE: step 3 create/track pods"
+    );
     super::pods::configsync::reconcile_step(&pods).await; // §5 step 5
     // §5 step 3c, images.md §4.4 / L-12: pods whose image moved, staggered per image; a pod
     // that needed work for another reason was rebuilt above already.
+    let step = Instant::now();
+    let mut moved = 0;
     for (image, (digest, group)) in image_moves(&state, &images).await {
         if halts.halted(&image, &digest) {
             tracing::debug!(%image, %digest, "rollout halted earlier for this digest; skipped");
@@ -303,14 +396,10 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
             .unwrap_or_default();
         let steps = roller.roll(&image, &group, How::Kick, |_| {}).await;
         halts.ended(&image, &digest, steps.iter().any(|(_, r)| r.is_err()));
+        moved += steps.len();
         report.ran.extend(steps);
     }
-    tracing::info!(
-        ms = started.elapsed().as_millis() as u64,
-        containers = containers.len(),
-        ran = report.ran.len(),
-        "RECONCILE: complete"
-    );
+    tracing::info!(ms = ms(step), moved, "RECONCILE: step 3c image updates");
     report
 }
 
@@ -383,7 +472,9 @@ fn read_manifest(config: &Config) -> Option<Manifest> {
 /// DS-2: declare every manifest pod not yet desired and not deleted through the API.
 async fn seed(manifest_pods: Vec<Pod>, pods: &Addr<PodsActor>) -> Vec<String> {
     let mut seeded = Vec::new();
-    for pod in manifest_pods {
+    for mut pod in manifest_pods {
+        // A manifest pod gets the defaults an API-created one gets (issue 11 item 2).
+        crate::pod::defaults::apply(&mut pod);
         let key = format!(
             "{}/{}",
             pod.metadata.namespace.as_deref().unwrap_or("default"),

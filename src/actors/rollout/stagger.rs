@@ -116,6 +116,7 @@ impl Roller {
             reason: format!(
                 "rollout of {image} halted, {left} pod(s) left on the old image: {reason}"
             ),
+            waiting_reason: String::new(),
         };
         let record = Record {
             event,

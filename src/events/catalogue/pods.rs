@@ -43,6 +43,9 @@ pub enum PodsEvent {
         revision: u64,
         /// Registry digest of the image (`sha256:…`); empty for `vkube.io/file`.
         image_digest: String,
+        /// `pod::env::digest` of the environment the container is built with; empty for none.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        env_digest: String,
     },
     /// Intent, recorded before touching the device: the worker is about to remove the
     /// container, its mount list, veth and address.
@@ -79,6 +82,10 @@ pub enum PodsEvent {
         namespace: String,
         name: String,
         reason: String,
+        /// The Kubernetes `waiting` reason the pod shows (`CreateContainerConfigError` when the
+        /// container's configuration is incomplete); empty means `CreateFailed`.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        waiting_reason: String,
     },
 }
 

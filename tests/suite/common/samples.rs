@@ -72,6 +72,7 @@ pub fn all() -> Vec<Event> {
             namespace: s("default"),
             name: s("web"),
             reason: s("ensuring image: down"),
+            waiting_reason: String::new(),
         }
         .into(),
         LifecycleEvent::UnitRegistered {
@@ -245,6 +246,7 @@ pub fn engine() -> Vec<Event> {
             ip: s("127.77.0.5"),
             revision: 0,
             image_digest: s("sha256:aa"),
+            env_digest: String::new(),
         }
         .into(),
         PodsEvent::ContainerRemoving {

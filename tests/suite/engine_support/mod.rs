@@ -133,6 +133,30 @@ pub async fn settle(c: &Cluster, key: &str) -> Result<(), String> {
     }
 }
 
+/// A pod's status as the API renders it (`pod::status`), from the published folds and the
+/// device observations.
+pub async fn pod_status(
+    c: &Cluster,
+    cfg: &Config,
+    key: &str,
+) -> k8s_openapi::api::core::v1::PodStatus {
+    let pods = c.pods_published.read(&c.pods).await.unwrap();
+    let ipam = ipam_state(c).await;
+    let observations = c.observations.snapshot();
+    let (ns, name) = key.split_once('/').unwrap();
+    let subject = mkube::events::subject::for_key(&cfg.node_name, "pods", &[ns, name]);
+    let seq = pods.seqs.get(&subject).copied().unwrap_or(0);
+    let inputs = mkube::pod::status::StatusInputs {
+        pods: &pods.state,
+        ipam: &ipam,
+        networks: &cfg.networks,
+        node: &cfg.node_name,
+        started_at: chrono::Utc::now(),
+        observations: Some(&observations),
+    };
+    mkube::pod::status::pod_status(key, &pods.state.pods[key], seq, &inputs)
+}
+
 pub async fn pass(c: &Cluster) -> PassReport {
     c.reconcile
         .as_ref()

@@ -5,34 +5,27 @@
 
 use super::Job;
 use crate::actors::configmaps::state::ConfigMapsState;
-use crate::actors::journal::GetState;
 use crate::actors::pods::configfiles;
 use crate::actors::pods::plan::ContainerPlan;
 use k8s_openapi::api::core::v1::{Container, Pod};
 
 impl Job {
-    pub(super) async fn config_volumes(&self, pod: &Pod, c: &Container, plan: &mut ContainerPlan) {
+    pub(super) async fn config_volumes(
+        &self,
+        pod: &Pod,
+        c: &Container,
+        state: &ConfigMapsState,
+        plan: &mut ContainerPlan,
+    ) {
         let mounts = configfiles::config_map_mounts(pod, c);
         if mounts.is_empty() {
             return;
         }
-        let state = match self
-            .deps
-            .configmaps
-            .send(GetState::<ConfigMapsState>::new())
-            .await
-        {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "configmaps actor unavailable; ConfigMap volumes stay empty");
-                return;
-            }
-        };
         let storage = self.deps.config.storage.clone();
         let device = plan.spec.name.clone();
         let mut work = Vec::new();
         for m in &mounts {
-            let Some(cm) = configfiles::lookup(&state, pod, m) else {
+            let Some(cm) = configfiles::lookup(state, pod, m) else {
                 tracing::warn!(
                     pod = %format!("{}/{}", self.ns, self.name),
                     volume = %m.volume,

@@ -1,6 +1,6 @@
 //! §3.1 create and §3.3 rebuild of a desired pod's containers, adoption included.
 
-use super::{Job, crash, spec_containers};
+use super::{Job, JobError, crash, spec_containers};
 use crate::actors::images::EnsureImage;
 use crate::actors::ipam::state::IpamState;
 use crate::actors::journal::GetState;
@@ -19,7 +19,7 @@ impl Job {
         &self,
         desired: &DesiredPod,
         units: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), JobError> {
         let pod = &desired.pod;
         plan::check(pod)?;
         let net = plan::network(&self.deps.config, pod)?.clone();
@@ -120,19 +120,29 @@ impl Job {
         Ok(())
     }
 
-    async fn create_container(&self, ros: &RosClient, s: Step<'_>) -> Result<(), String> {
+    async fn create_container(&self, ros: &RosClient, s: Step<'_>) -> Result<(), JobError> {
         let pod = &s.pod.pod;
         let c = &spec_containers(pod)[s.index];
+        // An incomplete configuration fails before anything is pulled or allocated.
+        let config_maps = self.config_maps().await;
+        self.env(pod, c, &config_maps, s.net, None)
+            .map_err(|e| JobError::Config(e.to_string()))?;
         let (tarball, digest) = self.image(pod, c).await?;
         let mut plan = plan::container_plan(&self.deps.config, pod, s.index, s.net, &tarball)
             .ok_or_else(|| format!("container {} missing from the spec", c.name))?;
-        self.config_volumes(pod, c, &mut plan).await;
+        self.config_volumes(pod, c, &config_maps, &mut plan).await;
         let veth = plan.spec.interface.clone();
         let ip = self.allocate(ros, &s, &veth, &c.name).await?;
         crash::point("create.allocated");
-        let result = self
-            .create_on_device(ros, &s, &c.name, &plan, ip, &digest)
-            .await;
+        let result = match self.env(pod, c, &config_maps, s.net, Some(ip)) {
+            Ok(env) => {
+                plan.set_env(env);
+                self.create_on_device(ros, &s, &c.name, &plan, ip, &digest)
+                    .await
+                    .map_err(JobError::Other)
+            }
+            Err(e) => Err(JobError::Config(e.to_string())),
+        };
         if let Err(reason) = result {
             // L-7: this attempt's container, veth and address do not outlive it.
             let _ = ros.delete_pod_container(&plan.spec.name, None).await;
@@ -198,16 +208,13 @@ impl Job {
         let spec = &plan.spec;
         let veth = &spec.interface;
         let intent = DeviceContainer {
-            device_name: spec.name.clone(),
-            device_id: String::new(),
-            adopted: false,
-            started: false,
             veth: veth.clone(),
             network: s.net.name.clone(),
             ip: ip.to_string(),
             revision: s.pod.revision,
             image_digest: digest.to_string(),
-            removing: false,
+            env_digest: crate::pod::env::digest(&plan.envs),
+            ..DeviceContainer::named(&spec.name)
         };
         let same_intent = s.rec.is_some_and(|r| {
             r.device_name == intent.device_name
@@ -216,6 +223,7 @@ impl Job {
                 && r.ip == intent.ip
                 && r.revision == intent.revision
                 && r.image_digest == intent.image_digest
+                && r.env_digest == intent.env_digest
                 && !r.removing
         });
         if !same_intent {
@@ -229,6 +237,7 @@ impl Job {
                 ip: intent.ip.clone(),
                 revision: intent.revision,
                 image_digest: intent.image_digest.clone(),
+                env_digest: intent.env_digest.clone(),
             })
             .await?;
         }
@@ -291,6 +300,7 @@ impl Job {
                 ros.ensure_directory(&m.src).await?;
             }
             ros.add_mounts(&spec.name, &plan.mounts).await?;
+            ros.add_envs(&spec.name, &plan.envs).await?;
             match ros.add_container(spec).await {
                 Ok(id) => return Ok((self.start(ros, spec, id).await?, false, true)),
                 Err(e) if e.is(ErrorKind::AlreadyExists) => {
@@ -319,6 +329,7 @@ impl Job {
             ros.ensure_directory(&m.src).await?;
         }
         ros.sync_mounts(&spec.name, &plan.mounts).await?;
+        ros.sync_envs(&spec.name, &plan.envs).await?;
         // Step 5 [F]: move the old root dir aside (O(1)); never a recursive delete (L-13).
         ros.move_aside(&spec.root_dir).await?;
         let id = ros.add_container(spec).await?;

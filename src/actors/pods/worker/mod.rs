@@ -12,6 +12,7 @@ mod address;
 mod config_volumes;
 pub mod crash;
 mod create;
+pub mod env;
 mod teardown;
 
 use super::{GetPod, PodView, PodsActor};
@@ -46,6 +47,39 @@ pub struct WorkerDeps {
 
 /// Stand-in digest of a forced rebuild (never a real `sha256:` digest).
 const REDEPLOY: &str = "redeploy";
+
+/// Kubernetes' `waiting` reason of a pod whose container configuration is incomplete (a
+/// ConfigMap or key its environment needs is missing).
+pub const CONFIG_ERROR: &str = "CreateContainerConfigError";
+
+/// Why a job failed. A configuration error is the user's to fix: no device object was made
+/// and the pod shows [`CONFIG_ERROR`]; anything else is a failed create.
+#[derive(Debug)]
+enum JobError {
+    Config(String),
+    Other(String),
+}
+
+impl From<String> for JobError {
+    fn from(e: String) -> JobError {
+        JobError::Other(e)
+    }
+}
+
+impl JobError {
+    fn reason(&self) -> &str {
+        match self {
+            JobError::Config(r) | JobError::Other(r) => r,
+        }
+    }
+
+    fn waiting_reason(&self) -> &'static str {
+        match self {
+            JobError::Config(_) => CONFIG_ERROR,
+            JobError::Other(_) => "",
+        }
+    }
+}
 
 struct Job {
     deps: WorkerDeps,
@@ -97,26 +131,27 @@ pub async fn converge(
     let result = match &view.veth_clash {
         // NAME-2 [D]: two pods on one veth would take each other's address; the one that
         // yields fails until the name is free.
-        Some(other) => Err(format!(
+        Some(other) => Err(JobError::Other(format!(
             "veth names collide with pod {other} (NAME-2: first 15 characters of namespace and name)"
-        )),
+        ))),
         _ => job.create(&pod, &view.units).await,
     };
-    if let Err(reason) = &result {
-        tracing::warn!(pod = %key, %reason, "pod create failed");
-    }
-    if let Err(reason) = &result
-        && pod.last_failure.as_ref() != Some(reason)
-    {
+    let Err(error) = result else {
+        return Ok(());
+    };
+    let reason = error.reason().to_string();
+    tracing::warn!(pod = %key, %reason, "pod create failed");
+    if pod.last_failure.as_ref() != Some(&reason) || pod.failure_reason != error.waiting_reason() {
         let _ = job
             .record(PodsEvent::PodCreateFailed {
                 namespace: job.ns.clone(),
                 name: job.name.clone(),
                 reason: reason.clone(),
+                waiting_reason: error.waiting_reason().to_string(),
             })
             .await;
     }
-    result
+    Err(reason)
 }
 
 impl Job {

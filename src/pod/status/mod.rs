@@ -1,0 +1,223 @@
+//! A pod's `status` (controller.md §3.6): what the log recorded (device ids, image digests,
+//! addresses, create failures, restarts) corrected by what the device last showed
+//! (`actors::observations`). The one mapping; the API renders it, tests read it.
+//!
+//! Per container:
+//! - no device container yet: `waiting` — `ContainerCreating`, or after a failed attempt the
+//!   failure's reason (`CreateFailed`, `CreateContainerConfigError`) with its message;
+//! - created, not yet started: `waiting ContainerCreating`;
+//! - started, and the last listing agrees: `running`, ready unless its readiness probe fails
+//!   (§7.2);
+//! - started, but the last listing shows it stopped (or failed, stopping, deleting):
+//!   `terminated` with that reason; missing: `waiting ContainerNotFound`; a listing that
+//!   failed: `waiting ContainerNotFound` with the error; starting or extracting again:
+//!   `waiting` with that state. None of these is ready.
+//!
+//! `restartCount` is the lifecycle unit's (LC-3/LC-6). Phase `Running` iff every container
+//! runs, else `Pending`; `Ready`/`ContainersReady` need every container ready. `podIP` is the
+//! address of container 0 (NAME-2), `hostIP` the network's gateway.
+
+use crate::actors::ipam::state::IpamState;
+use crate::actors::observations::{Deviation, PodObservation};
+use crate::actors::pods::naming;
+use crate::actors::pods::state::{DesiredPod, PodsState};
+use crate::config::Network;
+use crate::routeros::ContainerState as DeviceState;
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+    ContainerStatus, Pod, PodCondition, PodIP, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+/// Everything a status is computed from besides the pod itself.
+pub struct StatusInputs<'a> {
+    /// The pods fold (lifecycle units for restart counts).
+    pub pods: &'a PodsState,
+    pub ipam: &'a IpamState,
+    pub networks: &'a [Network],
+    pub node: &'a str,
+    /// Wall-clock start of this controller (`startTime`, missing creation times).
+    pub started_at: DateTime<Utc>,
+    /// What the device last showed, by pod key.
+    pub observations: Option<&'a crate::actors::observations::ObservationState>,
+}
+
+/// The network a pod joins: `vkube.io/network`, or the first configured one (§1.2).
+pub fn network_of<'n>(pod: &Pod, networks: &'n [Network]) -> Option<&'n Network> {
+    match naming::network(pod) {
+        Some(name) => networks.iter().find(|n| n.name == name),
+        None => networks.first(),
+    }
+}
+
+/// The status of `desired` (pod key `key`), whose last event has log sequence `seq`.
+pub fn pod_status(key: &str, desired: &DesiredPod, seq: u64, inputs: &StatusInputs) -> PodStatus {
+    let pod = &desired.pod;
+    let specs = pod
+        .spec
+        .as_ref()
+        .map(|s| s.containers.as_slice())
+        .unwrap_or_default();
+    let started = crate::api::objects::time(inputs.started_at);
+    let seen = inputs.observations.and_then(|o| o.pods.get(key));
+    let statuses: Vec<ContainerStatus> = specs
+        .iter()
+        .map(|spec| container_status(desired, spec, seq, seen, inputs, &started))
+        .collect();
+    let all_running = !statuses.is_empty()
+        && statuses
+            .iter()
+            .all(|s| s.state.as_ref().is_some_and(|st| st.running.is_some()));
+    let all_ready = all_running && statuses.iter().all(|s| s.ready);
+    let condition = |kind: &str, ok: bool| PodCondition {
+        type_: kind.into(),
+        status: if ok { "True" } else { "False" }.into(),
+        last_transition_time: started.clone(),
+        ..Default::default()
+    };
+    let network = network_of(pod, inputs.networks);
+    let ip = network.and_then(|n| pod_ip(desired, &n.name, inputs.ipam));
+    PodStatus {
+        phase: Some(if all_running { "Running" } else { "Pending" }.into()),
+        conditions: Some(vec![
+            condition("PodScheduled", true),
+            condition("Initialized", true),
+            condition("ContainersReady", all_ready),
+            condition("Ready", all_ready),
+        ]),
+        host_ip: network
+            .and_then(|n| n.try_gateway_ip().ok())
+            .map(|g| g.to_string()),
+        pod_ip: ip.clone(),
+        pod_ips: ip.map(|ip| vec![PodIP { ip }]),
+        start_time: started,
+        container_statuses: Some(statuses),
+        ..Default::default()
+    }
+}
+
+fn container_status(
+    desired: &DesiredPod,
+    spec: &k8s_openapi::api::core::v1::Container,
+    seq: u64,
+    seen: Option<&PodObservation>,
+    inputs: &StatusInputs,
+    started: &Option<Time>,
+) -> ContainerStatus {
+    let record = desired.containers.get(&spec.name);
+    let restarts = record
+        .and_then(|d| inputs.pods.units.get(&d.device_name))
+        .map(|u| i32::try_from(u.restarts).unwrap_or(i32::MAX))
+        .unwrap_or(0);
+    let deviation = seen
+        .and_then(|o| o.deviations_at(seq))
+        .and_then(|d| d.get(&spec.name));
+    let state = match record {
+        Some(r) if r.started => match deviation {
+            None => ContainerState {
+                running: Some(ContainerStateRunning {
+                    started_at: started.clone(),
+                }),
+                ..Default::default()
+            },
+            Some(d) => observed_state(d, &r.device_name),
+        },
+        Some(_) => waiting("ContainerCreating", None),
+        None => match &desired.last_failure {
+            Some(failure) => {
+                let reason = if desired.failure_reason.is_empty() {
+                    "CreateFailed"
+                } else {
+                    desired.failure_reason.as_str()
+                };
+                waiting(reason, Some(failure.clone()))
+            }
+            None => waiting("ContainerCreating", None),
+        },
+    };
+    let running = state.running.is_some();
+    let ready = running && !seen.is_some_and(|o| o.unready.contains(&spec.name));
+    ContainerStatus {
+        name: spec.name.clone(),
+        image: spec.image.clone().unwrap_or_default(),
+        image_id: record.map(|d| d.image_digest.clone()).unwrap_or_default(),
+        container_id: record
+            .map(|d| d.device_id.clone())
+            .filter(|id| !id.is_empty()),
+        ready,
+        started: Some(running),
+        restart_count: restarts,
+        state: Some(state),
+        ..Default::default()
+    }
+}
+
+/// A started container the device shows otherwise.
+fn observed_state(d: &Deviation, device_name: &str) -> ContainerState {
+    let terminated = |reason: &str| ContainerState {
+        terminated: Some(ContainerStateTerminated {
+            reason: Some(reason.into()),
+            message: Some(format!(
+                "container {device_name} is {} on the device",
+                reason.to_lowercase()
+            )),
+            // RouterOS reports no exit codes.
+            exit_code: 0,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    match d {
+        Deviation::Missing => waiting(
+            "ContainerNotFound",
+            Some(format!("container {device_name} not found on the device")),
+        ),
+        Deviation::Unreachable(e) => waiting("ContainerNotFound", Some(e.clone())),
+        Deviation::Listed(state) => match state {
+            DeviceState::Stopped => terminated("Stopped"),
+            DeviceState::Stopping => terminated("Stopping"),
+            DeviceState::Deleting => terminated("Deleting"),
+            DeviceState::Failed => terminated("Error"),
+            DeviceState::Starting => waiting("ContainerStarting", None),
+            DeviceState::Extracting | DeviceState::Settling => waiting("ContainerCreating", None),
+            DeviceState::Running => ContainerState::default(),
+            DeviceState::Other(text) => waiting(text, None),
+        },
+    }
+}
+
+fn waiting(reason: &str, message: Option<String>) -> ContainerState {
+    ContainerState {
+        waiting: Some(ContainerStateWaiting {
+            reason: Some(reason.into()),
+            message,
+        }),
+        ..Default::default()
+    }
+}
+
+/// The address of container 0: what the engine recorded for it, else the IPAM entry of its
+/// veth (NAME-2).
+fn pod_ip(desired: &DesiredPod, network: &str, ipam: &IpamState) -> Option<String> {
+    let pod = &desired.pod;
+    let first = pod.spec.as_ref()?.containers.first()?;
+    if let Some(ip) = desired
+        .containers
+        .get(&first.name)
+        .map(|c| c.ip.clone())
+        .filter(|ip| !ip.is_empty())
+    {
+        return Some(ip);
+    }
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let veth = naming::veth_name(namespace, name, 0);
+    ipam.pools
+        .get(network)?
+        .get(&veth)
+        .map(|a| a.ip.to_string())
+}
+
+#[cfg(test)]
+mod tests;
