@@ -71,7 +71,7 @@ impl Filter {
 #[derive(Args, Clone)]
 pub struct NodeScope {
     /// Only this node's events (`mkube.<node>.>`); default: every node on the stream.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     node: Option<String>,
 }
 

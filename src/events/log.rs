@@ -51,7 +51,7 @@ pub struct LogSettings {
     pub url: String,
     pub stream: String,
     /// The node this handle writes for and reads: only `mkube.<node>.>` of the stream. Empty
-    /// for a reader of the whole stream (the log tools without `--node`).
+    /// on a reader (`connect_reader`) for the whole stream (the log tools without `--node`).
     pub node: String,
     pub replicas: usize,
 }
@@ -127,7 +127,9 @@ impl EventLog {
             .map_err(|e| LogError::Other(format!("connecting to {}: {e}", settings.url)))?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(ACK_TIMEOUT);
-        let filter = (!settings.node.is_empty()).then(|| subject::stream_filter(&settings.node));
+        // A writer always reads only what it writes, whatever its node is called.
+        let whole_stream = !writer && settings.node.is_empty();
+        let filter = (!whole_stream).then(|| subject::stream_filter(&settings.node));
         let log = EventLog {
             inner: Arc::new(Inner {
                 client,
