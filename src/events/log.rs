@@ -9,10 +9,9 @@
 
 use super::record::Record;
 use super::subject;
-use super::subject::SubjectsMerge;
 use crate::metrics::Metrics;
 use async_nats::connection::State;
-use async_nats::jetstream::context::{CreateStreamErrorKind, PublishErrorKind};
+use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::{self, consumer, stream};
 use async_nats::{Client, ConnectOptions, HeaderMap};
 use bytes::Bytes;
@@ -20,8 +19,6 @@ use futures::{Stream, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long the de-duplication window of the stream is: a retry inside it is stored once.
-const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// How long one append waits for the server's acknowledgement.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -212,73 +209,6 @@ impl EventLog {
                 }
             }
         }
-    }
-
-    /// Makes sure the stream exists and holds this node's subjects.
-    pub async fn ensure_stream(&self) -> Result<(), LogError> {
-        self.ensure_stream_for(&self.inner.settings.node).await
-    }
-
-    /// Creates the stream over `mkube.<node>.>`, or adds that subject to an existing stream,
-    /// keeping every other subject and setting (other nodes write there too). A stream
-    /// updated by two nodes at once can lose one's subject (JetStream has no compare-and-set
-    /// on stream updates): each update is read back, and an append that finds no stream
-    /// ensures again, so the loser heals on its next write.
-    pub async fn ensure_stream_for(&self, node: &str) -> Result<(), LogError> {
-        let s = &self.inner.settings;
-        let wanted = subject::stream_filter(node);
-        let config = stream::Config {
-            name: s.stream.clone(),
-            subjects: vec![wanted.clone()],
-            storage: stream::StorageType::File,
-            num_replicas: s.replicas.max(1),
-            duplicate_window: DUPLICATE_WINDOW,
-            allow_direct: true,
-            ..Default::default()
-        };
-        let refused = |e: &dyn std::fmt::Display| {
-            LogError::Other(format!(
-                "stream {} cannot hold {wanted}: {e}; give this node a stream of its own (nats.stream) or fix the stream's subjects",
-                s.stream
-            ))
-        };
-        for _ in 0..5 {
-            let stream = self
-                .inner
-                .js
-                .get_or_create_stream(config.clone())
-                .await
-                .map_err(|e| match e.kind() {
-                    stream_error @ CreateStreamErrorKind::JetStream(_) => refused(&stream_error),
-                    _ => LogError::Unavailable(format!("stream {}: {e}", s.stream)),
-                })?;
-            let mut current = stream.cached_info().config.clone();
-            match subject::merge_subjects(&current.subjects, &wanted) {
-                SubjectsMerge::Covered => return Ok(()),
-                SubjectsMerge::Conflict(other) => {
-                    return Err(refused(&format!("its subject {other} overlaps it")));
-                }
-                SubjectsMerge::Update(subjects) => {
-                    tracing::info!(stream = %s.stream, subject = %wanted, "adding this node's subject to the event stream");
-                    current.subjects = subjects;
-                    self.inner
-                        .js
-                        .update_stream(&current)
-                        .await
-                        .map_err(|e| match e.kind() {
-                            kind @ CreateStreamErrorKind::JetStream(_) => refused(&kind),
-                            _ => {
-                                LogError::Unavailable(format!("updating stream {}: {e}", s.stream))
-                            }
-                        })?;
-                    // Read back on the next turn: another node may have updated it meanwhile.
-                }
-            }
-        }
-        Err(LogError::Unavailable(format!(
-            "stream {}: its subjects keep changing; {wanted} not settled",
-            s.stream
-        )))
     }
 
     /// Appends one encoded envelope. `expected` is the last sequence this writer saw on the

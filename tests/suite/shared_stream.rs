@@ -161,6 +161,40 @@ async fn covered_subjects_are_kept_and_partial_overlaps_are_refused() {
     );
 }
 
+/// Issue 11 item 5: a node whose subject another stream already holds cannot share; it does
+/// not get ready and its log names the conflict and the setting to change.
+#[actix_rt::test]
+async fn a_node_whose_subject_another_stream_holds_refuses_to_start() {
+    let nats = NatsServer::start();
+    let a = node_log(&nats.url(), "a").await;
+    a.jetstream()
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "OTHER".into(),
+            subjects: vec!["mkube.d.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let d = EventLog::connect(settings(&nats.url(), "d"), Metrics::new())
+        .await
+        .unwrap();
+    let err = d.ensure_stream().await.unwrap_err();
+    assert!(matches!(err, LogError::Other(_)), "{err:?}");
+    assert_eq!(stream_subjects(&a).await, ["mkube.a.>"], "nothing changed");
+
+    let dir = tempfile::tempdir().unwrap();
+    let http = common::http();
+    let mk = MkubeProcess::start(dir.path(), "d", &nats.url());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !mk.log_text().contains("cannot hold mkube.d.>") {
+        assert!(Instant::now() < deadline, "{}", mk.log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(mk.log_text().contains("nats.stream"), "{}", mk.log_text());
+    let ready = http.get(mk.url("/readyz")).send().await.unwrap();
+    assert!(!ready.status().is_success(), "d must not be ready");
+}
+
 /// Issue 11 item 5, upgrade: the single `state` object of older versions is loaded only by
 /// the node whose subjects it folded; another node ignores it and replays its own subjects.
 #[actix_rt::test]
