@@ -499,6 +499,10 @@ async fn log_tools_show_every_node_or_one() {
     assert_eq!(subjects.len(), 1);
     assert!(subjects[0].starts_with("mkube.b."));
 
+    let blank = cli(&["replay", "--nats", &url, "--node", ""]);
+    assert!(!blank.status.success());
+    assert!(String::from_utf8_lossy(&blank.stderr).contains("--node"));
+
     // An export whose record is not on an mkube subject: a clear error, nothing imported.
     let bad = dir.path().join("bad.cbor");
     let mut writer = mkube::events::export::ExportWriter::create(&bad, STREAM).unwrap();
