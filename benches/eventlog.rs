@@ -782,7 +782,7 @@ impl Booter {
     async fn delete_snapshot(&self, log: &EventLog) {
         let bucket = SnapshotStore::bucket_name(STREAM);
         if let Ok(store) = log.jetstream().get_object_store(&bucket).await {
-            let _ = store.delete("state").await;
+            let _ = store.delete(SnapshotStore::object_name(NODE)).await;
         }
     }
 

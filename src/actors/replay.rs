@@ -41,12 +41,14 @@ pub struct BootReplay {
     pub fold: Fold,
     /// The sequence the snapshot covered, when one was used.
     pub snapshot_seq: Option<u64>,
-    /// The stream's last sequence when replay began; replay reads exactly up to it.
+    /// The node's last sequence when replay began (its own subjects only, issue 11 item 5);
+    /// replay reads exactly up to it.
     pub target: u64,
     pub duration: Duration,
 }
 
-/// Newest snapshot, then the tail up to the stream's last sequence at boot.
+/// The node's newest snapshot, then the tail of its own subjects up to its last sequence at
+/// boot. Other nodes' records on a shared stream are never read (see `EventLog`).
 pub async fn boot_replay(
     log: &EventLog,
     snapshots: &SnapshotStore,
@@ -55,7 +57,8 @@ pub async fn boot_replay(
     let target = log.last_sequence().await?;
     let snapshot = snapshots.load::<ClusterState>().await?;
     let snapshot = match snapshot {
-        // A snapshot ahead of the stream belongs to a stream that was lost and re-created.
+        // A snapshot ahead of the node's records belongs to a stream that was lost and
+        // re-created.
         Some(s) if s.last_seq > target => {
             tracing::warn!(
                 snapshot_seq = s.last_seq,

@@ -1,5 +1,6 @@
-//! The snapshotter follows the log in stream order, folds its own copy of `ClusterState`, and
-//! writes a snapshot every N events and on request (clean shutdown). Following the stream,
+//! The snapshotter follows the node's log in stream order, folds its own copy of
+//! `ClusterState`, and writes the node's snapshot every N events and on request (clean
+//! shutdown). Following the stream,
 //! rather than collecting from actors, makes every snapshot exactly the fold up to a sequence.
 
 use super::cluster::Fold;
@@ -27,7 +28,7 @@ impl Snapshotter {
         Snapshotter { tx }
     }
 
-    /// Catches up to the stream's current last sequence and writes a snapshot; returns the
+    /// Catches up to the node's current last sequence and writes a snapshot; returns the
     /// sequence it covers.
     pub async fn flush(&self) -> Result<u64, LogError> {
         let (reply, answer) = oneshot::channel();
@@ -80,7 +81,7 @@ async fn run(
     }
 }
 
-/// Folds everything up to the stream's current last sequence with a fresh bounded reader, so a
+/// Folds everything up to the node's current last sequence with a fresh bounded reader, so a
 /// flush never waits on the follower. The follower then skips what was folded here.
 async fn catch_up(log: &EventLog, fold: &mut Fold) -> Result<(), LogError> {
     let target = log.last_sequence().await?;

@@ -1,4 +1,7 @@
-//! `replay`, `export`, `import`, `events`: reading and moving the log, for debugging.
+//! `replay`, `export`, `import`, `events`: reading and moving the log, for debugging. A stream
+//! may hold several nodes' events (issue 11 item 5): by default the tools show every node's,
+//! each event with its subject (and so its node), and `replay` prints one state per node;
+//! `--node` narrows them to one node's subjects.
 
 use super::print::Printer;
 use super::{Format, NatsSource};
@@ -11,6 +14,7 @@ use mkube::events::export::{ExportWriter, read_file};
 use mkube::events::log::{EventLog, LogError, LogSettings};
 use mkube::events::{Area, Record, subject};
 use mkube::metrics::Metrics;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -22,6 +26,8 @@ pub struct ReplayArgs {
     file: Option<PathBuf>,
     #[command(flatten)]
     filter: Filter,
+    #[command(flatten)]
+    scope: NodeScope,
     /// Stop after this stream sequence.
     #[arg(long)]
     until_seq: Option<u64>,
@@ -61,10 +67,28 @@ impl Filter {
     }
 }
 
+/// Which node's events a tool reads.
+#[derive(Args, Clone)]
+pub struct NodeScope {
+    /// Only this node's events (`mkube.<node>.>`); default: every node on the stream.
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    node: Option<String>,
+}
+
+impl NodeScope {
+    fn holds(&self, record: &Record) -> bool {
+        self.node
+            .as_deref()
+            .is_none_or(|n| subject::matches(&subject::stream_filter(n), &record.subject))
+    }
+}
+
 #[derive(Args)]
 pub struct ExportArgs {
     #[command(flatten)]
     source: NatsSource,
+    #[command(flatten)]
+    scope: NodeScope,
     /// File to write.
     #[arg(long)]
     out: PathBuf,
@@ -90,14 +114,16 @@ pub struct EventsArgs {
     from_seq: Option<u64>,
     #[command(flatten)]
     filter: Filter,
+    #[command(flatten)]
+    scope: NodeScope,
 }
 
-/// Connects for reading; the node is not needed to read a stream by name.
-async fn open(source: &NatsSource) -> anyhow::Result<EventLog> {
+/// Connects for reading the whole stream, or only the node's subjects when `--node` is given.
+async fn open(source: &NatsSource, scope: &NodeScope) -> anyhow::Result<EventLog> {
     let settings = LogSettings {
         url: source.nats.clone(),
         stream: source.stream.clone(),
-        node: String::new(),
+        node: scope.node.clone().unwrap_or_default(),
         replicas: 1,
     };
     let log = EventLog::connect_reader(settings, Metrics::new()).await?;
@@ -118,12 +144,20 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
         match &args.file {
             Some(path) => {
                 let (_, records) = read_file(path)?;
-                Box::pin(futures::stream::iter(records.into_iter().map(Ok)))
+                let scope = args.scope.clone();
+                let records = records.into_iter().filter(move |r| scope.holds(r));
+                Box::pin(futures::stream::iter(records.map(Ok)))
             }
-            None => Box::pin(open(&args.source).await?.read(1, until_seq).await?),
+            None => Box::pin(
+                open(&args.source, &args.scope)
+                    .await?
+                    .read(1, until_seq)
+                    .await?,
+            ),
         };
     let mut printer = Printer::new(args.filter.format, false);
-    let mut fold = Fold::default();
+    // One fold per node: each node's state is the fold of its own subjects only.
+    let mut folds: BTreeMap<String, Fold> = BTreeMap::new();
     futures::pin_mut!(records);
     while let Some(record) = records.next().await {
         let record = record?;
@@ -131,19 +165,26 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
         if record.seq > until_seq || past_time {
             break;
         }
-        let decoded = fold.record(&record);
+        let node = subject::node_of(&record.subject).unwrap_or_default();
+        let decoded = folds.entry(node).or_default().record(&record);
         if args.filter.shows(&record) {
             printer.event(&record, &decoded);
         }
     }
-    if !args.no_state {
-        printer.state(&fold);
+    if args.no_state {
+        return Ok(());
+    }
+    if folds.is_empty() {
+        folds.insert(args.scope.node.clone().unwrap_or_default(), Fold::default());
+    }
+    for (node, fold) in &folds {
+        printer.state(node, fold);
     }
     Ok(())
 }
 
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
-    let log = open(&args.source).await?;
+    let log = open(&args.source, &args.scope).await?;
     let last = log.last_sequence().await?;
     let mut writer = ExportWriter::create(&args.out, &args.source.stream)?;
     let records = log.read(1, last).await?;
@@ -161,20 +202,33 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
 
 pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let (header, records) = read_file(&args.file)?;
-    let Some(first) = records.first() else {
+    if records.is_empty() {
         bail!("{} holds no events", args.file.display());
-    };
-    // The stream must cover the node the records were written by.
-    let node_token = first.subject.split('.').nth(1).unwrap_or_default();
-    let node = subject::unescape_token(node_token).unwrap_or_default();
+    }
+    // The stream must cover every node the records were written by.
+    let mut nodes = BTreeSet::new();
+    for record in &records {
+        let Some(node) = subject::node_of(&record.subject) else {
+            bail!(
+                "{}: record {} has subject {:?}, not mkube.<node>.<area>…",
+                args.file.display(),
+                record.seq,
+                record.subject
+            );
+        };
+        nodes.insert(node);
+    }
+    // A whole-stream handle: the emptiness check below is about every node's events.
     let settings = LogSettings {
         url: args.source.nats.clone(),
         stream: args.source.stream.clone(),
-        node,
+        node: String::new(),
         replicas: 1,
     };
-    let log = EventLog::connect(settings, Metrics::new()).await?;
-    log.ensure_stream().await?;
+    let log = EventLog::connect_reader(settings, Metrics::new()).await?;
+    for node in &nodes {
+        log.ensure_stream_for(node).await?;
+    }
     let existing = log.last_sequence().await?;
     if existing > 0 {
         bail!(
@@ -210,7 +264,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
 }
 
 pub async fn events(args: EventsArgs) -> anyhow::Result<()> {
-    let log = open(&args.source).await?;
+    let log = open(&args.source, &args.scope).await?;
     let mut printer = Printer::new(args.filter.format, args.follow);
     let last = log.last_sequence().await?;
     let from = args

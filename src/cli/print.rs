@@ -64,11 +64,13 @@ impl Printer {
         }
     }
 
-    pub fn state(&mut self, fold: &Fold) {
+    /// The state one node's events fold to.
+    pub fn state(&mut self, node: &str, fold: &Fold) {
         let state = serde_json::to_value(&fold.state).unwrap_or_default();
         match self.format {
             Format::Json => {
                 let line = json!({
+                    "node": node,
                     "lastSeq": fold.last_seq,
                     "undecodable": fold.undecodable.iter().map(|e| e.seq).collect::<Vec<_>>(),
                     "state": state,
@@ -76,7 +78,11 @@ impl Printer {
                 let _ = writeln!(self.out, "{line}");
             }
             Format::Table => {
-                let _ = writeln!(self.out, "\nstate at sequence {}:", fold.last_seq);
+                let _ = writeln!(
+                    self.out,
+                    "\nstate at sequence {} of node {node:?}:",
+                    fold.last_seq
+                );
                 if let Some(actors) = state.as_object() {
                     for (actor, slice) in actors {
                         let _ = writeln!(self.out, "[{actor}]");

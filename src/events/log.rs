@@ -1,21 +1,24 @@
-//! The event log on JetStream: one stream (`MKUBE_EVENTS` by default) over `mkube.<node>.>`,
-//! file storage. Appends are durable (the server's ack is awaited), carry a `Nats-Msg-Id` so a
-//! retried append is stored once, and the expected last sequence of their subject so two
-//! writers cannot both win.
+//! The event log on JetStream: one stream (`MKUBE_EVENTS` by default), file storage, holding
+//! `mkube.<node>.>` of every node that writes to it. Appends are durable (the server's ack is
+//! awaited), carry a `Nats-Msg-Id` so a retried append is stored once, and the expected last
+//! sequence of their subject so two writers cannot both win.
+//!
+//! Several nodes may share one stream (issue 11 item 5): a node's handle reads only its own
+//! subjects, so it never folds, serves or follows another node's events. Sequences stay the
+//! stream's: a node's records are monotonic, with gaps where other nodes wrote.
 
 use super::record::Record;
 use super::subject;
 use crate::metrics::Metrics;
 use async_nats::connection::State;
-use async_nats::jetstream::{self, consumer, context::PublishErrorKind, stream};
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::{self, consumer, stream};
 use async_nats::{Client, ConnectOptions, HeaderMap};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long the de-duplication window of the stream is: a retry inside it is stored once.
-const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// How long one append waits for the server's acknowledgement.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -44,6 +47,8 @@ pub enum LogError {
 pub struct LogSettings {
     pub url: String,
     pub stream: String,
+    /// The node this handle writes for and reads: only `mkube.<node>.>` of the stream. Empty
+    /// on a reader (`connect_reader`) for the whole stream (the log tools without `--node`).
     pub node: String,
     pub replicas: usize,
 }
@@ -68,6 +73,8 @@ struct Inner {
     metrics: Metrics,
     /// Writers create the stream (and re-create it after a reconnect); readers never do.
     writer: bool,
+    /// What every read is filtered to: the node's subjects, or `None` for the whole stream.
+    filter: Option<String>,
 }
 
 impl EventLog {
@@ -117,6 +124,9 @@ impl EventLog {
             .map_err(|e| LogError::Other(format!("connecting to {}: {e}", settings.url)))?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(ACK_TIMEOUT);
+        // A writer always reads only what it writes, whatever its node is called.
+        let whole_stream = !writer && settings.node.is_empty();
+        let filter = (!whole_stream).then(|| subject::stream_filter(&settings.node));
         let log = EventLog {
             inner: Arc::new(Inner {
                 client,
@@ -124,6 +134,7 @@ impl EventLog {
                 settings,
                 metrics,
                 writer,
+                filter,
             }),
         };
         let watcher = log.clone();
@@ -175,39 +186,29 @@ impl EventLog {
         self.inner.client.connection_state() == State::Connected
     }
 
-    /// Waits until the server answers and the stream exists, retrying with back-off.
+    /// Waits until the server answers and the stream holds this node's subjects, retrying
+    /// with back-off. A stream that cannot take them (a conflict only an operator can settle)
+    /// is logged as an error on every try, naming the conflict.
     pub async fn wait_ready(&self) {
         let mut delay = Duration::from_millis(100);
         loop {
             match self.ensure_stream().await {
                 Ok(()) => return,
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "event log not ready");
+                    let retry_in_ms = delay.as_millis() as u64;
+                    match e {
+                        LogError::Unavailable(_) => {
+                            tracing::warn!(error = %e, retry_in_ms, "event log not ready")
+                        }
+                        LogError::Other(_) => {
+                            tracing::error!(error = %e, retry_in_ms, "event log refused")
+                        }
+                    }
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
         }
-    }
-
-    /// Creates the stream, or brings an existing one to the configured shape.
-    pub async fn ensure_stream(&self) -> Result<(), LogError> {
-        let s = &self.inner.settings;
-        let config = stream::Config {
-            name: s.stream.clone(),
-            subjects: vec![subject::stream_filter(&s.node)],
-            storage: stream::StorageType::File,
-            num_replicas: s.replicas.max(1),
-            duplicate_window: DUPLICATE_WINDOW,
-            allow_direct: true,
-            ..Default::default()
-        };
-        self.inner
-            .js
-            .get_or_create_stream(config)
-            .await
-            .map(|_| ())
-            .map_err(|e| LogError::Unavailable(format!("stream {}: {e}", s.stream)))
     }
 
     /// Appends one encoded envelope. `expected` is the last sequence this writer saw on the
@@ -295,8 +296,27 @@ impl EventLog {
         (id.as_str() == msg_id).then_some(last.sequence)
     }
 
-    /// The stream's last sequence right now (0 when empty).
+    /// The sequence of the last record this handle reads right now: the last of its node's
+    /// subjects, or of the whole stream for a whole-stream reader (0 when there is none).
     pub async fn last_sequence(&self) -> Result<u64, LogError> {
+        let Some(filter) = &self.inner.filter else {
+            return self.stream_last_sequence().await;
+        };
+        let stream = self.stream().await?;
+        match stream
+            .raw_message_builder()
+            .last_by_subject(filter.as_str())
+            .send()
+            .await
+        {
+            Ok(msg) => Ok(msg.sequence),
+            Err(e) if e.kind() == stream::RawMessageErrorKind::NoMessageFound => Ok(0),
+            Err(e) => Err(LogError::Unavailable(format!("reading {filter}: {e}"))),
+        }
+    }
+
+    /// The stream's last sequence right now, whoever wrote it (0 when empty).
+    pub async fn stream_last_sequence(&self) -> Result<u64, LogError> {
         let stream = self.stream().await?;
         let info = stream
             .get_info()
@@ -335,8 +355,8 @@ impl EventLog {
             .map_err(|e| LogError::Unavailable(format!("stream {name}: {e}")))
     }
 
-    /// Reads records with `from <= seq <= until` in order (an `until` past the end reads to
-    /// the stream's last sequence as of this call), then ends.
+    /// Reads this handle's records with `from <= seq <= until` in order (an `until` past the
+    /// end reads to its last sequence as of this call), then ends.
     pub async fn read(
         &self,
         from: u64,
@@ -352,7 +372,8 @@ impl EventLog {
         Ok(records_of(messages, until))
     }
 
-    /// Follows the stream from `from` forever, in order, without gaps or repeats. The reader
+    /// Follows this handle's records from `from` forever, in order, without repeats or missed
+    /// records (a node's sequences have gaps where other nodes wrote). The reader
     /// survives NATS restarts: when it fails, or sits idle while the stream has moved past it
     /// (a consumer lost with the server), it is re-created from the next sequence.
     pub fn follow(&self, from: u64) -> impl Stream<Item = Record> + use<> {
@@ -375,6 +396,7 @@ impl EventLog {
                 deliver_policy: consumer::DeliverPolicy::ByStartSequence {
                     start_sequence: from,
                 },
+                filter_subject: self.inner.filter.clone().unwrap_or_default(),
                 ..Default::default()
             })
             .await
@@ -514,7 +536,8 @@ fn records_of(
                     stored: info.published,
                     data: msg.payload.clone(),
                 };
-                // `pending` counts what the reader has not delivered yet: 0 means the bounded read is done.
+                // `pending` counts what the reader has not delivered yet (of its filter, so other
+                // nodes' records never keep it waiting): 0 means the bounded read is done.
                 let drained = until != u64::MAX && info.pending == 0;
                 let next = if seq >= until || drained {
                     None

@@ -2,6 +2,7 @@
 //! snapshots and the portable export format. Nothing here decides anything.
 
 pub mod catalogue;
+mod ensure;
 pub mod envelope;
 pub mod export;
 pub mod log;

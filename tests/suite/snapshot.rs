@@ -257,7 +257,11 @@ async fn a_broken_or_foreign_snapshot_falls_back_to_full_replay() {
         .get_object_store(SnapshotStore::bucket_name("MKUBE_EVENTS"))
         .await
         .unwrap();
-    bucket.put("state", &mut &b"not cbor"[..]).await.unwrap();
+    let object = SnapshotStore::object_name(cluster::NODE);
+    bucket
+        .put(object.as_str(), &mut &b"not cbor"[..])
+        .await
+        .unwrap();
     let r = boot_replay(&log, &store).await.unwrap();
     assert_eq!(r.snapshot_seq, None);
     assert!(r.fold.state.veths.veths.contains_key("v"));
