@@ -32,6 +32,7 @@ mod nats_outage;
 mod pods_configmaps;
 mod pods_crash;
 mod pods_engine;
+mod pods_env;
 mod pods_lifecycle;
 mod pods_repair;
 mod pods_rollout;

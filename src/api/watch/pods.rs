@@ -17,7 +17,7 @@ use crate::api::params::ListParams;
 use crate::api::pod_view::{PodsView, cluster, pods_view, render};
 use crate::api::version::ResourceVersion;
 use crate::api::{ApiState, pod_table, pods, table};
-use crate::events::catalogue::{PodSource, PodsEvent};
+use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
 use crate::events::{Event, Record};
 use actix_web::{HttpRequest, web};
 use k8s_openapi::api::core::v1::Pod;
@@ -144,6 +144,10 @@ impl PodWatch {
                 Arc::make_mut(&mut self.view.ipam).apply(&e);
                 return out;
             }
+            Event::Lifecycle(e) => {
+                out.extend(self.lifecycle(record, &e));
+                return out;
+            }
             Event::Pods(e) => e,
             _ => return out,
         };
@@ -196,6 +200,35 @@ impl PodWatch {
             out.push(line(kind, &pod_object(&pod, self.as_table, version)));
         }
         out
+    }
+
+    /// A unit's restart count or failure is part of its pod's status: `MODIFIED`.
+    fn lifecycle(&mut self, record: &Record, event: &LifecycleEvent) -> Vec<web::Bytes> {
+        let key = match event {
+            LifecycleEvent::UnitRegistered { pod, .. }
+            | LifecycleEvent::UnitRecreating { pod, .. } => pod.clone(),
+            other => match self.view.pods.units.get(other.unit()) {
+                Some(unit) => unit.pod.clone(),
+                None => return Vec::new(),
+            },
+        };
+        // Resuming: what the view folded already is not folded twice.
+        let folded = self.view.seqs.get(&record.subject).copied().unwrap_or(0);
+        if record.seq > folded {
+            Arc::make_mut(&mut self.view.pods).apply_lifecycle(event);
+        }
+        let Some(desired) = self.view.pods.pods.get(&key) else {
+            return Vec::new();
+        };
+        let version = ResourceVersion {
+            seq: record.seq,
+            generation: self.sent,
+        };
+        let pod = self.render(&key, desired, version);
+        if !self.selected(&pod) {
+            return Vec::new();
+        }
+        vec![line("MODIFIED", &pod_object(&pod, self.as_table, version))]
     }
 
     fn input(&mut self, input: Input) -> Vec<web::Bytes> {

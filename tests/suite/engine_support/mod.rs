@@ -30,8 +30,13 @@ pub struct Env {
 }
 
 pub async fn env() -> Env {
+    env_on(Profile::default()).await
+}
+
+/// [`env`] against a simulator of another RouterOS version (routeros-rest §1.12).
+pub async fn env_on(profile: Profile) -> Env {
     let nats = NatsServer::start();
-    let h = Harness::start(Profile::default()).await;
+    let h = Harness::start(profile).await;
     h.seed(json!({"bridges": ["t", "u"]})).await;
     h.tarball("app", "v1");
     let cfg = config(&nats.url(), &h.sim.rest_url());
