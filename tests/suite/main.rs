@@ -28,6 +28,7 @@ mod kubectl;
 mod log;
 mod microdns_client;
 mod microdns_sim;
+mod microdns_toml_shape;
 mod nats_outage;
 mod pods_configmaps;
 mod pods_crash;
