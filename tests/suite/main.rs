@@ -16,6 +16,7 @@ mod api_input;
 mod boot;
 mod cli;
 mod config_load;
+mod dns_api_key;
 mod dns_cli;
 mod dns_pods;
 mod events_codec;

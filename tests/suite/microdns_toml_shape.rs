@@ -194,11 +194,10 @@ fn rose1_microdns_toml_holds_only_keys_microdns_reads() {
         );
         assert_eq!(v4.listen_ports, [67]);
         assert!(v4.pools.iter().all(|p| p.lease_time_secs.is_some()));
-        assert!(
-            v4.pools.iter().all(|p| !p.range_start.is_empty()
-                && !p.subnet.is_empty()
-                && !p.gateway.is_empty())
-        );
+        assert!(v4.pools.iter().all(|p| !p.range_start.is_empty()
+            && !p.range_end.is_empty()
+            && !p.subnet.is_empty()
+            && !p.gateway.is_empty()));
         let pxe = v4.pools.iter().find(|p| p.next_server.is_some());
         if let Some(p) = pxe.filter(|p| p.boot_file.is_some()) {
             assert!(p.ipxe_boot_url.is_some());
