@@ -18,6 +18,7 @@ mod cli;
 mod config_load;
 mod dns_api_key;
 mod dns_cli;
+mod dns_namespaces;
 mod dns_pods;
 mod events_codec;
 mod generated_configmaps;
