@@ -6,6 +6,7 @@
 use crate::common::cluster;
 use crate::dns_pods::{a_records, dns_env, ip_list};
 use crate::engine_support::*;
+use mkube::actors::dns::validate::Validate;
 use mkube::config::generated::generated_config_maps;
 use mkube::config::{ApiKey, from_yaml_str};
 use mkube::microdns::{MicrodnsClient, MicrodnsError};
@@ -74,6 +75,20 @@ async fn with_the_key_file_names_are_registered() {
     assert!(requests.iter().all(|r| r.status != 401));
     // The other network has no key file: nothing is sent there.
     assert!(e.u.requests().iter().all(|r| !r.api_key_sent));
+    // R12's validation reads the zone with the key too.
+    let checks = c
+        .dns
+        .send(Validate {
+            pods: std::sync::Arc::new(pods_state(&c).await),
+        })
+        .await
+        .unwrap();
+    let reachable = checks
+        .iter()
+        .find(|c| c.name == "zone/t/reachable")
+        .unwrap();
+    assert_eq!(reachable.status, "pass", "{reachable:?}");
+    assert!(e.t.requests().iter().all(|r| r.api_key_sent));
 
     let cfg = &e.env.cfg;
     assert!(!format!("{cfg:?}").contains(KEY));
