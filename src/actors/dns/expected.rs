@@ -80,10 +80,7 @@ pub fn expected_zones(config: &Config, pods: &PodsState) -> Vec<ZoneWant> {
         .map(|n| ZoneWant::empty(n, None))
         .collect();
     for desired in pods.pods.values() {
-        let heads: Vec<ZoneWant> = pod_zones(config, &desired.pod)
-            .into_iter()
-            .filter(|z| config.network_named(&z.network).is_some_and(is_managed))
-            .collect();
+        let heads = managed_pod_zones(config, &desired.pod);
         if heads.is_empty() {
             continue;
         }
@@ -149,6 +146,14 @@ pub fn pod_zones(config: &Config, pod: &Pod) -> Vec<ZoneWant> {
         out.push(extra);
     }
     out
+}
+
+/// [`pod_zones`] that mkube maintains (never an `externalDNS` network's, R13).
+pub fn managed_pod_zones(config: &Config, pod: &Pod) -> Vec<ZoneWant> {
+    pod_zones(config, pod)
+        .into_iter()
+        .filter(|z| config.network_named(&z.network).is_some_and(is_managed))
+        .collect()
 }
 
 /// A label that can prefix a zone name: `a-z`, `0-9` and `-`, 1 to 63 characters, no

@@ -5,13 +5,12 @@
 //! (an unreachable endpoint, a zone not bootstrapped yet).
 
 use super::DnsActor;
-use super::expected::{ZoneWant, is_managed, pod_records, pod_zones};
-use super::sync::{bind_zone, registered_in};
+use super::expected::{ZoneWant, managed_pod_zones, pod_records};
+use super::sync::{Registered, bind_zone, recorded_id, registered_in};
 use crate::actors::pods::state::DesiredPod;
 use crate::events::catalogue::DnsEvent;
 use crate::microdns::{MicrodnsClient, MicrodnsError};
 use actix::prelude::*;
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 /// Register the pod, container and alias names of a pod whose containers have addresses.
@@ -31,9 +30,6 @@ pub struct DeregisterPod {
     pub correlation: String,
 }
 
-/// name → address → record id mkube registered in one zone.
-type Registered = BTreeMap<String, BTreeMap<Ipv4Addr, String>>;
-
 /// A record to delete: (name, address, record id).
 type Doomed = (String, Ipv4Addr, String);
 
@@ -48,23 +44,11 @@ struct Target {
 /// was bound on the endpoint the config names.
 fn targets(act: &DnsActor, pod: &DesiredPod) -> Vec<Target> {
     let state = &act.state;
-    pod_zones(&act.config, &pod.pod)
+    managed_pod_zones(&act.config, &pod.pod)
         .into_iter()
-        .filter(|z| act.config.network_named(&z.network).is_some_and(is_managed))
         .map(|want| {
-            let zone_id = match &want.namespace {
-                None => state
-                    .zones
-                    .get(&want.network)
-                    .filter(|z| z.endpoint == want.endpoint && z.zone == want.zone)
-                    .map(|z| z.zone_id.clone()),
-                Some(_) => state
-                    .namespace_zones
-                    .get(&want.zone)
-                    .filter(|z| z.endpoint == want.endpoint)
-                    .map(|z| z.zone_id.clone()),
-            };
-            let registered = registered_in(&act.state, &want.zone);
+            let zone_id = recorded_id(state, &want).cloned();
+            let registered = registered_in(state, &want.zone);
             Target {
                 want,
                 zone_id,

@@ -162,7 +162,7 @@ fn report_of(want: &ZoneWant) -> ZoneReport {
 }
 
 /// How the pass gets a zone's id.
-pub(super) enum ZoneId {
+enum ZoneId {
     /// Bootstrapped by this process and still as configured: used as is; a 404 (a server
     /// that restarted empty) bootstraps again.
     Known(String),
@@ -176,11 +176,10 @@ pub(super) enum ZoneId {
 /// (network, zone) pairs this process bound since boot.
 pub(super) type Bootstrapped = HashSet<(String, String)>;
 
-/// The zone id to use without asking: only after this process bootstrapped the zone once
-/// (every boot re-checks, so a stale persisted endpoint or id is corrected) and only while
-/// the recorded endpoint and zone still match the config.
-pub(super) fn zone_id(state: &DnsState, want: &ZoneWant, bootstrapped: &Bootstrapped) -> ZoneId {
-    let recorded = match &want.namespace {
+/// The id the log holds for `want`'s zone, while the recorded endpoint and zone still match
+/// the config.
+pub(super) fn recorded_id<'a>(state: &'a DnsState, want: &ZoneWant) -> Option<&'a String> {
+    match &want.namespace {
         None => state
             .zones
             .get(&want.network)
@@ -191,8 +190,13 @@ pub(super) fn zone_id(state: &DnsState, want: &ZoneWant, bootstrapped: &Bootstra
             .get(&want.zone)
             .filter(|z| z.endpoint == want.endpoint && &z.namespace == ns)
             .map(|z| &z.zone_id),
-    };
-    match recorded {
+    }
+}
+
+/// The zone id to use without asking: only after this process bootstrapped the zone once
+/// (every boot re-checks, so a stale persisted endpoint or id is corrected).
+fn zone_id(state: &DnsState, want: &ZoneWant, bootstrapped: &Bootstrapped) -> ZoneId {
+    match recorded_id(state, want) {
         Some(id) if bootstrapped.contains(&(want.network.clone(), want.zone.clone())) => {
             ZoneId::Known(id.clone())
         }
@@ -223,12 +227,12 @@ fn retired_zones(config: &Config, state: &DnsState, wants: &[ZoneWant]) -> Vec<(
         .collect()
 }
 
-/// name → address → record id mkube registered in `zone`.
-pub(super) fn registered_in(
-    state: &DnsState,
-    zone: &str,
-) -> BTreeMap<String, BTreeMap<Ipv4Addr, String>> {
-    let mut out: BTreeMap<String, BTreeMap<Ipv4Addr, String>> = BTreeMap::new();
+/// name → address → record id mkube registered in one zone.
+pub(super) type Registered = BTreeMap<String, BTreeMap<Ipv4Addr, String>>;
+
+/// What mkube registered in `zone`.
+pub(super) fn registered_in(state: &DnsState, zone: &str) -> Registered {
+    let mut out = Registered::new();
     for (name, ips) in state.records.get(zone).into_iter().flatten() {
         for (ip, rec) in ips {
             if let Ok(ip) = ip.parse() {
@@ -253,7 +257,7 @@ async fn sync_zone(
     client: &MicrodnsClient,
     want: &ZoneWant,
     id: ZoneId,
-    registered: &BTreeMap<String, BTreeMap<Ipv4Addr, String>>,
+    registered: &Registered,
 ) -> ZoneOutcome {
     let mut outcome = ZoneOutcome {
         report: report_of(want),
