@@ -12,6 +12,7 @@
 //! # Ok::<(), mkube::config::ConfigError>(())
 //! ```
 
+mod api_key;
 mod error;
 pub mod generated;
 mod load;
@@ -20,6 +21,7 @@ mod network;
 mod schema;
 mod validate;
 
+pub use api_key::{ApiKey, read_api_key};
 pub use error::{ConfigError, Problem};
 pub use load::{Loaded, from_yaml_str, load};
 pub use manifest::{Manifest, load_manifest, parse_manifest};

@@ -168,7 +168,10 @@ pub async fn boot(
     .start();
     let mut dns = DnsActor::new(journal(DnsActor::NAME, DnsActor::AREAS), state.dns);
     match crate::microdns::MicrodnsClient::new() {
-        Ok(client) => dns = dns.with_client(Arc::new(config.clone()), client),
+        Ok(client) => {
+            let client = client.with_api_keys(config.microdns_api_keys());
+            dns = dns.with_client(Arc::new(config.clone()), client)
+        }
         Err(e) => tracing::error!(error = %e, "no microdns client; DNS records are not maintained"),
     }
     let dns = dns.start();

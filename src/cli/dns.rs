@@ -62,7 +62,7 @@ async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     let cfg = load_config(&args.config)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let client = MicrodnsClient::new()?;
+    let client = MicrodnsClient::new()?.with_api_keys(cfg.microdns_api_keys());
     let mut failed = Vec::new();
     let mut any = false;
     for net in cfg.networks.iter().filter(|n| !n.dns.endpoint.is_empty()) {
@@ -121,7 +121,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     }
 
     let endpoint = &net.dns.endpoint;
-    let client = MicrodnsClient::new()?;
+    let client = MicrodnsClient::new()?.with_api_keys(cfg.microdns_api_keys());
     let zone_id = client.ensure_zone(endpoint, zone).await?;
     let mut existing: Vec<Record> = client.list_records(endpoint, &zone_id).await?;
     let (mut created, mut present, mut failed) = (0, 0, 0);

@@ -78,6 +78,13 @@ fn finish(
     }
     config.nats.replicas = config.nats.replicas.max(1);
     config.validate(origin)?;
+    let problems = config.read_api_keys();
+    if !problems.is_empty() {
+        return Err(ConfigError::Invalid {
+            origin: origin.to_string(),
+            problems,
+        });
+    }
     Ok(Loaded { config, warnings })
 }
 

@@ -6,6 +6,8 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+use super::api_key::ApiKey;
+
 /// One container network: a RouterOS bridge, an IPAM pool and a DNS zone.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -39,6 +41,19 @@ pub struct DnsConfig {
     pub server: String,
     pub static_records: Vec<StaticRecord>,
     pub dhcp: DhcpConfig,
+    /// File holding the microdns REST API key (`api.rest.api_key` on the server), sent as
+    /// `X-API-Key`; empty = the server runs without a key.
+    pub api_key_file: String,
+    /// The key read from `api_key_file` at load; never serialised.
+    #[serde(skip)]
+    pub api_key: Option<ApiKey>,
+}
+
+impl DnsConfig {
+    /// `endpoint` as the microdns client uses it: trimmed, without a trailing slash.
+    pub fn endpoint_base(&self) -> &str {
+        self.endpoint.trim().trim_end_matches('/')
+    }
 }
 
 /// A fixed A record in the network's zone (TTL 300).
@@ -132,7 +147,7 @@ impl Network {
                     name: "rose1".into(),
                     ip: "192.168.200.1".into(),
                 }],
-                dhcp: DhcpConfig::default(),
+                ..DnsConfig::default()
             },
             ..Network::default()
         }

@@ -74,6 +74,33 @@ fn check_networks(networks: &[Network], out: &mut Vec<Problem>) {
         }
         check_network(&at, net, networks, out);
     }
+    check_api_key_files(networks, out);
+}
+
+/// One microdns instance has one API key: networks naming the same endpoint must name the
+/// same key file (the client picks the key by endpoint).
+fn check_api_key_files(networks: &[Network], out: &mut Vec<Problem>) {
+    let mut first: HashMap<&str, (usize, &str)> = HashMap::new();
+    for (i, net) in networks.iter().enumerate() {
+        let endpoint = net.dns.endpoint_base();
+        if endpoint.is_empty() {
+            continue;
+        }
+        let file = net.dns.api_key_file.trim();
+        match first.get(endpoint) {
+            Some((j, other)) if *other != file => out.push(Problem::new(
+                format!("networks[{i}].dns.apiKeyFile"),
+                format!(
+                    "networks[{j}] names the same microdns endpoint {endpoint} with {}; one endpoint has one key",
+                    if other.is_empty() { "no key file".to_string() } else { format!("key file {other:?}") }
+                ),
+            )),
+            Some(_) => {}
+            None => {
+                first.insert(endpoint, (i, file));
+            }
+        }
+    }
 }
 
 fn check_network(at: &str, net: &Network, all: &[Network], out: &mut Vec<Problem>) {

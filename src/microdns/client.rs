@@ -1,15 +1,21 @@
 //! The HTTP side (R1): one client per process, cheap to clone, 3 s per request, no retries.
 //! Endpoints are base URLs without a trailing slash; every path is `<endpoint>/api/v1/...`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::error::MicrodnsError;
 use super::types::{Record, RecordData, Zone};
+use crate::config::ApiKey;
+
+/// The header microdns reads its API key from (`api.rest.api_key` on the server).
+const API_KEY_HEADER: &str = "X-API-Key";
 
 /// Overall limit for one request: connect, headers and body (R1). Each page has its own.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
@@ -25,6 +31,8 @@ const MAX_PAGES: usize = 1000;
 #[derive(Clone)]
 pub struct MicrodnsClient {
     http: reqwest::Client,
+    /// endpoint (no trailing slash) → its API key (issue 11 item 8).
+    api_keys: Arc<HashMap<String, ApiKey>>,
 }
 
 impl MicrodnsClient {
@@ -42,7 +50,19 @@ impl MicrodnsClient {
             .no_proxy()
             .build()
             .map_err(|e| MicrodnsError::Config(format!("http client: {e}")))?;
-        Ok(Self { http })
+        Ok(Self {
+            http,
+            api_keys: Arc::default(),
+        })
+    }
+
+    /// Sends each endpoint's key as `X-API-Key` on every call to it (zones, records, health).
+    pub fn with_api_keys(mut self, keys: impl IntoIterator<Item = (String, ApiKey)>) -> Self {
+        let keys = keys
+            .into_iter()
+            .map(|(endpoint, key)| (base(&endpoint).to_string(), key));
+        self.api_keys = Arc::new(keys.collect());
+        self
     }
 
     /// Every zone on the instance, paged with `limit=1000` until a short page.
@@ -224,14 +244,22 @@ impl MicrodnsClient {
         body: Option<&Value>,
         timeout: Option<Duration>,
     ) -> Result<(StatusCode, bytes::Bytes), MicrodnsError> {
-        let base = endpoint.trim_end_matches('/');
+        let base = base(endpoint);
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(MicrodnsError::Config(format!(
                 "bad endpoint {endpoint:?}: want http://host:port"
             )));
         }
         let url = format!("{base}/api/v1{path}");
-        let mut req = self.http.request(method, &url);
+        let key = self.api_keys.get(base);
+        let mut req = self.http.request(method.clone(), &url);
+        if let Some(key) = key {
+            // Sensitive: reqwest and hyper print it as "Sensitive" in any Debug output.
+            let mut value = HeaderValue::from_str(key.expose())
+                .map_err(|_| MicrodnsError::Config("the API key is not a valid header".into()))?;
+            value.set_sensitive(true);
+            req = req.header(API_KEY_HEADER, value);
+        }
         if !query.is_empty() {
             req = req.query(query);
         }
@@ -249,8 +277,20 @@ impl MicrodnsClient {
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(transport)?;
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(MicrodnsError::Unauthorized {
+                endpoint: endpoint.to_string(),
+                request: format!("{method} /api/v1{path}"),
+                key_sent: key.is_some(),
+            });
+        }
         Ok((status, bytes))
     }
+}
+
+/// An endpoint as the keys are looked up: trimmed, without a trailing slash.
+fn base(endpoint: &str) -> &str {
+    endpoint.trim().trim_end_matches('/')
 }
 
 fn find_zone(zones: Vec<Zone>, name: &str) -> Option<Zone> {

@@ -14,6 +14,21 @@ pub enum MicrodnsError {
         code: u16,
         body: String,
     },
+    /// 401: the server requires an API key (`api.rest.api_key`) and got none or another one.
+    #[error(
+        "microdns {endpoint}: {request} answered 401 Unauthorized: {}",
+        if *key_sent {
+            "the API key was refused; check the key in networks[].dns.apiKeyFile"
+        } else {
+            "the server requires an API key and none is configured; set networks[].dns.apiKeyFile"
+        }
+    )]
+    Unauthorized {
+        endpoint: String,
+        /// Method and path, e.g. `GET /api/v1/zones`.
+        request: String,
+        key_sent: bool,
+    },
     /// A 2xx answer whose body is not what the API promises.
     #[error("microdns {endpoint}: bad response: {message}")]
     Decode { endpoint: String, message: String },
@@ -35,6 +50,7 @@ impl MicrodnsError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Status { code, .. } => Some(*code),
+            Self::Unauthorized { .. } => Some(401),
             _ => None,
         }
     }

@@ -12,15 +12,15 @@ use mkube::config::{DhcpReservation, StaticRecord};
 use mkube::sim::microdns::{self, Fault, FaultKind, MicrodnsSimOptions, RunningMicrodns};
 use std::collections::BTreeMap;
 
-struct DnsEnv {
-    env: Env,
-    t: RunningMicrodns,
-    u: RunningMicrodns,
+pub(crate) struct DnsEnv {
+    pub(crate) env: Env,
+    pub(crate) t: RunningMicrodns,
+    pub(crate) u: RunningMicrodns,
 }
 
 /// Networks `t` and `u` each get their own double; `t` carries a static record and a DHCP
 /// reservation name.
-async fn dns_env() -> DnsEnv {
+pub(crate) async fn dns_env() -> DnsEnv {
     let mut env = env().await;
     let t = microdns::start(MicrodnsSimOptions::default())
         .await
@@ -43,7 +43,7 @@ async fn dns_env() -> DnsEnv {
 }
 
 /// name → sorted addresses of the A records in `zone`.
-fn a_records(sim: &RunningMicrodns, zone: &str) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn a_records(sim: &RunningMicrodns, zone: &str) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in sim.records(zone) {
         if r["type"] == "A" {
@@ -58,12 +58,12 @@ fn a_records(sim: &RunningMicrodns, zone: &str) -> BTreeMap<String, Vec<String>>
     out
 }
 
-fn ip_list(ip: &str) -> Vec<String> {
+pub(crate) fn ip_list(ip: &str) -> Vec<String> {
     vec![ip.to_string()]
 }
 
 /// `web` with two containers and aliases `www` (first container) and `api=side`.
-fn two_container_pod(name: &str, extra: &[(&str, &str)]) -> Pod {
+pub(crate) fn two_container_pod(name: &str, extra: &[(&str, &str)]) -> Pod {
     let mut ann = vec![("vkube.io/aliases", "www, api=side, ,ghost=nope")];
     ann.extend_from_slice(extra);
     let mut p = pod(name, &ann);
@@ -76,7 +76,7 @@ fn two_container_pod(name: &str, extra: &[(&str, &str)]) -> Pod {
 }
 
 /// Waits up to 10 s for `cond`.
-async fn eventually(cond: impl Fn() -> bool) {
+pub(crate) async fn eventually(cond: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !cond() {
         assert!(std::time::Instant::now() < deadline, "condition never held");
@@ -84,11 +84,11 @@ async fn eventually(cond: impl Fn() -> bool) {
     }
 }
 
-fn writes_to(sim: &RunningMicrodns) -> usize {
+pub(crate) fn writes_to(sim: &RunningMicrodns) -> usize {
     sim.requests().iter().filter(|r| r.method != "GET").count()
 }
 
-fn lists_of(sim: &RunningMicrodns) -> usize {
+pub(crate) fn lists_of(sim: &RunningMicrodns) -> usize {
     sim.requests()
         .iter()
         .filter(|r| r.method == "GET" && r.path.ends_with("/records"))

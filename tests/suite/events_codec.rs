@@ -53,6 +53,7 @@ fn pod_subjects_escape_dots_into_single_tokens() {
         zone: "g10.lo".into(),
         zone_id: "1".into(),
         endpoint: String::new(),
+        namespace: None,
     };
     assert_eq!(
         subject::for_event("rose1", &zone.into()),

@@ -9,7 +9,7 @@ fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/suite/fixtures/generated")
 }
 
-fn rose1() -> Config {
+pub(crate) fn rose1() -> Config {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rose1/config.yaml");
     load(&path).expect("rose1 config loads").config
 }
@@ -95,9 +95,13 @@ fn generated_microdns_toml_is_valid_toml_with_the_expected_values() {
     assert!(fwd.contains_key("gt.lo") && fwd.contains_key("g11.lo") && fwd.contains_key("gw.lo"));
     assert!(!fwd.contains_key("g10.lo"));
     assert_eq!(fwd["g11.lo"][0].as_str(), Some("192.168.11.252:53"));
-    let pool = &doc["dhcp"]["v4"]["pools"][0];
-    assert_eq!(pool["server_ip"].as_str(), Some("192.168.10.252"));
-    assert_eq!(pool["port"].as_integer(), Some(67));
+    // Issue 11 item 9: the server address and port live under [dhcp.v4], where microdns
+    // reads them, not per pool.
+    let v4 = &doc["dhcp"]["v4"];
+    assert_eq!(v4["server_ip"].as_str(), Some("192.168.10.252"));
+    assert_eq!(v4["listen_ports"][0].as_integer(), Some(67));
+    let pool = &v4["pools"][0];
+    assert!(pool.get("server_ip").is_none() && pool.get("port").is_none());
     assert_eq!(pool["lease_time_secs"].as_integer(), Some(3600));
     assert_eq!(
         pool["ipxe_boot_url"].as_str(),
@@ -122,7 +126,7 @@ fn generated_microdns_toml_is_valid_toml_with_the_expected_values() {
 
 /// §8.3 relay topology: a pool with `serverNetwork` is served by that network's microdns and
 /// not by its own; lease time 0 becomes 3600; no PXE URL without both next server and file.
-const RELAY: &str = r#"
+pub(crate) const RELAY: &str = r#"
 nodeName: "lab node"
 networks:
   - name: core
@@ -160,8 +164,14 @@ fn relay_topology_matches_golden_files() {
     let core: toml::Table = maps[1].data.as_ref().unwrap()[MICRODNS_KEY]
         .parse()
         .unwrap();
+    // One server address per microdns (issue 11 item 9): the serving pod's own, core's
+    // `dns.server`, also for the pool edge relays to it.
+    assert_eq!(
+        core["dhcp"]["v4"]["server_ip"].as_str(),
+        Some("127.30.0.252")
+    );
     let pool = &core["dhcp"]["v4"]["pools"][0];
-    assert_eq!(pool["server_ip"].as_str(), Some("127.31.0.252"));
+    assert_eq!(pool["dns"][0].as_str(), Some("127.31.0.252"));
     assert_eq!(pool["lease_time_secs"].as_integer(), Some(3600));
     assert!(pool.get("ipxe_boot_url").is_none() && pool.get("boot_file").is_none());
     let reservation = &core["dhcp"]["v4"]["reservations"][0];

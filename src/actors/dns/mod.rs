@@ -31,8 +31,8 @@ pub struct DnsActor {
     client: Option<MicrodnsClient>,
     /// L-5: health checks of endpoints that failed, cached per endpoint.
     gate: Arc<tokio::sync::Mutex<HealthGate>>,
-    /// Networks whose zone this process found or created since boot (zone bootstrap).
-    bootstrapped: HashSet<String>,
+    /// (network, zone) pairs this process found or created since boot (zone bootstrap).
+    bootstrapped: sync::Bootstrapped,
     /// Endpoints that failed at the transport level and are gated by their health check.
     unhealthy: HashSet<String>,
 }
@@ -48,7 +48,7 @@ impl DnsActor {
             config: Arc::new(Config::default()),
             client: None,
             gate: Arc::new(tokio::sync::Mutex::new(HealthGate::new())),
-            bootstrapped: HashSet::new(),
+            bootstrapped: sync::Bootstrapped::new(),
             unhealthy: HashSet::new(),
         }
     }

@@ -11,6 +11,19 @@ pub struct DnsState {
     pub zones: BTreeMap<String, Zone>,
     /// zone → name → ip → record.
     pub records: BTreeMap<String, BTreeMap<String, BTreeMap<String, RegisteredRecord>>>,
+    /// Namespace zone (`<ns>.<network zone>`) → where it is (issue 11 item 7). Absent in
+    /// snapshots taken before namespace zones existed.
+    #[serde(default)]
+    pub namespace_zones: BTreeMap<String, NamespaceZone>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceZone {
+    pub network: String,
+    pub namespace: String,
+    pub zone_id: String,
+    pub endpoint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +49,24 @@ impl DnsState {
                 zone,
                 zone_id,
                 endpoint,
+                namespace: Some(namespace),
+            } => {
+                self.namespace_zones.insert(
+                    zone.clone(),
+                    NamespaceZone {
+                        network: network.clone(),
+                        namespace: namespace.clone(),
+                        zone_id: zone_id.clone(),
+                        endpoint: endpoint.clone(),
+                    },
+                );
+            }
+            DnsEvent::ZoneBound {
+                network,
+                zone,
+                zone_id,
+                endpoint,
+                namespace: None,
             } => {
                 self.zones.insert(
                     network.clone(),
@@ -81,5 +112,34 @@ impl DnsState {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_bound_without_a_namespace_binds_the_network_zone_and_with_one_a_namespace_zone() {
+        // The shape of events written before namespace zones existed.
+        let old: DnsEvent = serde_json::from_value(serde_json::json!({
+            "kind": "ZoneBound",
+            "payload": {"network": "t", "zone": "t.lo", "zoneId": "z1", "endpoint": "http://127.0.0.1:9"}
+        }))
+        .unwrap();
+        let mut state = DnsState::default();
+        state.apply(&old);
+        assert_eq!(state.zones["t"].zone_id, "z1");
+        let ns = DnsEvent::ZoneBound {
+            network: "t".into(),
+            zone: "kube.t.lo".into(),
+            zone_id: "z2".into(),
+            endpoint: "http://127.0.0.1:9".into(),
+            namespace: Some("kube".into()),
+        };
+        state.apply(&ns);
+        assert_eq!(state.zones.len(), 1, "the network zone is untouched");
+        assert_eq!(state.namespace_zones["kube.t.lo"].zone_id, "z2");
+        assert_eq!(state.namespace_zones["kube.t.lo"].namespace, "kube");
     }
 }

@@ -1,18 +1,20 @@
-//! The per-pass zone sync (DNS-1, reconcile steps 6 and 7, R8, R10 with L-8): for every zone
-//! mkube maintains, one paged record list, then only the writes the plan asks for. Zones run
-//! concurrently, so a dead endpoint costs its own zone one timeout and delays no other. An
-//! endpoint that failed is gated by its health check (L-5) until it answers again; that is
-//! the actor's own state, not a process-wide flag.
+//! The per-pass zone sync (DNS-1, reconcile steps 6 and 7, R8, R9, R10 with L-8): for every
+//! zone mkube maintains (each network's own zone and the namespace zones pods name), one
+//! paged record list, then only the writes the plan asks for. Zones run concurrently, so a
+//! dead endpoint costs its own zone one timeout and delays no other. An endpoint that failed
+//! is gated by its health check (L-5) until it answers again; that is the actor's own state,
+//! not a process-wide flag.
 
 use super::DnsActor;
-use super::expected::{ZoneWant, expected_zones};
+use super::expected::{ZoneWant, expected_zones, is_managed};
 use super::plan::{Observed, ZonePlan, plan_zone};
 use super::state::DnsState;
 use crate::actors::pods::state::PodsState;
+use crate::config::Config;
 use crate::events::catalogue::DnsEvent;
 use crate::microdns::{MicrodnsClient, MicrodnsError, Record};
 use actix::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -38,6 +40,8 @@ impl DnsPassReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ZoneReport {
     pub network: String,
+    /// Set for a namespace zone.
+    pub namespace: Option<String>,
     pub zone: String,
     pub records: usize,
     pub created: usize,
@@ -63,10 +67,14 @@ impl Handler<SyncZones> for DnsActor {
         let Some(client) = self.client.clone() else {
             return AtomicResponse::new(Box::pin(fut::ready(DnsPassReport::default())));
         };
+        let retired = retired_zones(&self.config, &self.state, &wants);
+        let wants = wants.into_iter().map(|want| {
+            let id = zone_id(&self.state, &want, &self.bootstrapped);
+            (want, id)
+        });
         let jobs: Vec<_> = wants
-            .into_iter()
-            .map(|want| {
-                let known = known_zone_id(&self.state, &want, &self.bootstrapped);
+            .chain(retired)
+            .map(|(want, id)| {
                 let registered = registered_in(&self.state, &want.zone);
                 let gated = self.unhealthy.contains(&want.endpoint);
                 let (client, gate) = (client.clone(), self.gate.clone());
@@ -74,7 +82,7 @@ impl Handler<SyncZones> for DnsActor {
                     if gated && !gate.lock().await.is_healthy(&client, &want.endpoint).await {
                         return skipped(&want, "endpoint unhealthy (health check failed)");
                     }
-                    sync_zone(&client, &want, known, &registered).await
+                    sync_zone(&client, &want, id, &registered).await
                 }
             })
             .collect();
@@ -116,7 +124,8 @@ impl DnsActor {
             .unwrap_or_default();
         match &report.error {
             None => {
-                self.bootstrapped.insert(report.network.clone());
+                self.bootstrapped
+                    .insert((report.network.clone(), report.zone.clone()));
                 if self.unhealthy.remove(&endpoint) {
                     tracing::info!(endpoint, "microdns endpoint answers again");
                 }
@@ -136,34 +145,94 @@ const TRANSPORT: &str = "unreachable: ";
 fn skipped(want: &ZoneWant, why: &str) -> ZoneOutcome {
     ZoneOutcome {
         report: ZoneReport {
-            network: want.network.clone(),
-            zone: want.zone.clone(),
             error: Some(format!("{TRANSPORT}{why}")),
-            ..ZoneReport::default()
+            ..report_of(want)
         },
         events: Vec::new(),
     }
 }
 
-/// The zone id to use without asking: only after this process bootstrapped the zone once
-/// (every boot re-checks, so a stale persisted endpoint or id is corrected) and only while
-/// the recorded endpoint and zone still match the config.
-fn known_zone_id(
-    state: &DnsState,
-    want: &ZoneWant,
-    bootstrapped: &std::collections::HashSet<String>,
-) -> Option<String> {
-    let zone = state.zones.get(&want.network)?;
-    let same = zone.endpoint == want.endpoint && zone.zone == want.zone;
-    (same && bootstrapped.contains(&want.network)).then(|| zone.zone_id.clone())
+fn report_of(want: &ZoneWant) -> ZoneReport {
+    ZoneReport {
+        network: want.network.clone(),
+        namespace: want.namespace.clone(),
+        zone: want.zone.clone(),
+        ..ZoneReport::default()
+    }
 }
 
-/// name → address → record id mkube registered in `zone`.
-pub(super) fn registered_in(
-    state: &DnsState,
-    zone: &str,
-) -> BTreeMap<String, BTreeMap<Ipv4Addr, String>> {
-    let mut out: BTreeMap<String, BTreeMap<Ipv4Addr, String>> = BTreeMap::new();
+/// How the pass gets a zone's id.
+enum ZoneId {
+    /// Bootstrapped by this process and still as configured: used as is; a 404 (a server
+    /// that restarted empty) bootstraps again.
+    Known(String),
+    /// Found by name or created (and the binding recorded).
+    Bootstrap,
+    /// A namespace zone no pod names any more that still holds names mkube registered: the
+    /// recorded id is used to delete them (L-8); a zone that is gone is not recreated.
+    Retired(String),
+}
+
+/// (network, zone) pairs this process bound since boot.
+pub(super) type Bootstrapped = HashSet<(String, String)>;
+
+/// The id the log holds for `want`'s zone, while the recorded endpoint and zone still match
+/// the config.
+pub(super) fn recorded_id<'a>(state: &'a DnsState, want: &ZoneWant) -> Option<&'a String> {
+    match &want.namespace {
+        None => state
+            .zones
+            .get(&want.network)
+            .filter(|z| z.endpoint == want.endpoint && z.zone == want.zone)
+            .map(|z| &z.zone_id),
+        Some(ns) => state
+            .namespace_zones
+            .get(&want.zone)
+            .filter(|z| z.endpoint == want.endpoint && &z.namespace == ns)
+            .map(|z| &z.zone_id),
+    }
+}
+
+/// The zone id to use without asking: only after this process bootstrapped the zone once
+/// (every boot re-checks, so a stale persisted endpoint or id is corrected).
+fn zone_id(state: &DnsState, want: &ZoneWant, bootstrapped: &Bootstrapped) -> ZoneId {
+    match recorded_id(state, want) {
+        Some(id) if bootstrapped.contains(&(want.network.clone(), want.zone.clone())) => {
+            ZoneId::Known(id.clone())
+        }
+        _ => ZoneId::Bootstrap,
+    }
+}
+
+/// Namespace zones that no pod names any more but that still hold records mkube registered,
+/// on an endpoint the config still manages: synced with no records wanted, so the pass
+/// removes what a missed delete left behind.
+fn retired_zones(config: &Config, state: &DnsState, wants: &[ZoneWant]) -> Vec<(ZoneWant, ZoneId)> {
+    state
+        .namespace_zones
+        .iter()
+        .filter(|(zone, _)| wants.iter().all(|w| &w.zone != *zone))
+        .filter(|(zone, _)| state.records.get(*zone).is_some_and(|r| !r.is_empty()))
+        .filter_map(|(zone, bound)| {
+            let network = config.network_named(&bound.network)?;
+            let here = is_managed(network) && network.dns.endpoint_base() == bound.endpoint;
+            here.then(|| {
+                let want = ZoneWant {
+                    zone: zone.clone(),
+                    ..ZoneWant::empty(network, Some(&bound.namespace))
+                };
+                (want, ZoneId::Retired(bound.zone_id.clone()))
+            })
+        })
+        .collect()
+}
+
+/// name → address → record id mkube registered in one zone.
+pub(super) type Registered = BTreeMap<String, BTreeMap<Ipv4Addr, String>>;
+
+/// What mkube registered in `zone`.
+pub(super) fn registered_in(state: &DnsState, zone: &str) -> Registered {
+    let mut out = Registered::new();
     for (name, ips) in state.records.get(zone).into_iter().flatten() {
         for (ip, rec) in ips {
             if let Ok(ip) = ip.parse() {
@@ -187,18 +256,14 @@ fn describe(e: &MicrodnsError) -> String {
 async fn sync_zone(
     client: &MicrodnsClient,
     want: &ZoneWant,
-    known: Option<String>,
-    registered: &BTreeMap<String, BTreeMap<Ipv4Addr, String>>,
+    id: ZoneId,
+    registered: &Registered,
 ) -> ZoneOutcome {
     let mut outcome = ZoneOutcome {
-        report: ZoneReport {
-            network: want.network.clone(),
-            zone: want.zone.clone(),
-            ..ZoneReport::default()
-        },
+        report: report_of(want),
         events: Vec::new(),
     };
-    let (zone_id, listed) = match list_zone(client, want, known, &mut outcome.events).await {
+    let (zone_id, listed) = match list_zone(client, want, id, &mut outcome.events).await {
         Ok(found) => found,
         Err(e) => {
             outcome.report.error = Some(describe(&e));
@@ -215,29 +280,48 @@ async fn sync_zone(
 }
 
 /// The zone's id and records. A cached id the server no longer knows (a microdns that
-/// restarted empty answers 404) is re-bootstrapped once.
+/// restarted empty answers 404) is re-bootstrapped once; a retired zone that is gone holds
+/// nothing any more.
 async fn list_zone(
     client: &MicrodnsClient,
     want: &ZoneWant,
-    known: Option<String>,
+    id: ZoneId,
     events: &mut Vec<DnsEvent>,
 ) -> Result<(String, Vec<Record>), MicrodnsError> {
-    if let Some(id) = known {
-        match client.list_records(&want.endpoint, &id).await {
+    match id {
+        ZoneId::Known(id) => match client.list_records(&want.endpoint, &id).await {
             Ok(records) => return Ok((id, records)),
             Err(MicrodnsError::Status { code: 404, .. }) => {}
             Err(e) => return Err(e),
+        },
+        ZoneId::Retired(id) => {
+            return match client.list_records(&want.endpoint, &id).await {
+                Err(MicrodnsError::Status { code: 404, .. }) => Ok((id, Vec::new())),
+                other => other.map(|records| (id, records)),
+            };
         }
+        ZoneId::Bootstrap => {}
     }
+    let id = bind_zone(client, want, events).await?;
+    let records = client.list_records(&want.endpoint, &id).await?;
+    Ok((id, records))
+}
+
+/// Finds the zone by name or creates it, and records the binding.
+pub(super) async fn bind_zone(
+    client: &MicrodnsClient,
+    want: &ZoneWant,
+    events: &mut Vec<DnsEvent>,
+) -> Result<String, MicrodnsError> {
     let id = client.ensure_zone(&want.endpoint, &want.zone).await?;
     events.push(DnsEvent::ZoneBound {
         network: want.network.clone(),
         zone: want.zone.clone(),
         zone_id: id.clone(),
         endpoint: want.endpoint.clone(),
+        namespace: want.namespace.clone(),
     });
-    let records = client.list_records(&want.endpoint, &id).await?;
-    Ok((id, records))
+    Ok(id)
 }
 
 fn observed(r: &Record) -> Observed {

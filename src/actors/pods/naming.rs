@@ -12,6 +12,7 @@ pub const ANN_IMAGE_POLICY: &str = "vkube.io/image-policy";
 pub const ANN_BOOT_PRIORITY: &str = "vkube.io/boot-priority";
 pub const ANN_DEPENDS_ON: &str = "vkube.io/depends-on";
 pub const ANN_ALIASES: &str = "vkube.io/aliases";
+pub const ANN_NAMESPACE: &str = "vkube.io/namespace";
 
 /// NAME-1: `<ns>_<pod>_<container>`, `[a-z0-9_-]` kept, `A-Z` lower-cased, the rest `_`,
 /// cut to 64 bytes (every kept byte is ASCII, so the cut is on a char boundary).
@@ -101,6 +102,11 @@ pub fn aliases(pod: &Pod) -> Vec<(String, Option<String>)> {
             None => Some((entry.to_string(), None)),
         })
         .collect()
+}
+
+/// `vkube.io/namespace` (§1.2): the namespace whose DNS zone also receives the pod's names.
+pub fn dns_namespace(pod: &Pod) -> Option<&str> {
+    annotation(pod, ANN_NAMESPACE)
 }
 
 /// `vkube.io/file`: a device tarball path used verbatim.

@@ -1,14 +1,25 @@
 //! The microdns configuration of a network's `dns` pod (`<net>/dns-config`, key
-//! `microdns.toml`, §8.3). Key names are those microdns reads; the layout is ours.
+//! `microdns.toml`, §8.3). Every key is one microdns's own config loader reads, in the
+//! table it reads it from: microdns drops unknown keys silently, so a misplaced key is a
+//! setting lost without a word (issue 11 item 9; `tests/suite/microdns_toml_shape.rs`
+//! parses this output into a mirror of that loader that refuses unknown keys).
 //!
 //! Choices where §8.3 is silent:
 //! - Forward zones list every *other* network with a zone and a server, `externalDNS` ones
 //!   included (R13), in config order.
 //! - DHCP blocks (the network's own pool unless it is relayed, then every pool relayed to
-//!   this network, in config order) become `[[dhcp.v4.pools]]` entries, each with its own
-//!   `server_ip` and `port`; reservations of all blocks share one `[[dhcp.v4.reservations]]`
-//!   list (they are keyed by MAC). microdns takes one `[dhcp.dns_registration]` table, so
-//!   leases register into the first block's zone and its /24 reverse zone.
+//!   this network, in config order) become `[[dhcp.v4.pools]]` entries; reservations of all
+//!   blocks share one `[[dhcp.v4.reservations]]` list (they are keyed by MAC). microdns takes
+//!   one `[dhcp.dns_registration]` table, so leases register into the first block's zone and
+//!   its /24 reverse zone.
+//! - microdns has one DHCP server address for all its pools (`[dhcp.v4] server_ip`, the
+//!   server identifier, option 54, and `siaddr`). It is this network's own `dns.server`, the
+//!   address the pod serving every block has: a relayed pool's clients reach the server
+//!   through the relay and must be answered with the server's real address, not their own
+//!   network's DNS address. Without `server_ip` microdns would fall back to the first pool's
+//!   gateway, which a relay takes for its own traffic. The port is `listen_ports = [67]`.
+//! - The REST API key (`api.rest.api_key`) is never written here: this text is a ConfigMap,
+//!   kept in the event log and served by the API (README, DNS section).
 
 use crate::config::{Config, Network};
 use ipnet::Ipv4Net;
@@ -59,7 +70,7 @@ pub fn microdns_toml(config: &Config, network: &Network) -> Option<String> {
 
     let blocks = dhcp_blocks(config, network);
     if !blocks.is_empty() {
-        write_dhcp(&mut out, &blocks);
+        write_dhcp(&mut out, server, &blocks);
     }
     Some(out)
 }
@@ -81,15 +92,16 @@ fn dhcp_blocks<'a>(config: &'a Config, network: &'a Network) -> Vec<&'a Network>
         .collect()
 }
 
-fn write_dhcp(out: &mut String, blocks: &[&Network]) {
+/// `server_ip`: the address of the pod that runs this microdns (see the module notes).
+fn write_dhcp(out: &mut String, server_ip: &str, blocks: &[&Network]) {
     section(out, "dhcp.v4");
     kv(out, "enabled", "true");
     kv(out, "interface", &s("eth0"));
+    kv(out, "server_ip", &s(server_ip));
+    kv(out, "listen_ports", "[67]");
     for pool in blocks {
         let dhcp = &pool.dns.dhcp;
         array_section(out, "dhcp.v4.pools");
-        kv(out, "server_ip", &s(pool.dns.server.trim()));
-        kv(out, "port", "67");
         kv(out, "range_start", &s(&dhcp.range_start));
         kv(out, "range_end", &s(&dhcp.range_end));
         kv(out, "subnet", &s(&pool.cidr));

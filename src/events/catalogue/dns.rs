@@ -5,12 +5,16 @@ use std::net::Ipv4Addr;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "payload", rename_all_fields = "camelCase")]
 pub enum DnsEvent {
-    /// The network's zone exists on its microdns endpoint with this id.
+    /// The network's zone exists on its microdns endpoint with this id; with `namespace`, the
+    /// zone of that namespace on the network's microdns (issue 11 item 7).
     ZoneBound {
         network: String,
         zone: String,
         zone_id: String,
         endpoint: String,
+        /// Absent in events written before namespace zones existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
     },
     RecordRegistered {
         zone: String,

@@ -18,6 +18,8 @@ pub struct LoggedRequest {
     pub route: String,
     /// RFC 3339 arrival time.
     pub time: String,
+    /// Whether the request carried an `X-API-Key` header (its value is not kept).
+    pub api_key_sent: bool,
 }
 
 #[derive(Debug, Default)]

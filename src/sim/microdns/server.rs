@@ -52,6 +52,7 @@ async fn api(sh: &Shared, req: &HttpRequest, path: &str, query: &str, body: &[u8
         status: 0,
         route: template.to_string(),
         time: now_text(),
+        api_key_sent: req.headers().contains_key("x-api-key"),
     };
     let fired = sh.faults().fire(method, template, path);
     let mut mods = ListMods::default();

@@ -136,6 +136,7 @@ pub fn all() -> Vec<Event> {
             zone: s("t.lo"),
             zone_id: s("z1"),
             endpoint: s("http://127.0.0.1:9"),
+            namespace: None,
         }
         .into(),
         DnsEvent::RecordRegistered {
