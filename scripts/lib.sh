@@ -42,6 +42,16 @@ ensure_python_nats() {
   fi
 }
 
+# The official Kubernetes Python client: the second real client of the API tests
+# (tests/suite/python_client.rs).
+ensure_python_kubernetes() {
+  ensure_python
+  if ! python3 -c 'import kubernetes' 2>/dev/null; then
+    echo ">> installing the Kubernetes Python client" >&2
+    python3 -m pip install -q --disable-pip-version-check kubernetes >&2
+  fi
+}
+
 ensure_docker_registry() {
   if [ ! -x /usr/bin/docker-registry ]; then
     echo ">> installing docker-registry" >&2

@@ -1,14 +1,18 @@
-//! ConfigMaps (controller.md §9): POST creates or replaces (201), PUT replaces, PATCH merges
-//! (merge or strategic-merge patch, see `patch.rs`), DELETE answers a `Status`; list, get and
-//! watch answer from the configmaps fold.
+//! ConfigMaps (controller.md §9): POST creates (201; an existing one is 409 `AlreadyExists`,
+//! as on a Kubernetes API server — issue 11 item 4, where the original replaced it), PUT
+//! replaces (a stale `resourceVersion` is 409), PATCH merges (merge or strategic-merge patch,
+//! see `patch.rs`), DELETE answers a `Status` naming the object; `?dryRun=All` writes nothing.
+//! List, get and watch answer from the configmaps fold.
 
 use super::admission::valid_name;
 use super::decode::{self, FieldValidation};
 use super::objects::{age, derived_uid, list, time, typed};
 use super::params::ListParams;
 use super::pod_view::{cluster, resource_version};
-use super::status::{self, ApiError};
+use super::status::{self, ApiError, method_not_allowed};
 use super::table::{Column, col, row, table as build, wants_table};
+use super::version::ResourceVersion;
+use super::write_options::{self, dry_run};
 use super::{ApiState, MAX_BODY, patch, watch};
 use crate::actors::configmaps::state::{ConfigMapsState, config_map_key};
 use crate::actors::configmaps::{ConfigMapsError, Put, PutMode, Remove};
@@ -26,7 +30,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(one, web::get().to(get))
         .route(one, web::put().to(replace))
         .route(one, web::patch().to(patch_one))
-        .route(one, web::delete().to(delete));
+        .route(one, web::delete().to(delete))
+        .route(one, web::route().to(method_not_allowed))
+        .route("/api/v1/configmaps", web::route().to(method_not_allowed))
+        .route(
+            "/api/v1/namespaces/{ns}/configmaps",
+            web::route().to(method_not_allowed),
+        );
 }
 
 type Reply = Result<HttpResponse, ApiError>;
@@ -245,15 +255,20 @@ async fn create(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payl
     let value = decode::json_object(&body, "configmap")?;
     let mut cm = config_map_from(value, validation, &ns, None)?;
     let name = cm.metadata.name.clone().unwrap_or_default();
-    // Create or replace [O]: a replaced ConfigMap keeps its identity.
-    match current(&state, &ns, &name).await {
-        Ok(existing) => {
-            cm.metadata.uid = existing.metadata.uid;
-            cm.metadata.creation_timestamp = existing.metadata.creation_timestamp;
-        }
-        Err(_) => cm.metadata.uid = Some(uuid::Uuid::new_v4().to_string()),
+    if current(&state, &ns, &name).await.is_ok() {
+        return Err(ApiError::already_exists(format!(
+            "configmaps \"{name}\" already exists"
+        )));
     }
-    store(&state, cm, PutMode::Upsert).await?;
+    cm.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
+    if dry_run(req.query_string())? {
+        if cm.metadata.creation_timestamp.is_none() {
+            cm.metadata.creation_timestamp = time(chrono::Utc::now());
+        }
+        let cm = render_config_map(&cm, 0);
+        return Ok(HttpResponse::Created().json(typed(&cm, "ConfigMap", "v1")));
+    }
+    store(&state, cm, PutMode::Create).await?;
     let cm = current(&state, &ns, &name).await?;
     Ok(HttpResponse::Created().json(typed(&cm, "ConfigMap", "v1")))
 }
@@ -263,8 +278,15 @@ async fn replace(state: web::Data<ApiState>, req: HttpRequest, payload: web::Pay
     let validation = FieldValidation::from_query(req.query_string())?;
     let body = status::read_body(payload, MAX_BODY).await?;
     let value = decode::json_object(&body, "configmap")?;
+    // The body's version is checked against the stored one (optimistic concurrency).
+    let version = value
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse::<ResourceVersion>().map_err(ApiError::bad_request))
+        .transpose()?;
     let cm = config_map_from(value, validation, &ns, Some(&name))?;
-    update(&state, &ns, &name, cm).await
+    update(&state, &req, &ns, &name, cm, version).await
 }
 
 async fn patch_one(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
@@ -277,21 +299,57 @@ async fn patch_one(state: web::Data<ApiState>, req: HttpRequest, payload: web::P
     existing.metadata.resource_version = None;
     let patched = patch::apply(&typed(&existing, "ConfigMap", "v1"), &patch_value, kind);
     let cm = config_map_from(patched, validation, &ns, Some(&name))?;
-    update(&state, &ns, &name, cm).await
+    update(&state, &req, &ns, &name, cm, None).await
 }
 
-async fn update(state: &ApiState, ns: &str, name: &str, mut cm: ConfigMap) -> Reply {
+/// The stored version of a rendered ConfigMap.
+fn version_of(cm: &ConfigMap) -> ResourceVersion {
+    cm.metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default()
+}
+
+async fn update(
+    state: &ApiState,
+    req: &HttpRequest,
+    ns: &str,
+    name: &str,
+    mut cm: ConfigMap,
+    version: Option<ResourceVersion>,
+) -> Reply {
     let existing = current(state, ns, name).await?;
+    let have = version_of(&existing);
+    if let Some(want) = version
+        && want.seq != have.seq
+    {
+        return Err(ApiError::conflict(format!(
+            "Operation cannot be fulfilled on configmaps {name:?}: the object has been modified; please apply your changes to the latest version ({have}) and try again"
+        )));
+    }
     cm.metadata.uid = existing.metadata.uid;
     cm.metadata.creation_timestamp = existing.metadata.creation_timestamp;
+    if dry_run(req.query_string())? {
+        let cm = render_config_map(&cm, have.seq);
+        return Ok(HttpResponse::Ok().json(typed(&cm, "ConfigMap", "v1")));
+    }
     store(state, cm, PutMode::Replace).await?;
     let cm = current(state, ns, name).await?;
     Ok(HttpResponse::Ok().json(typed(&cm, "ConfigMap", "v1")))
 }
 
-async fn delete(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
+async fn delete(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
     let (namespace, name) = ns_name(&req);
     let cluster = cluster(&state)?;
+    let body = status::read_body(payload, MAX_BODY).await?;
+    let options = write_options::Delete::parse(req.query_string(), &body)?;
+    let existing = current(&state, &namespace, &name).await?;
+    let uid = existing.metadata.uid.clone().unwrap_or_default();
+    options.check(&uid, version_of(&existing))?;
+    if options.dry_run {
+        return Ok(status::deleted("configmaps", &name, &uid));
+    }
     let msg = Remove {
         namespace,
         name: name.clone(),
@@ -303,7 +361,7 @@ async fn delete(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
         .await
         .map_err(|e| ApiError::internal(format!("configmaps actor unavailable: {e}")))?
         .map_err(|e| cm_error(&e))?;
-    Ok(status::success(&format!("configmap \"{name}\" deleted")))
+    Ok(status::deleted("configmaps", &name, &uid))
 }
 
 fn cm_error(e: &ConfigMapsError) -> ApiError {

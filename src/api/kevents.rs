@@ -7,7 +7,7 @@
 use super::objects::{age, list, time, typed};
 use super::params::ListParams;
 use super::pod_view::{cluster, pod_uid};
-use super::status::ApiError;
+use super::status::{ApiError, method_not_allowed};
 use super::table::{col, row, table, wants_table};
 use super::{ApiState, watch};
 use crate::events::catalogue::PodsEvent;
@@ -25,7 +25,20 @@ pub const RING: usize = 256;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/events", web::get().to(list_all))
-        .route("/api/v1/namespaces/{ns}/events", web::get().to(list_ns));
+        .route("/api/v1/events", web::route().to(method_not_allowed))
+        .route("/api/v1/namespaces/{ns}/events", web::get().to(list_ns))
+        .route(
+            "/api/v1/namespaces/{ns}/events",
+            web::route().to(method_not_allowed),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/events/{name}",
+            web::get().to(get_one),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/events/{name}",
+            web::route().to(method_not_allowed),
+        );
 }
 
 type Reply = Result<HttpResponse, ApiError>;
@@ -302,6 +315,34 @@ async fn list_all(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
 
 async fn list_ns(state: web::Data<ApiState>, req: HttpRequest, ns: web::Path<String>) -> Reply {
     list_events(&state, &req, Some(ns.into_inner())).await
+}
+
+/// One event by namespace and name (the `get` verb discovery announces).
+async fn get_one(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Reply {
+    let (ns, name) = path.into_inner();
+    let cluster = cluster(&state)?;
+    let last = cluster
+        .log
+        .last_sequence()
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let event = derive(&state, last)
+        .await?
+        .events
+        .into_iter()
+        .find(|e| {
+            e.metadata.namespace.as_deref() == Some(ns.as_str())
+                && e.metadata.name.as_deref() == Some(name.as_str())
+        })
+        .ok_or_else(|| ApiError::not_found(format!("events \"{name}\" not found")))?;
+    if wants_table(&req) {
+        return Ok(HttpResponse::Ok().json(events_table(std::slice::from_ref(&event), last)));
+    }
+    Ok(HttpResponse::Ok().json(typed(&event, "Event", "v1")))
 }
 
 async fn list_events(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> Reply {

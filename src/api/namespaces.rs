@@ -1,10 +1,11 @@
 //! Namespaces (API-6): derived, not stored — `default` plus every namespace a desired pod or
-//! ConfigMap lives in. Read-only.
+//! ConfigMap lives in. Read-only: other verbs are 405 `MethodNotAllowed` (namespace CRUD is out
+//! of scope, controller.md §12.9), saying how a namespace comes to exist.
 
 use super::ApiState;
 use super::objects::{age, derived_uid, list, time, typed};
 use super::pod_view::{cluster, pods_view};
-use super::status::ApiError;
+use super::status::{ApiError, method_not_allowed};
 use super::table::{col, row, table, wants_table};
 use crate::actors::configmaps::state::ConfigMapsState;
 use crate::actors::journal::GetState;
@@ -16,7 +17,12 @@ use std::collections::BTreeSet;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/namespaces", web::get().to(list_all))
-        .route("/api/v1/namespaces/{ns}", web::get().to(get));
+        .route("/api/v1/namespaces", web::route().to(method_not_allowed))
+        .route("/api/v1/namespaces/{ns}", web::get().to(get))
+        .route(
+            "/api/v1/namespaces/{ns}",
+            web::route().to(method_not_allowed),
+        );
 }
 
 type Reply = Result<HttpResponse, ApiError>;

@@ -11,7 +11,7 @@ use super::params::ListParams;
 use super::patch;
 use super::pod_json::RenderedPod;
 use super::pod_view::{PodsView, cluster, pod_uid, pods_view, render};
-use super::status::{self, ApiError};
+use super::status::{self, ApiError, method_not_allowed};
 use super::version::ResourceVersion;
 use super::write_options::{self, dry_run};
 use super::{ApiState, MAX_BODY, pod_table, table, watch};
@@ -46,6 +46,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/namespaces/{ns}/pods/{name}",
             web::delete().to(delete),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/pods/{name}",
+            web::route().to(method_not_allowed),
+        )
+        .route("/api/v1/pods", web::route().to(method_not_allowed))
+        .route(
+            "/api/v1/namespaces/{ns}/pods",
+            web::route().to(method_not_allowed),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/pods/{name}/status",
+            web::route().to(method_not_allowed),
         );
 }
 

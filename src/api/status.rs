@@ -162,9 +162,18 @@ pub fn status_value(code: StatusCode, reason: &str, message: &str) -> serde_json
     v
 }
 
-/// `200 Status{status: Success}`, as a delete answers.
-pub fn success(message: &str) -> HttpResponse {
-    status(StatusCode::OK, "", message)
+/// `200 Status{status: Success}` with the deleted object's name, kind and uid, as an API
+/// server answers the delete of an object without graceful deletion (a ConfigMap).
+pub fn deleted(kind: &str, name: &str, uid: &str) -> HttpResponse {
+    let mut body = status_value(StatusCode::OK, "", "");
+    if let Some(obj) = body.as_object_mut() {
+        obj.remove("message");
+        obj.insert(
+            "details".into(),
+            serde_json::json!({"name": name, "kind": kind, "uid": uid}),
+        );
+    }
+    HttpResponse::Ok().json(body)
 }
 
 /// Reads a request body of at most `limit` bytes; more is a 413 `Status`.
@@ -178,6 +187,29 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::B
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// 405 for a verb a served path does not take, as an API server answers.
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let detail = if req.path().starts_with("/api/v1/namespaces")
+        && !req.path().contains("/pods")
+        && !req.path().contains("/configmaps")
+        && !req.path().contains("/events")
+    {
+        "; namespaces are derived from the pods and ConfigMaps in them: create one in the namespace instead"
+    } else {
+        ""
+    };
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!(
+            "the server does not allow this method on the requested resource ({} {}){detail}",
+            req.method(),
+            req.path()
+        ),
+    )
+    .error_response()
 }
 
 pub async fn not_found_route(req: HttpRequest) -> HttpResponse {

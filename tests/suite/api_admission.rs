@@ -306,3 +306,118 @@ async fn malformed_bodies_on_every_write_route_append_nothing() {
     assert!(got.1["spec"].get("bogus").is_none());
     api.stop().await;
 }
+
+// Issue 11 item 2: what a Kubernetes API server defaults is stored and returned; values the
+// user gave are kept.
+#[actix_rt::test]
+async fn kubernetes_defaults_are_stored_and_returned() {
+    let nats = NatsServer::start();
+    let api = Api::start(&nats.url()).await;
+    let bare = json!({
+        "metadata": {"name": "bare"},
+        "spec": {"containers": [{
+            "name": "c",
+            "image": "registry.lo:5000/app",
+            "ports": [{"containerPort": 80}],
+            "readinessProbe": {"httpGet": {"port": 80}}
+        }]}
+    });
+    let (code, created) = api.post(PODS, &bare).await;
+    assert_eq!(code, 201, "{created}");
+    let (_, got) = api.get(&format!("{PODS}/bare")).await;
+    for pod in [&created, &got] {
+        let spec = &pod["spec"];
+        assert_eq!(spec["restartPolicy"], "Always");
+        assert_eq!(spec["terminationGracePeriodSeconds"], 30);
+        assert_eq!(spec["dnsPolicy"], "ClusterFirst");
+        let c = &spec["containers"][0];
+        assert_eq!(c["imagePullPolicy"], "Always", "untagged image");
+        assert_eq!(c["ports"][0]["protocol"], "TCP");
+        let probe = &c["readinessProbe"];
+        assert_eq!(
+            (
+                &probe["timeoutSeconds"],
+                &probe["periodSeconds"],
+                &probe["successThreshold"],
+                &probe["failureThreshold"]
+            ),
+            (&json!(1), &json!(10), &json!(1), &json!(3))
+        );
+        assert_eq!(probe["httpGet"]["scheme"], "HTTP");
+        assert_eq!(probe["httpGet"]["path"], "/");
+    }
+    // The stored event holds the defaulted pod (replay gives the same).
+    let log = api.cluster.log.clone();
+    let last = log.last_sequence().await.unwrap();
+    let mut fold = mkube::actors::cluster::Fold::default();
+    mkube::actors::replay::fold_log(&log, &mut fold, last, |_, _| {
+        mkube::actors::replay::Visit::Continue
+    })
+    .await
+    .unwrap();
+    let stored = &fold.state.pods.pods["default/bare"].pod;
+    assert_eq!(
+        stored.spec.as_ref().unwrap().restart_policy.as_deref(),
+        Some("Always")
+    );
+
+    let given = json!({
+        "metadata": {"name": "given"},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "app:v2", "imagePullPolicy": "Never"}]}
+    });
+    let (_, created) = api.post(PODS, &given).await;
+    assert_eq!(created["spec"]["restartPolicy"], "Never");
+    assert_eq!(created["spec"]["containers"][0]["imagePullPolicy"], "Never");
+    api.stop().await;
+}
+
+// Issue 11 item 1: env that mkube cannot provide is refused at admission, naming the field.
+#[actix_rt::test]
+async fn env_mkube_cannot_provide_is_refused() {
+    let nats = NatsServer::start();
+    let api = Api::start(&nats.url()).await;
+    let with_env = |env: Value, env_from: Value| {
+        json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "i:1", "env": env, "envFrom": env_from}]}
+        })
+    };
+    let cases = [
+        (
+            json!([{"name": "A=B", "value": "x"}]),
+            json!([]),
+            "spec.containers[0].env[0].name",
+        ),
+        (
+            json!([{"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]),
+            json!([]),
+            "spec.containers[0].env[0].valueFrom.secretKeyRef: Unsupported value",
+        ),
+        (
+            json!([{"name": "S", "valueFrom": {"fieldRef": {"fieldPath": "spec.serviceAccountName"}}}]),
+            json!([]),
+            "spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: Unsupported value",
+        ),
+        (
+            json!([{"name": "S", "value": "v", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}}]),
+            json!([]),
+            "spec.containers[0].env[0].valueFrom",
+        ),
+        (
+            json!([]),
+            json!([{"secretRef": {"name": "s"}}]),
+            "spec.containers[0].envFrom[0].secretRef",
+        ),
+    ];
+    let before = api.last_seq().await;
+    for (env, env_from, needle) in cases {
+        assert_status(&api.post(PODS, &with_env(env, env_from)).await, 422, needle);
+    }
+    assert_eq!(api.last_seq().await, before, "nothing appended");
+    let ok = with_env(
+        json!([{"name": "GREETING", "value": "hello"}, {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]),
+        json!([{"configMapRef": {"name": "cfg"}, "prefix": "CFG_"}]),
+    );
+    assert_eq!(api.post(PODS, &ok).await.0, 201);
+    api.stop().await;
+}

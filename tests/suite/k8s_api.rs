@@ -607,10 +607,9 @@ async fn configmaps_crud_and_watch() {
     assert_eq!(created["metadata"]["namespace"], "prod");
     assert_eq!(created["metadata"]["resourceVersion"], "1");
     let uid = created["metadata"]["uid"].clone();
-    // POST again replaces (the original's create-or-replace) and keeps the uid.
-    let (code, again) = api.post(cms, &body).await;
-    assert_eq!(code, 201);
-    assert_eq!(again["metadata"]["uid"], uid);
+    // POST again is a conflict, as on an API server (issue 11 item 4; the original replaced).
+    assert_status(&api.post(cms, &body).await, 409, "already exists");
+    assert_eq!(api.post(cms, &body).await.1["reason"], "AlreadyExists");
 
     let resp = api
         .http
@@ -662,10 +661,24 @@ async fn configmaps_crud_and_watch() {
         404,
         "not found",
     );
+    // A stale version is a conflict; the current one is not.
+    let mut stale = patched.clone();
+    stale["metadata"]["resourceVersion"] = json!("1");
+    assert_status(
+        &api.send("PUT", one, "application/json", stale.to_string())
+            .await,
+        409,
+        "has been modified",
+    );
     let r = api.http.delete(api.url(one)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let st: Value = r.json().await.unwrap();
-    assert_eq!(st["message"], "configmap \"app\" deleted");
+    assert_eq!(st["kind"], "Status");
+    assert_eq!(st["status"], "Success");
+    assert_eq!(
+        st["details"],
+        json!({"name": "app", "kind": "configmaps", "uid": uid})
+    );
     assert_status(&api.get(one).await, 404, "configmap prod/app not found");
     assert_eq!(
         api.http.delete(api.url(one)).send().await.unwrap().status(),
@@ -678,6 +691,145 @@ async fn configmaps_crud_and_watch() {
         .map(|l| l["type"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["MODIFIED", "MODIFIED", "DELETED"]);
+    api.stop().await;
+}
+
+// Issue 11 item 4: each verb answers with the code and body shape a Kubernetes API server
+// sends — the object on writes, the Pod (marked deleted) on a pod's DELETE, a Status on a
+// ConfigMap's, 405 MethodNotAllowed for verbs a path does not take; dryRun writes nothing;
+// DeleteOptions preconditions are honoured.
+#[actix_rt::test]
+async fn every_verb_answers_as_an_api_server_does() {
+    let nats = NatsServer::start();
+    let api = Api::start(&nats.url()).await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let one = "/api/v1/namespaces/default/pods/web";
+    let (code, created) = api.post(pods, &pod("web", "nginx:1")).await;
+    assert_eq!((code, created["kind"].as_str()), (201, Some("Pod")));
+    let again = api.post(pods, &pod("web", "nginx:1")).await;
+    assert_eq!(
+        (again.0, again.1["reason"].as_str()),
+        (409, Some("AlreadyExists"))
+    );
+
+    // dryRun=All: validated and answered, nothing appended.
+    let before = api.last_seq().await;
+    let (code, dry) = api
+        .post(&format!("{pods}?dryRun=All"), &pod("dry", "nginx:1"))
+        .await;
+    assert_eq!((code, dry["metadata"]["name"].as_str()), (201, Some("dry")));
+    let (code, _) = api
+        .send(
+            "PATCH",
+            &format!("{one}?dryRun=All"),
+            "application/merge-patch+json",
+            json!({"metadata": {"labels": {"a": "b"}}}).to_string(),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let r = api
+        .http
+        .delete(api.url(&format!("{one}?dryRun=All")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_status(&api.get(&format!("{pods}/dry")).await, 404, "not found");
+    assert!(api.get(one).await.1["metadata"]["labels"]["a"].is_null());
+    assert_eq!(api.last_seq().await, before, "dry runs append nothing");
+    assert_status(
+        &api.post(&format!("{pods}?dryRun=Some"), &pod("x", "i:1"))
+            .await,
+        400,
+        "dryRun",
+    );
+
+    // Verbs a path does not take: 405 with a Status.
+    for (method, path) in [
+        ("POST", one),
+        ("PUT", pods),
+        ("DELETE", "/api/v1/pods"),
+        ("POST", "/api/v1/namespaces"),
+        ("DELETE", "/api/v1/namespaces/default"),
+        ("POST", "/api/v1/namespaces/default/events"),
+        ("PUT", "/api/v1/namespaces/default/configmaps"),
+    ] {
+        let got = api
+            .send(method, path, "application/json", "{}".into())
+            .await;
+        assert_eq!(got.0, 405, "{method} {path}: {}", got.1);
+        assert_eq!(got.1["kind"], "Status", "{method} {path}");
+        assert_eq!(got.1["reason"], "MethodNotAllowed", "{method} {path}");
+    }
+    let ns = api
+        .send(
+            "POST",
+            "/api/v1/namespaces",
+            "application/json",
+            "{}".into(),
+        )
+        .await;
+    assert!(
+        ns.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("create one in the namespace")
+    );
+
+    // Events: list and one by name.
+    let (_, list) = api.get("/api/v1/namespaces/default/events").await;
+    assert_eq!(list["kind"], "EventList");
+    let name = list["items"][0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, event) = api
+        .get(&format!("/api/v1/namespaces/default/events/{name}"))
+        .await;
+    assert_eq!((code, event["kind"].as_str()), (200, Some("Event")));
+    assert_status(
+        &api.get("/api/v1/namespaces/default/events/nope").await,
+        404,
+        "not found",
+    );
+
+    // DeleteOptions: a precondition on another uid is a conflict and deletes nothing.
+    let options = json!({"kind": "DeleteOptions", "apiVersion": "v1",
+        "preconditions": {"uid": "someone-else"}});
+    let r = api
+        .http
+        .delete(api.url(one))
+        .header("content-type", "application/json")
+        .body(options.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let uid = created["metadata"]["uid"].as_str().unwrap();
+    let options = json!({"propagationPolicy": "Background", "preconditions": {"uid": uid}});
+    let r = api
+        .http
+        .delete(api.url(one))
+        .header("content-type", "application/json")
+        .body(options.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let gone: Value = r.json().await.unwrap();
+    assert_eq!(
+        (gone["kind"].as_str(), gone["metadata"]["uid"].as_str()),
+        (Some("Pod"), Some(uid))
+    );
+    let bad = api
+        .http
+        .delete(api.url(one))
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_status(&api.get(one).await, 404, "not found");
     api.stop().await;
 }
 

@@ -39,6 +39,8 @@ mod pods_env;
 mod pods_lifecycle;
 mod pods_repair;
 mod pods_rollout;
+mod pods_status;
+mod python_client;
 mod registry_api;
 mod registry_bad_inputs;
 mod registry_certs;

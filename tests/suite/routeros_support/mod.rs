@@ -100,6 +100,10 @@ impl Harness {
         self.control(reqwest::Method::POST, "faults", Some(v)).await;
     }
 
+    pub async fn clear_faults(&self) {
+        self.control(reqwest::Method::DELETE, "faults", None).await;
+    }
+
     pub async fn seed(&self, v: Value) {
         self.control(reqwest::Method::POST, "seed", Some(v)).await;
     }
