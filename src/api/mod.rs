@@ -87,6 +87,9 @@ pub fn server(api: &ApiConfig, state: ApiState) -> std::io::Result<actix_web::de
             ))
     })
     .workers(2)
+    // Watches never end by themselves: a graceful stop gives requests in flight 2 s, then
+    // closes what is still open (kubectl and informers re-watch), instead of actix's 30 s.
+    .shutdown_timeout(2)
     .disable_signals();
     let server = match tls {
         Some(config) => server.bind_rustls_0_23(&api.listen, config)?,

@@ -115,3 +115,31 @@ async fn a_killed_controller_replays_everything_it_acknowledged() {
     let list: Value = second.get_json(&http, "/api/v1/pods").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 5);
 }
+
+// A watch never ends by itself; SIGTERM must not wait for it (actix would for 30 s, and a
+// supervisor such as scripts/demo kills a process that takes 15 s, losing its snapshot).
+#[actix_rt::test]
+async fn sigterm_does_not_wait_for_open_watches() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = nats.url();
+    let text = |listen: &str| config_text(cluster::NODE, &url, listen, "");
+    let http = common::http();
+    let mut mk = MkubeProcess::start_config(dir.path(), text);
+    mk.wait_ready(&http).await;
+    let watch = http
+        .get(mk.url("/api/v1/pods?watch=true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watch.status(), 200);
+    let started = std::time::Instant::now();
+    assert!(mk.terminate().success(), "clean exit on SIGTERM");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(12),
+        "took {:?} with a watch open",
+        started.elapsed()
+    );
+    assert!(mk.log_text().contains("final snapshot written"));
+    drop(watch);
+}
