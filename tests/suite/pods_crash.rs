@@ -5,7 +5,7 @@
 use crate::common::mkube::MkubeProcess;
 use crate::common::{self, NatsServer, cluster};
 use crate::engine_support::*;
-use crate::routeros_support::{Harness, PACING};
+use crate::routeros_support::Harness;
 
 use mkube::actors::ipam::Allocate;
 use mkube::actors::pods::plan;
@@ -127,29 +127,6 @@ async fn intent_without_outcome_is_adopted_after_a_restart() {
     );
 }
 
-fn process_config(nats: &str, rest: &str, listen: &str) -> String {
-    format!(
-        r#"nodeName: crash
-standalone: true
-routeros:
-  restUrl: {rest}
-  pacing: {PACING}
-networks:
-  - name: t
-    bridge: t
-    cidr: 127.77.0.0/24
-    gateway: 127.77.0.1
-    ipamStart: 127.77.0.100
-    ipamEnd: 127.77.0.150
-    dns: {{endpoint: "http://127.0.0.1:9", zone: t.lo, server: 127.77.0.252, staticRecords: []}}
-storage: {{basePath: /raid1/images}}
-nats: {{url: "{nats}", snapshotEvery: 1000}}
-api: {{listen: "{listen}"}}
-lifecycle: {{bootManifestPath: "", reconcileIntervalSeconds: 0.5, createBackoffSeconds: 0.2}}
-"#
-    )
-}
-
 // The real binary is SIGKILLed while `/container/add` is importing; the restarted process
 // adopts the half-created container and converges with no duplicate and no leak.
 #[actix_rt::test]
@@ -165,7 +142,8 @@ async fn sigkill_mid_create_converges_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let http = common::http();
 
-    let mut first = MkubeProcess::start_config(dir.path(), |l| process_config(&url, &rest, l));
+    let mut first =
+        MkubeProcess::start_config(dir.path(), |l| process_config("crash", &url, &rest, l, 0.5));
     first.wait_ready(&http).await;
     let body = json!({
         "metadata": {"name": "kill", "annotations": {"vkube.io/file": TARBALL}},
@@ -191,7 +169,8 @@ async fn sigkill_mid_create_converges_after_restart() {
     }
     first.kill();
 
-    let second = MkubeProcess::start_config(dir.path(), |l| process_config(&url, &rest, l));
+    let second =
+        MkubeProcess::start_config(dir.path(), |l| process_config("crash", &url, &rest, l, 0.5));
     second.wait_ready(&http).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut cfg = cluster::config(&url);
@@ -362,7 +341,11 @@ impl CrashRig {
             .map(|p| ("MKUBE_CRASH_AT", p))
             .into_iter()
             .collect();
-        let mk = MkubeProcess::start_env(self.dir.path(), |l| process_config(&url, &rest, l), &env);
+        let mk = MkubeProcess::start_env(
+            self.dir.path(),
+            |l| process_config("crash", &url, &rest, l, 0.5),
+            &env,
+        );
         mk.wait_ready(&self.http).await;
         mk
     }

@@ -13,8 +13,8 @@ use k8s_openapi::api::core::v1::{
     ObjectFieldSelector, Pod,
 };
 use mkube::actors::configmaps::{Put, PutMode};
+use mkube::actors::pods::Update;
 use mkube::actors::pods::configsync::SyncConfigFiles;
-use mkube::actors::pods::{Delete, Update};
 use mkube::actors::wiring::Cluster;
 use mkube::routeros::{ContainerSpec, ImageSource, RosClient};
 use mkube::sim::routeros::Profile;
@@ -201,15 +201,7 @@ async fn env_follows_the_spec_on(profile: Profile) {
     assert_eq!(ros.find_container(LIST).await.unwrap().unwrap().id, before);
 
     // The env list is removed with the container.
-    c.pods
-        .send(Delete {
-            namespace: "default".into(),
-            name: "web".into(),
-            correlation: "test".into(),
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    delete(&c, "default", "web").await;
     settle_deleted(&c, "default/web").await;
     assert!(ros.find_container(LIST).await.unwrap().is_none());
     assert!(device_env(&ros).await.is_empty(), "env list removed");

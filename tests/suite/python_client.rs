@@ -5,36 +5,13 @@
 //! a bad name, events, delete then 404. `scripts/test` installs the client when missing.
 
 use crate::common;
-use crate::engine_support::TARBALL;
-use crate::routeros_support::{Harness, PACING};
+use crate::engine_support::{TARBALL, process_config};
+use crate::routeros_support::Harness;
 use common::NatsServer;
 use common::mkube::MkubeProcess;
 use mkube::sim::routeros::Profile;
 use serde_json::json;
 use std::process::Command;
-
-fn config(nats: &str, rest: &str, listen: &str) -> String {
-    format!(
-        r#"nodeName: py
-standalone: true
-routeros:
-  restUrl: {rest}
-  pacing: {PACING}
-networks:
-  - name: t
-    bridge: t
-    cidr: 127.77.0.0/24
-    gateway: 127.77.0.1
-    ipamStart: 127.77.0.100
-    ipamEnd: 127.77.0.150
-    dns: {{endpoint: "http://127.0.0.1:9", zone: t.lo, server: 127.77.0.252, staticRecords: []}}
-storage: {{basePath: /raid1/images}}
-nats: {{url: "{nats}", snapshotEvery: 1000}}
-api: {{listen: "{listen}"}}
-lifecycle: {{bootManifestPath: "", reconcileIntervalSeconds: 1, createBackoffSeconds: 0.2}}
-"#
-    )
-}
 
 #[actix_rt::test]
 async fn the_official_python_client_runs_a_users_script() {
@@ -44,7 +21,7 @@ async fn the_official_python_client_runs_a_users_script() {
     h.tarball("app", "v1");
     let dir = tempfile::tempdir().unwrap();
     let (url, rest) = (nats.url(), h.sim.rest_url());
-    let mk = MkubeProcess::start_config(dir.path(), |l| config(&url, &rest, l));
+    let mk = MkubeProcess::start_config(dir.path(), |l| process_config("py", &url, &rest, l, 1.0));
     mk.wait_ready(&common::http()).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/suite/python_client.py");
     let base = mk.url("");

@@ -60,6 +60,31 @@ pub fn config(nats_url: &str, rest_url: &str) -> Config {
     cfg
 }
 
+/// The config of a real `mkube` process (node `node`) against the simulator at `rest`, in
+/// standalone mode with a pass every `reconcile` seconds.
+pub fn process_config(node: &str, nats: &str, rest: &str, listen: &str, reconcile: f64) -> String {
+    format!(
+        r#"nodeName: {node}
+standalone: true
+routeros:
+  restUrl: {rest}
+  pacing: {PACING}
+networks:
+  - name: t
+    bridge: t
+    cidr: 127.77.0.0/24
+    gateway: 127.77.0.1
+    ipamStart: 127.77.0.100
+    ipamEnd: 127.77.0.150
+    dns: {{endpoint: "http://127.0.0.1:9", zone: t.lo, server: 127.77.0.252, staticRecords: []}}
+storage: {{basePath: /raid1/images}}
+nats: {{url: "{nats}", snapshotEvery: 1000}}
+api: {{listen: "{listen}"}}
+lifecycle: {{bootManifestPath: "", reconcileIntervalSeconds: {reconcile}, createBackoffSeconds: 0.2}}
+"#
+    )
+}
+
 /// A one-container pod running the simulator's tarball (`vkube.io/file`), with a volume.
 pub fn pod(name: &str, annotations: &[(&str, &str)]) -> Pod {
     let mut ann: std::collections::BTreeMap<String, String> = annotations
@@ -160,6 +185,19 @@ pub async fn pod_status(
         observations: Some(&observations),
     };
     mkube::pod::status::pod_status(key, &pods.state.pods[key], seq, &inputs)
+}
+
+/// Deletes a pod through the pods actor (as the API does).
+pub async fn delete(c: &Cluster, namespace: &str, name: &str) {
+    c.pods
+        .send(mkube::actors::pods::Delete {
+            namespace: namespace.into(),
+            name: name.into(),
+            correlation: "test".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 pub async fn pass(c: &Cluster) -> PassReport {

@@ -125,7 +125,8 @@ impl Job {
         let c = &spec_containers(pod)[s.index];
         // An incomplete configuration fails before anything is pulled or allocated.
         let config_maps = self.config_maps().await;
-        self.env(pod, c, &config_maps, s.net, None)
+        let node = &self.deps.config.node_name;
+        super::env::resolve(node, pod, c, &config_maps, s.net, None)
             .map_err(|e| JobError::Config(e.to_string()))?;
         let (tarball, digest) = self.image(pod, c).await?;
         let mut plan = plan::container_plan(&self.deps.config, pod, s.index, s.net, &tarball)
@@ -134,7 +135,7 @@ impl Job {
         let veth = plan.spec.interface.clone();
         let ip = self.allocate(ros, &s, &veth, &c.name).await?;
         crash::point("create.allocated");
-        let result = match self.env(pod, c, &config_maps, s.net, Some(ip)) {
+        let result = match super::env::resolve(node, pod, c, &config_maps, s.net, Some(ip)) {
             Ok(env) => {
                 plan.set_env(env);
                 self.create_on_device(ros, &s, &c.name, &plan, ip, &digest)

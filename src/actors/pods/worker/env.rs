@@ -28,18 +28,6 @@ impl Job {
             }
         }
     }
-
-    /// `c`'s resolved environment on `net` with address `ip` (when known).
-    pub(super) fn env(
-        &self,
-        pod: &Pod,
-        c: &Container,
-        config_maps: &ConfigMapsState,
-        net: &Network,
-        ip: Option<Ipv4Addr>,
-    ) -> Result<Vec<(String, String)>, EnvError> {
-        resolve(&self.deps.config.node_name, pod, c, config_maps, net, ip)
-    }
 }
 
 /// [`env::resolve`] with the lookups of a running controller: ConfigMaps of the pod's
