@@ -108,10 +108,23 @@ impl OciError {
         );
         match self.unread {
             None => b.body(json),
-            Some(unread) => b.streaming(futures::stream::once(async move {
-                drop(unread);
-                Ok::<_, std::convert::Infallible>(json)
-            })),
+            // The body is held until the response body has ended (the poll after its only
+            // chunk), not only until that chunk is produced: dropped earlier, actix-http could
+            // still start draining it before the close.
+            Some(unread) => b.streaming(futures::stream::unfold(
+                (Some(json), Some(unread)),
+                |(json, unread)| async move {
+                    match json {
+                        Some(json) => {
+                            Some((Ok::<_, std::convert::Infallible>(json), (None, unread)))
+                        }
+                        None => {
+                            drop(unread);
+                            None
+                        }
+                    }
+                },
+            )),
         }
     }
 }
