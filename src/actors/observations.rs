@@ -16,54 +16,14 @@
 //! An observation is ignored for a pod that has new events since the listing began (the
 //! pod's subject sequence moved on): the listing may predate what the worker just did.
 
-use crate::actors::pods::state::{DesiredPod, PodsState};
+use crate::actors::pods::state::PodsState;
 use crate::events::subject;
-use crate::routeros::{Container, ContainerState};
+use crate::pod::DesiredPod;
+use crate::pod::status::{Deviation, PodObservation};
+use crate::routeros::Container;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::watch;
-
-/// How a started container's device state differs from "running".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Deviation {
-    /// The device has no container of the recorded name.
-    Missing,
-    /// The device lists it in this (non-running) state.
-    Listed(ContainerState),
-    /// The device could not be listed; the text says why.
-    Unreachable(String),
-}
-
-impl Deviation {
-    /// Equal for change detection: an unreachable device with another error text is no change.
-    fn same(&self, other: &Deviation) -> bool {
-        match (self, other) {
-            (Deviation::Unreachable(_), Deviation::Unreachable(_)) => true,
-            (a, b) => a == b,
-        }
-    }
-}
-
-/// One pod's observation.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PodObservation {
-    /// The pod's subject sequence when the listing began; the deviations apply only while
-    /// the pod has no later event.
-    pub seq: u64,
-    /// Spec container name → how its device container differs from running.
-    pub deviations: BTreeMap<String, Deviation>,
-    /// Spec container names whose readiness probe fails (§7.2 readiness).
-    pub unready: BTreeSet<String>,
-    /// Generation of this observation's last change (0: none yet).
-    pub generation: u64,
-}
-
-impl PodObservation {
-    /// The deviations, if they still apply to a pod whose last event has sequence `seq`.
-    pub fn deviations_at(&self, seq: u64) -> Option<&BTreeMap<String, Deviation>> {
-        (self.seq >= seq).then_some(&self.deviations)
-    }
-}
 
 /// All pods' observations as of one moment.
 #[derive(Debug, Clone, Default)]
@@ -133,8 +93,8 @@ impl Observations {
             let mut changed = false;
             state.pods.retain(|key, _| pods.pods.contains_key(key));
             for (key, desired) in &pods.pods {
-                let (ns, name) = key.split_once('/').unwrap_or(("default", key));
-                let subject = subject::for_key(&self.node, "pods", &[ns, name]);
+                let pod = crate::pod::PodKey::parse(key);
+                let subject = subject::for_key(&self.node, "pods", &[&pod.namespace, &pod.name]);
                 let seq = seqs.get(&subject).copied().unwrap_or(0);
                 let deviations = deviations(desired, listing);
                 let entry = state.pods.entry(key.clone()).or_default();
@@ -225,9 +185,9 @@ fn deviations(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actors::pods::state::DeviceContainer;
     use crate::events::catalogue::PodSource;
-    use crate::routeros::{FromRow, Row};
+    use crate::pod::DeviceContainer;
+    use crate::routeros::{ContainerState, FromRow, Row};
     use k8s_openapi::api::core::v1::Pod;
     use serde_json::json;
 

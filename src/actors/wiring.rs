@@ -197,7 +197,7 @@ pub async fn boot(
             veths: veths.clone(),
             images: images.clone(),
             configmaps: configmaps.clone(),
-            dns: dns.clone(),
+            settled: Some(dns.clone().recipient()),
         });
     }
     let pods = pods.start();

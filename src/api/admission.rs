@@ -3,14 +3,11 @@
 //! networks and the desired pods, with the offending field named in the error.
 
 use super::status::ApiError;
-use crate::actors::pods::naming::ANN_NETWORK as NETWORK_ANNOTATION;
 use crate::actors::pods::state::PodsState;
 use crate::config::Network;
+use crate::pod::annotations;
 use k8s_openapi::api::core::v1::{Pod, Probe};
 use std::net::Ipv4Addr;
-
-pub const STATIC_IP_ANNOTATION: &str = "vkube.io/static-ip";
-pub const BOOT_PRIORITY_ANNOTATION: &str = "vkube.io/boot-priority";
 
 /// DNS-1123 label: what a pod or container name must be to become a container, veth and DNS name.
 pub fn valid_name(name: &str) -> Result<(), String> {
@@ -32,19 +29,9 @@ fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::invalid(format!("{field}: {message}"))
 }
 
-fn annotation<'p>(pod: &'p Pod, key: &str) -> Option<&'p str> {
-    pod.metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(key))
-        .map(|s| s.as_str())
-}
-
-/// The static IPv4 a pod asks for, if any (trimmed; empty = dynamic).
-pub fn static_ip_of(pod: &Pod) -> Option<&str> {
-    annotation(pod, STATIC_IP_ANNOTATION)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+/// The static IPv4 a pod asks for, as written (trimmed; absent or empty = dynamic).
+fn static_ip_of(pod: &Pod) -> Option<&str> {
+    annotations::get(pod, annotations::ANN_STATIC_IP)
 }
 
 /// Admits `pod` (already named and namespaced) against the networks and the other desired
@@ -63,7 +50,7 @@ pub fn admit_pod(
         return Err(invalid("spec.containers", "Required value"));
     }
     // `vkube.io/file` names a tarball on the device: nothing is pulled, so no image is needed.
-    let fixed_tarball = annotation(pod, "vkube.io/file").is_some_and(|f| !f.trim().is_empty());
+    let fixed_tarball = annotations::file(pod).is_some();
     let mut seen = std::collections::BTreeSet::new();
     for (i, c) in spec.containers.iter().enumerate() {
         let field = format!("spec.containers[{i}]");
@@ -98,13 +85,10 @@ pub fn admit_pod(
             }
         }
     }
-    let network = match annotation(pod, NETWORK_ANNOTATION)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    let network = match annotations::network(pod) {
         Some(name) => networks.iter().find(|n| n.name == name).ok_or_else(|| {
             invalid(
-                &format!("metadata.annotations[{NETWORK_ANNOTATION}]"),
+                &format!("metadata.annotations[{}]", annotations::ANN_NETWORK),
                 format!("network {name:?} not found"),
             )
         })?,
@@ -112,11 +96,11 @@ pub fn admit_pod(
             .first()
             .ok_or_else(|| ApiError::internal("no network is configured"))?,
     };
-    if let Some(priority) = annotation(pod, BOOT_PRIORITY_ANNOTATION)
-        && priority.trim().parse::<i64>().is_err()
+    if let Some(priority) = annotations::get(pod, annotations::ANN_BOOT_PRIORITY)
+        && priority.parse::<i64>().is_err()
     {
         return Err(invalid(
-            &format!("metadata.annotations[{BOOT_PRIORITY_ANNOTATION}]"),
+            &format!("metadata.annotations[{}]", annotations::ANN_BOOT_PRIORITY),
             format!("Invalid value: {priority:?}: must be an integer"),
         ));
     }
@@ -134,7 +118,7 @@ fn check_static_ip(
     desired: &PodsState,
     networks: &[Network],
 ) -> Result<(), ApiError> {
-    let field = format!("metadata.annotations[{STATIC_IP_ANNOTATION}]");
+    let field = format!("metadata.annotations[{}]", annotations::ANN_STATIC_IP);
     // IPAM-8: every container would ask for the same address; the second one must fail.
     if containers > 1 {
         return Err(invalid(
@@ -174,8 +158,7 @@ fn check_static_ip(
     let holder = desired.pods.iter().find(|(other, p)| {
         other.as_str() != key
             && static_ip_of(&p.pod) == Some(raw)
-            && crate::pod::status::network_of(&p.pod, networks).map(|n| &n.name)
-                == Some(&network.name)
+            && crate::pod::network_of(&p.pod, networks).map(|n| &n.name) == Ok(&network.name)
     });
     if let Some((other, _)) = holder {
         return Err(invalid(

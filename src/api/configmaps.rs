@@ -72,7 +72,7 @@ pub fn render_config_map(cm: &ConfigMap, rv: u64) -> ConfigMap {
     if cm.metadata.uid.is_none() {
         cm.metadata.uid = Some(derived_uid(&format!(
             "configmap/{}/{}",
-            cm.metadata.namespace.as_deref().unwrap_or("default"),
+            crate::pod::namespace_of(&cm.metadata),
             cm.metadata.name.as_deref().unwrap_or_default()
         )));
     }
@@ -105,7 +105,7 @@ async fn list_cms(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> Re
     let last = cluster.log.last_sequence().await.unwrap_or(0);
     let mut items = Vec::new();
     for cm in fold(state).await?.config_maps.values() {
-        let cm_ns = cm.metadata.namespace.as_deref().unwrap_or("default");
+        let cm_ns = crate::pod::namespace_of(&cm.metadata);
         let name = cm.metadata.name.as_deref().unwrap_or_default();
         if ns.as_deref().is_some_and(|n| n != cm_ns)
             || !params.labels_match(cm.metadata.labels.as_ref())
@@ -195,7 +195,7 @@ fn config_map_from(
         .chain(cm.binary_data.iter().flat_map(|d| d.keys()))
     {
         // NAME-6: every key becomes one file name inside the volume directory.
-        if !crate::actors::pods::configfiles::safe_key(key) {
+        if !crate::pod::names::config_key_is_file_name(key) {
             return Err(ApiError::invalid(format!(
                 "data[{key}]: Invalid value: {key:?}: a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
             )));
@@ -222,7 +222,7 @@ async fn store(state: &ApiState, mut cm: ConfigMap, mode: PutMode) -> Result<(),
     let cluster = cluster(state)?;
     let trigger = format!(
         "configmap/{}/{}",
-        cm.metadata.namespace.as_deref().unwrap_or("default"),
+        crate::pod::namespace_of(&cm.metadata),
         cm.metadata.name.as_deref().unwrap_or_default()
     );
     let msg = Put {

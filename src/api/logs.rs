@@ -6,7 +6,7 @@ use super::ApiState;
 use super::pod_view::{cluster, pods_view};
 use super::status::ApiError;
 use crate::actors::pods::device_log::{DeviceLog, DeviceLogError};
-use crate::actors::pods::state::pod_key;
+use crate::pod::pod_key;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

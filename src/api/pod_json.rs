@@ -2,10 +2,10 @@
 //! lists of many pods and single GETs build only the status and the few computed metadata
 //! fields, then write the JSON straight from the fold's snapshot.
 
-use super::pod_view::{key_of, pod_uid};
+use super::pod_view::RenderInputs;
+use super::pod_view::pod_uid;
 use super::version::ResourceVersion;
-use crate::actors::pods::state::DesiredPod;
-use crate::pod::status::{StatusInputs, pod_status};
+use crate::pod::DesiredPod;
 use k8s_openapi::api::core::v1::{PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
@@ -27,7 +27,7 @@ impl<'a> RenderedPod<'a> {
     pub fn new(
         desired: &'a DesiredPod,
         resource_version: ResourceVersion,
-        inputs: &StatusInputs<'a>,
+        inputs: &RenderInputs<'a>,
     ) -> Self {
         let stored = &desired.pod.metadata;
         let meta = if stored.resource_version.is_some() {
@@ -43,12 +43,12 @@ impl<'a> RenderedPod<'a> {
             created: stored
                 .creation_timestamp
                 .is_none()
-                .then(|| super::objects::time(inputs.started_at))
+                .then(|| inputs.status.started.clone())
                 .flatten(),
             meta,
             resource_version: resource_version.to_string(),
-            node: inputs.node,
-            status: pod_status(&key_of(desired), desired, resource_version.seq, inputs),
+            node: inputs.status.node,
+            status: inputs.status_of(desired, resource_version.seq),
         }
     }
 
@@ -124,8 +124,6 @@ impl Serialize for RenderedPod<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actors::ipam::state::IpamState;
-    use crate::actors::pods::state::PodsState;
     use crate::api::pod_view::render;
     use k8s_openapi::api::core::v1::{Container, Pod};
 
@@ -149,14 +147,17 @@ mod tests {
 
     #[test]
     fn writes_the_same_json_as_render() {
-        let (pods, ipam) = (PodsState::default(), IpamState::default());
-        let inputs = StatusInputs {
-            pods: &pods,
-            ipam: &ipam,
-            networks: &[],
-            node: "n1",
-            started_at: chrono::Utc::now(),
-            observations: None,
+        let units = Default::default();
+        let observations = Default::default();
+        let inputs = RenderInputs {
+            status: crate::pod::status::StatusInputs {
+                units: &units,
+                networks: &[],
+                node: "n1",
+                started: crate::api::objects::time(chrono::Utc::now()),
+                address: Box::new(|_: &str, _: &str| None),
+            },
+            observations: &observations,
         };
         let rv = ResourceVersion {
             seq: 42,

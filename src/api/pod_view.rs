@@ -8,10 +8,11 @@ use super::status::ApiError;
 use super::version::ResourceVersion;
 use crate::actors::ipam::state::IpamState;
 use crate::actors::observations::ObservationState;
-use crate::actors::pods::state::{DesiredPod, PodsState, pod_key};
+use crate::actors::pods::state::PodsState;
 use crate::actors::wiring::Cluster;
 use crate::events::subject;
 use crate::pod::status::{StatusInputs, pod_status};
+use crate::pod::{DesiredPod, pod_key};
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -89,7 +90,7 @@ pub fn pod_uid(pod: &Pod) -> String {
     pod.metadata.uid.clone().unwrap_or_else(|| {
         derived_uid(&format!(
             "pod/{}/{}",
-            pod.metadata.namespace.as_deref().unwrap_or("default"),
+            crate::pod::namespace_of(&pod.metadata),
             pod.metadata.name.as_deref().unwrap_or_default()
         ))
     })
@@ -107,15 +108,38 @@ pub async fn resource_version(cluster: &Cluster, area: &str, ns: &str, name: &st
         .unwrap_or(0)
 }
 
+/// What rendering pods of one view needs: the status inputs and the observations.
+pub struct RenderInputs<'a> {
+    pub status: StatusInputs<'a>,
+    pub observations: &'a ObservationState,
+}
+
+impl RenderInputs<'_> {
+    /// The status of `desired` whose last event has sequence `seq`.
+    pub fn status_of(
+        &self,
+        desired: &DesiredPod,
+        seq: u64,
+    ) -> k8s_openapi::api::core::v1::PodStatus {
+        let seen = self.observations.pods.get(&key_of(desired));
+        pod_status(desired, seq, seen, &self.status)
+    }
+}
+
 impl ApiState {
-    pub fn status_inputs<'a>(&'a self, view: &'a PodsView) -> StatusInputs<'a> {
-        StatusInputs {
-            pods: &view.pods,
-            ipam: &view.ipam,
-            networks: &self.networks,
-            node: &self.node,
-            started_at: self.started_at(),
-            observations: Some(&view.observations),
+    pub fn status_inputs<'a>(&'a self, view: &'a PodsView) -> RenderInputs<'a> {
+        let ipam = &view.ipam;
+        RenderInputs {
+            status: StatusInputs {
+                units: &view.pods.units,
+                networks: &self.networks,
+                node: &self.node,
+                started: time(self.started_at()),
+                address: Box::new(move |network: &str, veth: &str| {
+                    ipam.pools.get(network)?.get(veth).map(|a| a.ip.to_string())
+                }),
+            },
+            observations: &view.observations,
         }
     }
 
@@ -130,25 +154,20 @@ impl ApiState {
 pub fn render(
     desired: &DesiredPod,
     resource_version: ResourceVersion,
-    inputs: &StatusInputs,
+    inputs: &RenderInputs,
 ) -> Pod {
     let mut pod = desired.pod.clone();
     pod.metadata.uid = Some(pod_uid(&pod));
     if pod.metadata.creation_timestamp.is_none() {
-        pod.metadata.creation_timestamp = time(inputs.started_at);
+        pod.metadata.creation_timestamp = inputs.status.started.clone();
     }
     pod.metadata.resource_version = Some(resource_version.to_string());
     if let Some(spec) = pod.spec.as_mut()
         && spec.node_name.is_none()
     {
-        spec.node_name = Some(inputs.node.to_string());
+        spec.node_name = Some(inputs.status.node.to_string());
     }
-    pod.status = Some(pod_status(
-        &key_of(desired),
-        desired,
-        resource_version.seq,
-        inputs,
-    ));
+    pod.status = Some(inputs.status_of(desired, resource_version.seq));
     pod
 }
 
@@ -156,7 +175,7 @@ pub fn render(
 pub fn key_of(desired: &DesiredPod) -> String {
     let m = &desired.pod.metadata;
     pod_key(
-        m.namespace.as_deref().unwrap_or("default"),
+        crate::pod::namespace_of(m),
         m.name.as_deref().unwrap_or_default(),
     )
 }

@@ -16,10 +16,10 @@ use super::version::ResourceVersion;
 use super::write_options::{self, dry_run};
 use super::{ApiState, MAX_BODY, pod_table, table, watch};
 use crate::actors::journal::Record;
-use crate::actors::pods::state::{DesiredPod, pod_key};
 use crate::actors::pods::{Declare, Delete, PodsError, Update};
 use crate::actors::wiring::Cluster;
 use crate::events::catalogue::{PodSource, PodsEvent};
+use crate::pod::{DesiredPod, pod_key};
 use actix_web::{HttpRequest, HttpResponse, web};
 use k8s_openapi::api::core::v1::Pod;
 
@@ -102,7 +102,7 @@ fn selected<'v>(
 ) -> impl Iterator<Item = (&'v DesiredPod, ResourceVersion)> + 'v {
     view.pods.pods.values().filter_map(move |desired| {
         let m = &desired.pod.metadata;
-        let pod_ns = m.namespace.as_deref().unwrap_or("default");
+        let pod_ns = crate::pod::namespace_of(m);
         if ns.is_some_and(|ns| ns != pod_ns) || !params.labels_match(m.labels.as_ref()) {
             return None;
         }

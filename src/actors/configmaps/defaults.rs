@@ -37,7 +37,7 @@ impl Handler<EnsureConfigMap> for ConfigMapsActor {
 
     fn handle(&mut self, msg: EnsureConfigMap, _: &mut Context<Self>) -> Self::Result {
         let meta = &msg.config_map.metadata;
-        let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
+        let namespace = crate::pod::namespace_of(meta).to_string();
         let name = meta.name.clone().unwrap_or_default();
         let stored = self
             .state
@@ -114,7 +114,7 @@ pub async fn apply_defaults(
 
 fn key_of(cm: &ConfigMap) -> String {
     config_map_key(
-        cm.metadata.namespace.as_deref().unwrap_or("default"),
+        crate::pod::namespace_of(&cm.metadata),
         cm.metadata.name.as_deref().unwrap_or_default(),
     )
 }

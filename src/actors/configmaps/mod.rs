@@ -75,7 +75,7 @@ impl Handler<Put> for ConfigMapsActor {
 
     fn handle(&mut self, msg: Put, _: &mut Context<Self>) -> Self::Result {
         let meta = &msg.config_map.metadata;
-        let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
+        let namespace = crate::pod::namespace_of(meta).to_string();
         let name = meta.name.clone().unwrap_or_default();
         let key = config_map_key(&namespace, &name);
         let exists = self.state.config_maps.contains_key(&key);

@@ -11,9 +11,10 @@
 //! open namespace of each network). The namespace is always the annotation, at create and at
 //! every pass alike, so the two never disagree about where a name belongs.
 
-use crate::actors::pods::state::{DesiredPod, PodsState};
-use crate::actors::pods::{naming, plan};
+use crate::actors::pods::state::PodsState;
 use crate::config::{Config, Network};
+use crate::pod::DesiredPod;
+use crate::pod::annotations;
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -123,11 +124,11 @@ pub fn zone_want(config: &Config, network: &Network, pods: &PodsState) -> ZoneWa
 /// `vkube.io/namespace`'s zone when that is another one. Unmanaged networks included; the
 /// callers filter.
 pub fn pod_zones(config: &Config, pod: &Pod) -> Vec<ZoneWant> {
-    let Ok(network) = plan::network(config, pod) else {
+    let Ok(network) = crate::pod::network_of(pod, &config.networks) else {
         return Vec::new();
     };
     let mut out = vec![ZoneWant::empty(network, None)];
-    let Some(ns) = naming::dns_namespace(pod) else {
+    let Some(ns) = annotations::dns_namespace(pod) else {
         return out;
     };
     let extra = match config.network_named(ns) {
@@ -172,7 +173,7 @@ fn is_label(text: &str) -> bool {
 pub fn pod_records(desired: &DesiredPod) -> Vec<(String, Want)> {
     let pod = &desired.pod;
     let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
-    let static_ip = naming::static_ip(pod).ok().flatten();
+    let static_ip = annotations::static_ip(pod).ok().flatten();
     let spec_names: Vec<&str> = pod
         .spec
         .as_ref()
@@ -202,7 +203,7 @@ pub fn pod_records(desired: &DesiredPod) -> Vec<(String, Want)> {
     if let Some(ip) = ip_of(first) {
         out.push((pod_name.to_string(), want(ip)));
     }
-    for (alias, container) in naming::aliases(pod) {
+    for (alias, container) in annotations::aliases(pod) {
         let target = container.as_deref().unwrap_or(first);
         if !spec_names.contains(&target) {
             tracing::warn!(

@@ -7,9 +7,10 @@
 use super::DnsActor;
 use super::expected::{ZoneWant, managed_pod_zones, pod_records};
 use super::sync::{Registered, bind_zone, recorded_id, registered_in};
-use crate::actors::pods::state::DesiredPod;
+use crate::actors::pods::settled::PodSettled;
 use crate::events::catalogue::DnsEvent;
 use crate::microdns::{MicrodnsClient, MicrodnsError};
+use crate::pod::DesiredPod;
 use actix::prelude::*;
 use std::net::Ipv4Addr;
 
@@ -28,6 +29,30 @@ pub struct RegisterPod {
 pub struct DeregisterPod {
     pub pod: DesiredPod,
     pub correlation: String,
+}
+
+/// A pod's job ended (`pods::settled`): register its names once its containers have
+/// addresses, deregister them once it is gone.
+impl Handler<PodSettled> for DnsActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PodSettled, ctx: &mut Context<Self>) {
+        let correlation = format!("pod/{}", msg.key);
+        match (msg.after, msg.before) {
+            (Some(pod), _) if has_address(&pod) => ctx.notify(RegisterPod { pod, correlation }),
+            (Some(_), _) => {}
+            (None, Some(pod)) if has_address(&pod) => {
+                ctx.notify(DeregisterPod { pod, correlation })
+            }
+            (None, _) => {}
+        }
+    }
+}
+
+fn has_address(pod: &DesiredPod) -> bool {
+    pod.containers
+        .values()
+        .any(|c| !c.removing && !c.ip.is_empty())
 }
 
 /// A record to delete: (name, address, record id).

@@ -8,10 +8,10 @@
 //! directory (`../x`, `a/b`, empty, `.`, `..`) are refused by API admission and skipped here
 //! (manifest ConfigMaps do not pass admission), so nothing escapes the directory.
 
-use super::naming;
 use crate::actors::configmaps::state::{ConfigMapsState, config_map_key};
 use crate::actors::images::names::host_visible;
 use crate::config::StorageConfig;
+use crate::pod::names;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -48,7 +48,7 @@ pub fn config_map_mounts(pod: &Pod, c: &Container) -> Vec<CmMount> {
 
 /// The ConfigMap of a mount, looked up in the pod's namespace.
 pub fn lookup<'a>(state: &'a ConfigMapsState, pod: &Pod, m: &CmMount) -> Option<&'a ConfigMap> {
-    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = crate::pod::namespace_of(&pod.metadata);
     state.config_maps.get(&config_map_key(ns, &m.config_map))
 }
 
@@ -67,17 +67,6 @@ pub fn host_dir(storage: &StorageConfig, device_name: &str, volume: &str) -> Str
     )
 }
 
-/// A key that names exactly one file inside the directory.
-pub fn safe_key(key: &str) -> bool {
-    !key.is_empty()
-        && key != "."
-        && key != ".."
-        && key.len() <= 253
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-}
-
 /// The files a ConfigMap stands for: `data` then `binaryData`, unsafe keys skipped (logged).
 pub fn files_of(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -92,7 +81,7 @@ pub fn files_of(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
         .flatten()
         .map(|(k, v)| (k, v.0.clone()));
     for (k, v) in text.chain(binary) {
-        if safe_key(k) {
+        if names::config_key_is_file_name(k) {
             out.insert(k.clone(), v);
         } else {
             tracing::warn!(
@@ -177,10 +166,10 @@ fn write_atomic(dir: &Path, key: &str, data: &[u8]) -> io::Result<()> {
 /// §5 step 5 comparison for one pod: does any ConfigMap volume of any container differ from
 /// its ConfigMap? Missing ConfigMaps are not compared ([O]: their mounts stay empty dirs).
 pub fn pod_differs(storage: &StorageConfig, state: &ConfigMapsState, pod: &Pod) -> bool {
-    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = crate::pod::namespace_of(&pod.metadata);
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     pod.spec.iter().flat_map(|s| &s.containers).any(|c| {
-        let device = naming::container_name(ns, name, &c.name);
+        let device = names::container_name(ns, name, &c.name);
         config_map_mounts(pod, c).iter().any(|m| {
             lookup(state, pod, m)
                 .is_some_and(|cm| differs(&local_dir(storage, &device, &m.volume), &files_of(cm)))
@@ -224,10 +213,10 @@ mod tests {
     #[test]
     fn unsafe_keys_never_name_files() {
         for k in ["", ".", "..", "../x", "a/b", "/etc/passwd", "a\0b"] {
-            assert!(!safe_key(k), "{k:?}");
+            assert!(!names::config_key_is_file_name(k), "{k:?}");
         }
         for k in ["a", ".env", "microdns.toml", "x..y"] {
-            assert!(safe_key(k), "{k:?}");
+            assert!(names::config_key_is_file_name(k), "{k:?}");
         }
     }
 

@@ -17,13 +17,13 @@
 //! files already matching recreates nothing.
 
 use super::configfiles;
-use super::naming;
-use super::state::DesiredPod;
 use super::{PodsActor, Update};
 use crate::actors::configmaps::state::ConfigMapsState;
 use crate::actors::images::RefreshImage;
 use crate::actors::journal::GetState;
 use crate::config::Config;
+use crate::pod::DesiredPod;
+use crate::pod::annotations;
 use actix::prelude::*;
 use k8s_openapi::api::core::v1::Pod;
 
@@ -127,7 +127,7 @@ fn reads_config_maps(pod: &Pod) -> bool {
 /// Whether a created container's environment now resolves to another digest than the one it
 /// was built with. A resolution error keeps the container as it is.
 fn env_differs(config: &Config, state: &ConfigMapsState, key: &str, p: &DesiredPod) -> bool {
-    let Ok(net) = super::plan::network(config, &p.pod) else {
+    let Ok(net) = crate::pod::network_of(&p.pod, &config.networks) else {
         return false;
     };
     p.pod.spec.iter().flat_map(|s| &s.containers).any(|c| {
@@ -170,7 +170,7 @@ async fn run(
     .unwrap_or_default();
     let mut rebuilt = Vec::new();
     for (key, pod) in marked {
-        if naming::file(&pod).is_none() && !images_available(&images, &key, &pod).await {
+        if annotations::file(&pod).is_none() && !images_available(&images, &key, &pod).await {
             continue;
         }
         tracing::info!(pod = %key, %trigger, "ConfigMap files or environment changed: rebuilding the pod");

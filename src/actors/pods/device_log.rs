@@ -2,7 +2,7 @@
 //! read by the pods actor through its device link so API handlers never talk to RouterOS.
 
 use super::PodsActor;
-use super::naming;
+use crate::pod::names;
 use crate::routeros::LogEntry;
 use actix::prelude::*;
 
@@ -32,7 +32,7 @@ impl Handler<DeviceLog> for PodsActor {
         let Some(device) = self.engine.as_ref().map(|e| e.deps.device.clone()) else {
             return Box::pin(async { Err(DeviceLogError::NoDevice) });
         };
-        let name = naming::container_name(&msg.namespace, &msg.pod, &msg.container);
+        let name = names::container_name(&msg.namespace, &msg.pod, &msg.container);
         Box::pin(async move {
             let ros = device
                 .get()

@@ -3,8 +3,8 @@
 //! (exponential, capped) so reconcile does not retry every tick (§3.1 [F]).
 
 use super::PodsActor;
-use super::state::{DesiredPod, pod_key};
 use super::worker::{self, WorkerDeps};
+use crate::pod::{DesiredPod, pod_key};
 use actix::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -80,13 +80,13 @@ impl Handler<GetPod> for PodsActor {
     fn handle(&mut self, msg: GetPod, _: &mut Context<Self>) -> Self::Result {
         let desired = self.state.pods.get(&msg.key).cloned();
         let veth_clash = desired.as_ref().and_then(|d| {
-            let mine = super::naming::veth_names(&d.pod);
+            let mine = crate::pod::names::veth_names(&d.pod);
             self.state
                 .pods
                 .iter()
                 .filter(|(k, _)| **k != msg.key)
                 .filter(|(_, o)| {
-                    super::naming::veth_names(&o.pod)
+                    crate::pod::names::veth_names(&o.pod)
                         .iter()
                         .any(|v| mine.contains(v))
                 })
@@ -176,7 +176,7 @@ fn run(
         return Box::pin(fut::ready(Kicked::BackingOff));
     }
     engine.busy.insert(key.clone());
-    let before = super::dns_names::snapshot(&act.state, &key);
+    let before = super::settled::before(&act.state, &key);
     let job = actix::spawn(worker::converge(
         engine.deps.clone(),
         ctx.address(),
@@ -193,7 +193,7 @@ fn run(
             match &result {
                 Ok(()) => {
                     engine.backoff.remove(&key);
-                    super::dns_names::after_job(&act.state, &engine.deps.dns, &key, before);
+                    super::settled::announce(&act.state, &engine.deps.settled, &key, before);
                 }
                 Err(_) => {
                     let failures = engine.backoff.get(&key).map_or(0, |(n, _)| *n) + 1;

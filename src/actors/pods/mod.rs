@@ -6,11 +6,9 @@
 pub mod configfiles;
 pub mod configsync;
 pub mod device_log;
-mod dns_names;
 pub mod engine;
-pub mod naming;
-pub mod order;
 pub mod plan;
+pub mod settled;
 pub mod state;
 pub mod units;
 pub mod worker;
@@ -19,11 +17,12 @@ use super::journal::{Journal, commit};
 use super::published::{Published, Shared};
 use crate::events::AppendError;
 use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
+use crate::pod::pod_key;
 use actix::prelude::*;
 use engine::Engine;
 pub use engine::{GetPod, Kick, Kicked, PodView, Recreate, Runnable};
 use k8s_openapi::api::core::v1::Pod;
-use state::{PodsState, pod_key};
+use state::PodsState;
 
 pub struct PodsActor {
     journal: Journal,
@@ -101,13 +100,8 @@ pub struct Delete {
 }
 
 fn names(pod: &Pod) -> (String, String) {
-    let namespace = pod
-        .metadata
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".into());
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    (namespace, name)
+    let key = crate::pod::PodKey::of(pod);
+    (key.namespace, key.name)
 }
 
 impl Handler<Declare> for PodsActor {

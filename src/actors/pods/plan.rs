@@ -2,36 +2,21 @@
 //! spec, the configuration, the address and the image. Pure, so it is unit-tested and the
 //! worker only performs it.
 
-use super::naming;
 use crate::config::{Config, Network};
+use crate::pod::{annotations, names};
 use crate::routeros::{Container, ContainerSpec, ImageSource, MountSpec, normalize_path};
 use k8s_openapi::api::core::v1::Pod;
 use std::net::Ipv4Addr;
-
-/// The network a pod joins (§1.2): the annotated one, else the first configured one.
-pub fn network<'c>(config: &'c Config, pod: &Pod) -> Result<&'c Network, String> {
-    match naming::network(pod) {
-        Some(name) => config
-            .networks
-            .iter()
-            .find(|n| n.name == name)
-            .ok_or_else(|| format!("network \"{name}\" not found")),
-        None => config
-            .networks
-            .first()
-            .ok_or_else(|| "no network configured".to_string()),
-    }
-}
 
 /// Admission-time checks the engine repeats (it also runs manifest pods): IPAM-8 [D] — a
 /// static IP is only for single-container pods; every container needs an image unless the
 /// pod names a device tarball.
 pub fn check(pod: &Pod) -> Result<(), String> {
     let containers = pod.spec.as_ref().map(|s| s.containers.len()).unwrap_or(0);
-    if naming::static_ip(pod)?.is_some() && containers > 1 {
+    if annotations::static_ip(pod)?.is_some() && containers > 1 {
         return Err(format!(
             "{} applies to single-container pods only ({containers} containers)",
-            naming::ANN_STATIC_IP
+            annotations::ANN_STATIC_IP
         ));
     }
     Ok(())
@@ -81,22 +66,22 @@ pub fn container_plan(
 ) -> Option<ContainerPlan> {
     let spec = pod.spec.as_ref()?;
     let c = spec.containers.get(index)?;
-    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = crate::pod::namespace_of(&pod.metadata);
     let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
-    let name = naming::container_name(ns, pod_name, &c.name);
-    let veth = naming::veth_name(ns, pod_name, index);
+    let name = names::container_name(ns, pod_name, &c.name);
+    let veth = names::veth_name(ns, pod_name, index);
     let base = &config.storage.base_path;
     let mounts: Vec<MountSpec> = c
         .volume_mounts
         .iter()
         .flatten()
-        .map(|m| MountSpec::new(naming::volume_dir(base, &name, &m.name), &m.mount_path))
+        .map(|m| MountSpec::new(names::volume_dir(base, &name, &m.name), &m.mount_path))
         .collect();
     let mut s = ContainerSpec::new(
         &name,
         ImageSource::File(tarball.to_string()),
         veth,
-        naming::root_dir(base, &name),
+        names::root_dir(base, &name),
     );
     if !mounts.is_empty() {
         s.mountlists = vec![name.clone()];
@@ -194,9 +179,12 @@ mod tests {
     fn static_ip_only_for_one_container() {
         let mut p = pod();
         p.metadata.annotations = Some(
-            [(naming::ANN_STATIC_IP.to_string(), "10.0.0.5".to_string())]
-                .into_iter()
-                .collect(),
+            [(
+                annotations::ANN_STATIC_IP.to_string(),
+                "10.0.0.5".to_string(),
+            )]
+            .into_iter()
+            .collect(),
         );
         assert!(check(&p).is_ok());
         let extra = p.spec.as_ref().unwrap().containers[0].clone();

@@ -4,9 +4,10 @@
 //! writes nothing to the device and appends nothing.
 
 use crate::actors::ipam::state::IpamState;
-use crate::actors::pods::naming;
-use crate::actors::pods::order::creation_order;
-use crate::actors::pods::state::{DesiredPod, PodsState};
+use crate::actors::pods::state::PodsState;
+use crate::pod::DesiredPod;
+use crate::pod::annotations;
+use crate::pod::order::creation_order;
 use crate::routeros::{BridgePort, Container, Veth};
 
 /// One pass's observation of the device.
@@ -42,7 +43,7 @@ fn needs_work(p: &DesiredPod, ipam: &IpamState, seen: &Observed) -> bool {
         .as_ref()
         .map(|s| s.containers.as_slice())
         .unwrap_or(&[]);
-    let static_ip = naming::static_ip(&p.pod).ok().flatten();
+    let static_ip = annotations::static_ip(&p.pod).ok().flatten();
     // An update dropped a container.
     if p.containers
         .keys()

@@ -4,9 +4,9 @@
 //! carry (IPAM-5/IPAM-6: the device wins).
 
 use crate::actors::ipam::{IpamActor, ReserveStatics, SetDesiredHostnames, SyncObserved};
-use crate::actors::pods::naming;
 use crate::actors::pods::state::PodsState;
 use crate::config::Config;
+use crate::pod::{annotations, names};
 use crate::routeros::Veth;
 use actix::prelude::*;
 
@@ -19,9 +19,9 @@ pub fn statics(state: &PodsState, config: &Config) -> Vec<(String, String, std::
         .values()
         .filter_map(|d| {
             let pod = &d.pod;
-            let ip = naming::static_ip(pod).ok()??;
-            let network = naming::network(pod).or(first_network)?.to_string();
-            let veth = naming::veth_names(pod).into_iter().next()?;
+            let ip = annotations::static_ip(pod).ok()??;
+            let network = annotations::network(pod).or(first_network)?.to_string();
+            let veth = names::veth_names(pod).into_iter().next()?;
             Some((veth, network, ip))
         })
         .collect()
@@ -40,7 +40,7 @@ pub fn hostnames(state: &PodsState) -> Vec<(String, String)> {
                 .as_ref()
                 .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
                 .unwrap_or_default();
-            naming::veth_names(pod)
+            names::veth_names(pod)
                 .into_iter()
                 .zip(containers)
                 .map(move |(veth, c)| (veth, format!("{c}.{name}")))

@@ -19,12 +19,12 @@ use super::images::{ImagesActor, Pushed, RefreshImage};
 use super::ipam::IpamActor;
 use super::ipam::state::IpamState;
 use super::journal::GetState;
-use super::pods::naming;
 use super::pods::state::PodsState;
 use super::pods::{Kick, Kicked, PodsActor, Runnable, Seed};
 use super::rollout::stagger::{How, Roller};
 use super::rollout::{Redeploying, RolloutActor};
 use crate::config::{Config, Manifest, load_manifest};
+use crate::pod::annotations;
 use actix::prelude::*;
 use decide::Observed;
 use k8s_openapi::api::core::v1::Pod;
@@ -414,7 +414,7 @@ async fn image_moves(
     let mut digests: HashMap<String, Option<String>> = HashMap::new();
     let mut out: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
     for (key, p) in &state.pods {
-        if !naming::auto_update(&p.pod) {
+        if !annotations::auto_update(&p.pod) {
             continue;
         }
         for c in p.pod.spec.iter().flat_map(|s| &s.containers) {
@@ -477,7 +477,7 @@ async fn seed(manifest_pods: Vec<Pod>, pods: &Addr<PodsActor>) -> Vec<String> {
         crate::pod::defaults::apply(&mut pod);
         let key = format!(
             "{}/{}",
-            pod.metadata.namespace.as_deref().unwrap_or("default"),
+            crate::pod::namespace_of(&pod.metadata),
             pod.metadata.name.as_deref().unwrap_or_default()
         );
         let msg = Seed {

@@ -8,8 +8,8 @@
 
 use crate::actors::device::DeviceLink;
 use crate::actors::lifecycle::probe::ProbeSpec;
-use crate::actors::pods::state::DesiredPod;
 use crate::actors::pods::{GetPod, PodsActor};
+use crate::pod::DesiredPod;
 use actix::prelude::*;
 use k8s_openapi::api::core::v1::Container;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! API-4 / images.md §4.5: which desired pods a redeploy of an image reference targets.
 
-use crate::actors::pods::naming;
 use crate::actors::pods::state::PodsState;
+use crate::pod::annotations;
 
 /// `image` matches `wanted` when it equals it, ends with `/<wanted>`, or has the same last
 /// path component once tags and digests are dropped (`microdns:edge` matches
@@ -29,7 +29,7 @@ fn bare_name(reference: &str) -> &str {
 pub fn targets(state: &PodsState, wanted: &str) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     for (key, p) in &state.pods {
-        if !naming::auto_update(&p.pod) || naming::file(&p.pod).is_some() {
+        if !annotations::auto_update(&p.pod) || annotations::file(&p.pod).is_some() {
             continue;
         }
         let images: Vec<String> = p

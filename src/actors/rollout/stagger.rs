@@ -109,10 +109,10 @@ impl Roller {
 
     async fn halted(&self, image: &str, key: &str, reason: &str, left: usize) {
         tracing::warn!(%image, pod = %key, %reason, left, "ROLLOUT: halted");
-        let (ns, name) = key.split_once('/').unwrap_or(("default", key));
+        let pod = crate::pod::PodKey::parse(key);
         let event = PodsEvent::PodCreateFailed {
-            namespace: ns.to_string(),
-            name: name.to_string(),
+            namespace: pod.namespace,
+            name: pod.name,
             reason: format!(
                 "rollout of {image} halted, {left} pod(s) left on the old image: {reason}"
             ),

@@ -240,7 +240,7 @@ pub async fn config_maps(
     let mut known: BTreeMap<String, u64> = BTreeMap::new();
     let mut initial = Vec::new();
     for (key, cm) in &local.config_maps {
-        let cm_ns = cm.metadata.namespace.as_deref().unwrap_or("default");
+        let cm_ns = crate::pod::namespace_of(&cm.metadata);
         let name = cm.metadata.name.as_deref().unwrap_or_default();
         let rv = super::pod_view::resource_version(&cluster, "configmaps", cm_ns, name).await;
         known.insert(key.clone(), rv);

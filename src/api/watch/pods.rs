@@ -11,7 +11,6 @@
 //! what that process showed is unknown here.
 
 use super::{Follow, Input, Reply, bookmark, line, respond, start};
-use crate::actors::pods::state::{DesiredPod, pod_key};
 use crate::api::objects::typed;
 use crate::api::params::ListParams;
 use crate::api::pod_view::{PodsView, cluster, pods_view, render};
@@ -19,6 +18,7 @@ use crate::api::version::ResourceVersion;
 use crate::api::{ApiState, pod_table, pods, table};
 use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
 use crate::events::{Event, Record};
+use crate::pod::{DesiredPod, pod_key};
 use actix_web::{HttpRequest, web};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -74,7 +74,7 @@ impl PodWatch {
     }
 
     fn selected(&self, pod: &Pod) -> bool {
-        let pod_ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+        let pod_ns = crate::pod::namespace_of(&pod.metadata);
         self.ns.as_deref().is_none_or(|ns| ns == pod_ns)
             && self.params.labels_match(pod.metadata.labels.as_ref())
             && self

@@ -139,12 +139,7 @@ fn value_of(
             None if optional => Ok(None),
             None => Err(EnvError::KeyNotFound {
                 container: c.name.clone(),
-                namespace: ctx
-                    .pod
-                    .metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into()),
+                namespace: crate::pod::namespace_of(&ctx.pod.metadata).to_string(),
                 name: r.name.clone(),
                 key: r.key.clone(),
             }),
@@ -180,7 +175,7 @@ fn field_value(ctx: &EnvContext, path: &str) -> Option<String> {
     let ip = |v: Option<Ipv4Addr>| v.map(|ip| ip.to_string()).unwrap_or_default();
     Some(match path {
         "metadata.name" => text(&m.name),
-        "metadata.namespace" => m.namespace.clone().unwrap_or_else(|| "default".into()),
+        "metadata.namespace" => crate::pod::namespace_of(m).to_string(),
         "metadata.uid" => text(&m.uid),
         "spec.nodeName" => ctx.node.to_string(),
         "status.podIP" => ip(ctx.pod_ip),

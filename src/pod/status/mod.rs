@@ -17,50 +17,51 @@
 //! runs, else `Pending`; `Ready`/`ContainersReady` need every container ready. `podIP` is the
 //! address of container 0 (NAME-2), `hostIP` the network's gateway.
 
-use crate::actors::ipam::state::IpamState;
-use crate::actors::observations::{Deviation, PodObservation};
-use crate::actors::pods::naming;
-use crate::actors::pods::state::{DesiredPod, PodsState};
+mod observed;
+
+pub use observed::{Deviation, PodObservation};
+
+use super::{DesiredPod, Unit, names};
 use crate::config::Network;
 use crate::routeros::ContainerState as DeviceState;
-use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
-    ContainerStatus, Pod, PodCondition, PodIP, PodStatus,
+    ContainerStatus, PodCondition, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use std::collections::BTreeMap;
 
-/// Everything a status is computed from besides the pod itself.
+/// The IPAM address of a veth on a network (`network`, `veth`).
+pub type AddressOf<'a> = Box<dyn Fn(&str, &str) -> Option<String> + 'a>;
+
+/// Everything a status is computed from besides the pod's own record and observation.
 pub struct StatusInputs<'a> {
-    /// The pods fold (lifecycle units for restart counts).
-    pub pods: &'a PodsState,
-    pub ipam: &'a IpamState,
+    /// Lifecycle units by device container name (restart counts).
+    pub units: &'a BTreeMap<String, Unit>,
     pub networks: &'a [Network],
     pub node: &'a str,
-    /// Wall-clock start of this controller (`startTime`, missing creation times).
-    pub started_at: DateTime<Utc>,
-    /// What the device last showed, by pod key.
-    pub observations: Option<&'a crate::actors::observations::ObservationState>,
+    /// When this controller started (`startTime`, condition times, missing creation times).
+    pub started: Option<Time>,
+    /// The IPAM address of a veth on a network, for a pod whose container 0 has none
+    /// recorded yet.
+    pub address: AddressOf<'a>,
 }
 
-/// The network a pod joins: `vkube.io/network`, or the first configured one (§1.2).
-pub fn network_of<'n>(pod: &Pod, networks: &'n [Network]) -> Option<&'n Network> {
-    match naming::network(pod) {
-        Some(name) => networks.iter().find(|n| n.name == name),
-        None => networks.first(),
-    }
-}
-
-/// The status of `desired` (pod key `key`), whose last event has log sequence `seq`.
-pub fn pod_status(key: &str, desired: &DesiredPod, seq: u64, inputs: &StatusInputs) -> PodStatus {
+/// The status of `desired`, whose last event has log sequence `seq`, given what the device
+/// last showed of it (`seen`).
+pub fn pod_status(
+    desired: &DesiredPod,
+    seq: u64,
+    seen: Option<&PodObservation>,
+    inputs: &StatusInputs,
+) -> PodStatus {
     let pod = &desired.pod;
     let specs = pod
         .spec
         .as_ref()
         .map(|s| s.containers.as_slice())
         .unwrap_or_default();
-    let started = crate::api::objects::time(inputs.started_at);
-    let seen = inputs.observations.and_then(|o| o.pods.get(key));
+    let started = inputs.started.clone();
     let statuses: Vec<ContainerStatus> = specs
         .iter()
         .map(|spec| container_status(desired, spec, seq, seen, inputs, &started))
@@ -76,8 +77,8 @@ pub fn pod_status(key: &str, desired: &DesiredPod, seq: u64, inputs: &StatusInpu
         last_transition_time: started.clone(),
         ..Default::default()
     };
-    let network = network_of(pod, inputs.networks);
-    let ip = network.and_then(|n| pod_ip(desired, &n.name, inputs.ipam));
+    let network = super::network_of(pod, inputs.networks).ok();
+    let ip = network.and_then(|n| pod_ip(desired, &n.name, inputs));
     PodStatus {
         phase: Some(if all_running { "Running" } else { "Pending" }.into()),
         conditions: Some(vec![
@@ -107,7 +108,7 @@ fn container_status(
 ) -> ContainerStatus {
     let record = desired.containers.get(&spec.name);
     let restarts = record
-        .and_then(|d| inputs.pods.units.get(&d.device_name))
+        .and_then(|d| inputs.units.get(&d.device_name))
         .map(|u| i32::try_from(u.restarts).unwrap_or(i32::MAX))
         .unwrap_or(0);
     let deviation = seen
@@ -199,7 +200,7 @@ fn waiting(reason: &str, message: Option<String>) -> ContainerState {
 
 /// The address of container 0: what the engine recorded for it, else the IPAM entry of its
 /// veth (NAME-2).
-fn pod_ip(desired: &DesiredPod, network: &str, ipam: &IpamState) -> Option<String> {
+fn pod_ip(desired: &DesiredPod, network: &str, inputs: &StatusInputs) -> Option<String> {
     let pod = &desired.pod;
     let first = pod.spec.as_ref()?.containers.first()?;
     if let Some(ip) = desired
@@ -210,13 +211,9 @@ fn pod_ip(desired: &DesiredPod, network: &str, ipam: &IpamState) -> Option<Strin
     {
         return Some(ip);
     }
-    let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let namespace = super::namespace_of(&pod.metadata);
     let name = pod.metadata.name.as_deref().unwrap_or_default();
-    let veth = naming::veth_name(namespace, name, 0);
-    ipam.pools
-        .get(network)?
-        .get(&veth)
-        .map(|a| a.ip.to_string())
+    (inputs.address)(network, &names::veth_name(namespace, name, 0))
 }
 
 #[cfg(test)]

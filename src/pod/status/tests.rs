@@ -1,9 +1,7 @@
 use super::*;
-use crate::actors::ipam::state::Allocation;
-use crate::actors::observations::{ObservationState, PodObservation};
-use crate::actors::pods::state::DeviceContainer;
 use crate::events::catalogue::PodSource;
-use k8s_openapi::api::core::v1::{Container as K8sContainer, PodSpec};
+use crate::pod::DeviceContainer;
+use k8s_openapi::api::core::v1::{Container as K8sContainer, Pod, PodSpec};
 use std::collections::BTreeMap;
 
 fn desired(started: bool) -> DesiredPod {
@@ -40,21 +38,25 @@ fn net() -> Network {
     }
 }
 
-fn status(d: &DesiredPod, seq: u64, obs: Option<&ObservationState>) -> PodStatus {
-    let (pods, ipam) = (PodsState::default(), IpamState::default());
-    let network = net();
-    let inputs = StatusInputs {
-        pods: &pods,
-        ipam: &ipam,
-        networks: std::slice::from_ref(&network),
+fn inputs<'a>(units: &'a BTreeMap<String, Unit>, networks: &'a [Network]) -> StatusInputs<'a> {
+    StatusInputs {
+        units,
+        networks,
         node: "n",
-        started_at: Utc::now(),
-        observations: obs,
-    };
-    pod_status("default/web", d, seq, &inputs)
+        started: None,
+        address: Box::new(|network: &str, veth: &str| {
+            (network == "t" && veth == "veth_default_web_0").then(|| "10.0.0.9".to_string())
+        }),
+    }
 }
 
-fn observed(seq: u64, deviation: Option<Deviation>, unready: bool) -> ObservationState {
+fn status(d: &DesiredPod, seq: u64, obs: Option<&PodObservation>) -> PodStatus {
+    let units = BTreeMap::new();
+    let network = [net()];
+    pod_status(d, seq, obs, &inputs(&units, &network))
+}
+
+fn observed(seq: u64, deviation: Option<Deviation>, unready: bool) -> PodObservation {
     let mut o = PodObservation {
         seq,
         generation: 7,
@@ -66,10 +68,7 @@ fn observed(seq: u64, deviation: Option<Deviation>, unready: bool) -> Observatio
     if unready {
         o.unready.insert("app".into());
     }
-    ObservationState {
-        generation: 7,
-        pods: [("default/web".to_string(), o)].into(),
-    }
+    o
 }
 
 fn state(s: &PodStatus) -> &ContainerState {
@@ -178,30 +177,26 @@ fn waiting_reasons_of_the_log() {
 }
 
 #[test]
-fn pod_ip_falls_back_to_ipam() {
+fn pod_ip_falls_back_to_ipam_and_counts_restarts() {
     let mut d = desired(false);
     d.containers = BTreeMap::new();
-    let mut ipam = IpamState::default();
-    ipam.pools.entry("t".into()).or_default().insert(
-        "veth_default_web_0".into(),
-        Allocation {
-            ip: "10.0.0.9".parse().unwrap(),
-            hostname: "app.web".into(),
-            is_static: false,
-            from_device: false,
-        },
-    );
-    let net = net();
-    let pods = PodsState::default();
-    let inputs = StatusInputs {
-        pods: &pods,
-        ipam: &ipam,
-        networks: std::slice::from_ref(&net),
-        node: "n",
-        started_at: Utc::now(),
-        observations: None,
-    };
-    let s = pod_status("default/web", &d, 1, &inputs);
+    let s = status(&d, 1, None);
     assert_eq!(s.pod_ip.as_deref(), Some("10.0.0.9"));
     assert_eq!(s.host_ip.as_deref(), Some("10.0.0.1"));
+    let d = desired(true);
+    let units = BTreeMap::from([(
+        "default_web_app".to_string(),
+        Unit {
+            pod: "default/web".into(),
+            restart_policy: "Always".into(),
+            start_on_boot: true,
+            priority: 0,
+            depends_on: Vec::new(),
+            restarts: 2,
+            failed: None,
+        },
+    )]);
+    let network = [net()];
+    let s = pod_status(&d, 1, None, &inputs(&units, &network));
+    assert_eq!(s.container_statuses.unwrap()[0].restart_count, 2);
 }

@@ -177,14 +177,16 @@ pub async fn pod_status(
     let subject = mkube::events::subject::for_key(&cfg.node_name, "pods", &[ns, name]);
     let seq = pods.seqs.get(&subject).copied().unwrap_or(0);
     let inputs = mkube::pod::status::StatusInputs {
-        pods: &pods.state,
-        ipam: &ipam,
+        units: &pods.state.units,
         networks: &cfg.networks,
         node: &cfg.node_name,
-        started_at: chrono::Utc::now(),
-        observations: Some(&observations),
+        started: None,
+        address: Box::new(|network: &str, veth: &str| {
+            ipam.pools.get(network)?.get(veth).map(|a| a.ip.to_string())
+        }),
     };
-    mkube::pod::status::pod_status(key, &pods.state.pods[key], seq, &inputs)
+    let seen = observations.pods.get(key);
+    mkube::pod::status::pod_status(&pods.state.pods[key], seq, seen, &inputs)
 }
 
 /// Deletes a pod through the pods actor (as the API does).

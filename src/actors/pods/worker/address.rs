@@ -5,7 +5,7 @@ use super::create::Step;
 use crate::actors::ipam::pool::IpamError;
 use crate::actors::ipam::{Allocate, AllocateError};
 use crate::actors::journal::GetState;
-use crate::actors::pods::naming;
+use crate::pod::names;
 use crate::routeros::RosClient;
 use std::net::Ipv4Addr;
 
@@ -98,7 +98,7 @@ impl Job {
         let claimed = state
             .pods
             .values()
-            .any(|p| naming::veth_names(&p.pod).iter().any(|v| v == holder));
+            .any(|p| names::veth_names(&p.pod).iter().any(|v| v == holder));
         if claimed {
             return Ok(false);
         }

@@ -4,11 +4,11 @@ use super::{Job, JobError, crash, spec_containers};
 use crate::actors::images::EnsureImage;
 use crate::actors::ipam::state::IpamState;
 use crate::actors::journal::GetState;
-use crate::actors::pods::naming;
 use crate::actors::pods::plan::{self, ContainerPlan};
-use crate::actors::pods::state::{DesiredPod, DeviceContainer};
 use crate::config::Network;
 use crate::events::catalogue::{LifecycleEvent, PodsEvent};
+use crate::pod::{DesiredPod, DeviceContainer};
+use crate::pod::{annotations, names};
 use crate::routeros::{ErrorKind, Observation, RosClient, RosError};
 use k8s_openapi::api::core::v1::Pod;
 use std::net::Ipv4Addr;
@@ -22,8 +22,8 @@ impl Job {
     ) -> Result<(), JobError> {
         let pod = &desired.pod;
         plan::check(pod)?;
-        let net = plan::network(&self.deps.config, pod)?.clone();
-        let static_ip = naming::static_ip(pod)?;
+        let net = crate::pod::network_of(pod, &self.deps.config.networks)?.clone();
+        let static_ip = annotations::static_ip(pod)?;
         let spec = spec_containers(pod);
         // Containers an update dropped.
         for (container, rec) in &desired.containers {
@@ -63,7 +63,7 @@ impl Job {
                 && !rebuild
                 && r.is_created()
                 && !r.image_digest.is_empty()
-                && naming::auto_update(pod)
+                && annotations::auto_update(pod)
             {
                 // §5 step 3c: the registry moved the tag (the image cache refreshed it).
                 let (_, digest) = self.image(pod, c).await?;
@@ -93,8 +93,8 @@ impl Job {
             // effect follows a recorded intent, and teardown clears the list and moves the
             // root dir aside before the record goes). The observation, when there is one,
             // rules out objects mkube did not make.
-            let device_name = naming::container_name(&self.ns, &self.name, &c.name);
-            let veth = naming::veth_name(&self.ns, &self.name, i);
+            let device_name = names::container_name(&self.ns, &self.name, &c.name);
+            let veth = names::veth_name(&self.ns, &self.name, i);
             let fresh = rec.is_none()
                 && seen
                     .as_ref()
@@ -176,7 +176,7 @@ impl Job {
         pod: &Pod,
         c: &k8s_openapi::api::core::v1::Container,
     ) -> Result<(String, String), String> {
-        if let Some(file) = naming::file(pod) {
+        if let Some(file) = annotations::file(pod) {
             return Ok((file.to_string(), String::new()));
         }
         let reference = c
@@ -275,8 +275,8 @@ impl Job {
                 pod: format!("{}/{}", self.ns, self.name),
                 restart_policy: "Always".into(),
                 start_on_boot: true,
-                priority: naming::boot_priority(pod, 0),
-                depends_on: naming::depends_on(pod),
+                priority: annotations::boot_priority(pod, 0),
+                depends_on: annotations::depends_on(pod),
             })
             .await?;
         }

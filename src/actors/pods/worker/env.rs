@@ -40,7 +40,7 @@ pub fn resolve(
     net: &Network,
     ip: Option<Ipv4Addr>,
 ) -> Result<Vec<(String, String)>, EnvError> {
-    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = crate::pod::namespace_of(&pod.metadata);
     let lookup = |name: &str| config_maps.config_maps.get(&config_map_key(ns, name));
     let ctx = EnvContext {
         pod,

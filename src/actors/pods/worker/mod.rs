@@ -15,8 +15,8 @@ mod create;
 pub mod env;
 mod teardown;
 
+use super::plan;
 use super::{GetPod, PodView, PodsActor};
-use super::{naming, plan};
 use crate::actors::configmaps::ConfigMapsActor;
 use crate::actors::device::DeviceLink;
 use crate::actors::images::ImagesActor;
@@ -25,6 +25,7 @@ use crate::actors::journal::Record;
 use crate::actors::veths::{EnsureVeth, RemoveVeth, VethsActor};
 use crate::config::{Config, Network};
 use crate::events::catalogue::PodsEvent;
+use crate::pod::annotations;
 use crate::routeros::RosClient;
 use actix::prelude::*;
 use k8s_openapi::api::core::v1::Pod;
@@ -41,8 +42,8 @@ pub struct WorkerDeps {
     pub images: Addr<ImagesActor>,
     /// ConfigMap volume files (NAME-6) are written from its fold.
     pub configmaps: Addr<ConfigMapsActor>,
-    /// A pod's DNS names follow its jobs (`pods::dns_names`).
-    pub dns: Addr<crate::actors::dns::DnsActor>,
+    /// Told when a pod's job ends (`settled.rs`; the dns actor, so names follow addresses).
+    pub settled: Option<Recipient<super::settled::PodSettled>>,
 }
 
 /// Stand-in digest of a forced rebuild (never a real `sha256:` digest).
@@ -98,12 +99,12 @@ pub async fn converge(
     key: String,
     recreate: bool,
 ) -> Result<(), String> {
-    let (ns, name) = key.split_once('/').unwrap_or(("default", key.as_str()));
+    let id = crate::pod::PodKey::parse(&key);
     let job = Job {
         deps,
         pods,
-        ns: ns.to_string(),
-        name: name.to_string(),
+        ns: id.namespace,
+        name: id.name,
         correlation: format!("worker/{key}/{}", uuid::Uuid::new_v4()),
     };
     let view: PodView = job
@@ -120,7 +121,7 @@ pub async fn converge(
     let Some(mut pod) = view.desired else {
         return Ok(());
     };
-    if recreate && naming::auto_update(&pod.pod) {
+    if recreate && annotations::auto_update(&pod.pod) {
         // The create path rebuilds an auto pod whose recorded digest differs from the cache's
         // (§5 step 3c); a digest no image has makes it rebuild every created container. The
         // intent it records carries the real digest, so the state stays exact.

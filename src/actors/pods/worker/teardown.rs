@@ -1,10 +1,9 @@
 //! §3.2 teardown: only what the log says mkube created or adopted (L-2).
 
 use super::{Job, crash, spec_containers};
-use crate::actors::pods::naming;
-use crate::actors::pods::plan;
-use crate::actors::pods::state::{DesiredPod, DeviceContainer};
 use crate::events::catalogue::{LifecycleEvent, PodsEvent};
+use crate::pod::names;
+use crate::pod::{DesiredPod, DeviceContainer};
 use k8s_openapi::api::core::v1::Pod;
 
 impl Job {
@@ -19,10 +18,10 @@ impl Job {
         for (container, rec) in &old.containers {
             self.tear_down(&old.pod, container, rec, units).await?;
         }
-        let net = plan::network(&self.deps.config, &old.pod).ok();
+        let net = crate::pod::network_of(&old.pod, &self.deps.config.networks).ok();
         if let Some(net) = net {
             for (i, _) in spec_containers(&old.pod).iter().enumerate() {
-                self.release_ip(&net.name, &naming::veth_name(&self.ns, &self.name, i))
+                self.release_ip(&net.name, &names::veth_name(&self.ns, &self.name, i))
                     .await?;
             }
         }
@@ -65,7 +64,7 @@ impl Job {
             .map_err(|e| format!("removing container {}: {e}", rec.device_name))?;
         // Renamed aside (O(1), never a recursive delete, L-13) now rather than at the next
         // create of the name: a create that finds no record then skips the move (§3.1 step 5).
-        let root = naming::root_dir(&self.deps.config.storage.base_path, &rec.device_name);
+        let root = names::root_dir(&self.deps.config.storage.base_path, &rec.device_name);
         ros.move_aside(&root)
             .await
             .map_err(|e| format!("moving root dir {root} aside: {e}"))?;
@@ -98,12 +97,12 @@ impl Job {
             .position(|c| c.name == container)
             .unwrap_or(0);
         let veth = if rec.veth.is_empty() {
-            naming::veth_name(&self.ns, &self.name, index)
+            names::veth_name(&self.ns, &self.name, index)
         } else {
             rec.veth.clone()
         };
         let network = if rec.network.is_empty() {
-            plan::network(&self.deps.config, pod)
+            crate::pod::network_of(pod, &self.deps.config.networks)
                 .ok()
                 .map(|n| n.name.clone())
         } else {

@@ -2,7 +2,9 @@
 //! else `index*10`), and a pod's `vkube.io/depends-on` containers (RouterOS names) come first,
 //! so registry (3) precedes NATS (5) precedes DNS (11–13).
 
-use super::naming;
+use super::annotations;
+use super::key::namespace_of;
+use super::names;
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::HashSet;
 
@@ -11,17 +13,17 @@ pub fn creation_order(pods: &[(String, &Pod)]) -> Vec<String> {
     let mut ranked: Vec<(i64, usize)> = pods
         .iter()
         .enumerate()
-        .map(|(i, (_, p))| (naming::boot_priority(p, i), i))
+        .map(|(i, (_, p))| (annotations::boot_priority(p, i), i))
         .collect();
     ranked.sort();
     let owner = |device: &str| {
         pods.iter().position(|(_, p)| {
-            let ns = p.metadata.namespace.as_deref().unwrap_or("default");
+            let ns = namespace_of(&p.metadata);
             let name = p.metadata.name.as_deref().unwrap_or_default();
             p.spec
                 .iter()
                 .flat_map(|s| &s.containers)
-                .any(|c| naming::container_name(ns, name, &c.name) == device)
+                .any(|c| names::container_name(ns, name, &c.name) == device)
         })
     };
     let mut out = Vec::with_capacity(pods.len());
@@ -36,7 +38,7 @@ pub fn creation_order(pods: &[(String, &Pod)]) -> Vec<String> {
         if !seen.insert(i) {
             return;
         }
-        for dep in naming::depends_on(pods[i].1) {
+        for dep in annotations::depends_on(pods[i].1) {
             if let Some(j) = owner(&dep) {
                 visit(j, pods, owner, seen, out);
             }
@@ -81,24 +83,24 @@ mod tests {
     // §7.4 vectors: priorities 100, 1, 50 → 1, 50, 100.
     #[test]
     fn priority_then_dependencies() {
-        let a = pod("a", &[(naming::ANN_BOOT_PRIORITY, "100")]);
-        let b = pod("b", &[(naming::ANN_BOOT_PRIORITY, "1")]);
-        let c = pod("c", &[(naming::ANN_BOOT_PRIORITY, "50")]);
+        let a = pod("a", &[(annotations::ANN_BOOT_PRIORITY, "100")]);
+        let b = pod("b", &[(annotations::ANN_BOOT_PRIORITY, "1")]);
+        let c = pod("c", &[(annotations::ANN_BOOT_PRIORITY, "50")]);
         let pods = vec![("a".into(), &a), ("b".into(), &b), ("c".into(), &c)];
         assert_eq!(creation_order(&pods), vec!["b", "c", "a"]);
         // b depends on a's container: a first, although its priority is larger.
         let b = pod(
             "b",
             &[
-                (naming::ANN_BOOT_PRIORITY, "1"),
-                (naming::ANN_DEPENDS_ON, "infra_a_a"),
+                (annotations::ANN_BOOT_PRIORITY, "1"),
+                (annotations::ANN_DEPENDS_ON, "infra_a_a"),
             ],
         );
         let pods = vec![("a".into(), &a), ("b".into(), &b), ("c".into(), &c)];
         assert_eq!(creation_order(&pods), vec!["a", "b", "c"]);
         // Absent priority: index*10.
         let x = pod("x", &[]);
-        let y = pod("y", &[(naming::ANN_BOOT_PRIORITY, "5")]);
+        let y = pod("y", &[(annotations::ANN_BOOT_PRIORITY, "5")]);
         let pods = vec![("x".into(), &x), ("y".into(), &y)];
         assert_eq!(creation_order(&pods), vec!["x", "y"]);
     }
