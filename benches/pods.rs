@@ -23,8 +23,7 @@ mod nats;
 
 #[path = "support/tiny_image.rs"]
 mod tiny_image_support;
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, VolumeMount};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::core::v1::Pod;
 use mkube::actors::journal::GetState;
 use mkube::actors::pods::Declare;
 use mkube::actors::pods::state::PodsState;
@@ -34,6 +33,7 @@ use mkube::config::{self, Config};
 use mkube::events::catalogue::PodSource;
 use mkube::events::log::EventLog;
 use mkube::metrics::Metrics;
+use mkube::pod::sample::SamplePod;
 use mkube::sim::routeros::{RunningSim, SimOptions, start};
 use nats::{NatsServer, free_port};
 use serde_json::{Value, json};
@@ -85,30 +85,7 @@ api: {{listen: "{listen}"}}
 }
 
 fn pod(name: &str) -> Pod {
-    let ann = BTreeMap::from([("vkube.io/file".to_string(), TARBALL.to_string())]);
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some("default".into()),
-            annotations: Some(ann),
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
-            restart_policy: Some("Always".into()),
-            containers: vec![Container {
-                name: "app".into(),
-                command: Some(vec!["/bin/app".into(), "--serve".into()]),
-                volume_mounts: Some(vec![VolumeMount {
-                    name: "data".into(),
-                    mount_path: "/data".into(),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    SamplePod::on_device("default", name, TARBALL).build()
 }
 
 struct Device {

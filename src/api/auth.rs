@@ -1,7 +1,7 @@
 //! Bearer-token authentication (`api.tokenFile`): every route but `/healthz` and `/readyz`
 //! needs `Authorization: Bearer <token>`; anything else is a 401 `Status`.
 
-use super::status::ApiError;
+use crate::api::machinery::status::ApiError;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;

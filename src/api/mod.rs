@@ -1,33 +1,24 @@
 //! `api/` translates HTTP: actix-web routes in front of the actors. Handlers never talk to
-//! RouterOS (the pod log reads the device through the cluster's client); they ask actors and
-//! turn answers (and errors) into Kubernetes shapes.
+//! RouterOS (the pod log is read by the pods actor); they ask actors, read their published
+//! snapshots, and turn answers (and errors) into Kubernetes shapes.
+//!
+//! One folder per resource — `pods/`, `configmaps/`, and `namespaces.rs`, `events.rs` —
+//! each with its routes, rendering and watch; `machinery/` holds what every resource shares
+//! (decoding, patches, parameters, write options, `v1.Status` errors, resource versions,
+//! tables, the watch loop); `mkube/` holds mkube's own endpoints (health, metrics, images,
+//! redeploy, DNS validation); `discovery.rs` and `openapi.rs` answer what kubectl asks first;
+//! `auth.rs` and `tls.rs` guard the listener.
 
-pub mod admission;
 mod auth;
 mod configmaps;
-pub mod decode;
 mod discovery;
-mod dns;
-mod health;
-mod images;
-mod kevents;
-mod logs;
+mod events;
+mod machinery;
+mod mkube;
 mod namespaces;
-pub mod objects;
 mod openapi;
-pub mod params;
-pub mod patch;
-mod pod_json;
-mod pod_table;
-pub mod pod_view;
 mod pods;
-mod redeploy;
-pub mod status;
-pub mod table;
 mod tls;
-pub mod version;
-mod watch;
-pub mod write_options;
 
 use crate::actors::wiring::Cluster;
 use crate::config::{ApiConfig, Network};
@@ -49,21 +40,25 @@ pub struct ApiState {
     pub networks: Arc<Vec<Network>>,
 }
 
+/// The running cluster, or 503 while the log is still being replayed.
+pub fn cluster(state: &ApiState) -> Result<&Cluster, machinery::status::ApiError> {
+    state
+        .cluster
+        .get()
+        .ok_or_else(machinery::status::ApiError::not_ready)
+}
+
 /// Largest request body accepted (a Pod or ConfigMap is far smaller).
 pub const MAX_BODY: usize = 1 << 20;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::routes)
+    cfg.configure(mkube::routes)
         .configure(discovery::routes)
         .configure(openapi::routes)
-        .configure(logs::routes)
         .configure(pods::routes)
         .configure(configmaps::routes)
         .configure(namespaces::routes)
-        .configure(kevents::routes)
-        .configure(images::routes)
-        .configure(redeploy::routes)
-        .configure(dns::routes);
+        .configure(events::routes);
 }
 
 /// Binds the API listener and returns the server (run it by awaiting). With `api.tokenFile`
@@ -78,7 +73,7 @@ pub fn server(api: &ApiConfig, state: ApiState) -> std::io::Result<actix_web::de
         App::new()
             .app_data(web::Data::new(state.clone()))
             .configure(configure)
-            .default_service(web::to(status::not_found_route))
+            .default_service(web::to(machinery::status::not_found_route))
             .wrap(actix_web::middleware::Condition::new(
                 token.is_some(),
                 from_fn(move |req, next| {

@@ -2,13 +2,14 @@
 //! ConfigMap lives in. Read-only: other verbs are 405 `MethodNotAllowed` (namespace CRUD is out
 //! of scope, controller.md §12.9), saying how a namespace comes to exist.
 
-use super::ApiState;
-use super::objects::{age, derived_uid, list, time, typed};
-use super::pod_view::{cluster, pods_view};
-use super::status::{ApiError, method_not_allowed};
-use super::table::{col, row, table, wants_table};
 use crate::actors::configmaps::state::ConfigMapsState;
 use crate::actors::journal::GetState;
+use crate::api::ApiState;
+use crate::api::cluster;
+use crate::api::machinery::objects::{age, derived_uid, list, time, typed};
+use crate::api::machinery::status::{ApiError, method_not_allowed};
+use crate::api::machinery::table::{col, row, table, wants_table};
+use crate::api::pods::view::pods_view;
 use actix_web::{HttpRequest, HttpResponse, web};
 use k8s_openapi::api::core::v1::{Namespace, NamespaceSpec, NamespaceStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

@@ -12,6 +12,7 @@ pub mod names;
 pub mod network;
 pub mod order;
 pub mod record;
+pub mod sample;
 pub mod status;
 
 pub use key::{PodKey, namespace_of, pod_key};

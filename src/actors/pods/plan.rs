@@ -125,32 +125,15 @@ pub fn cidr(net: &Network, ip: Ipv4Addr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{Container as K8sContainer, PodSpec, VolumeMount};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use crate::pod::sample::SamplePod;
 
     fn pod() -> Pod {
-        Pod {
-            metadata: ObjectMeta {
-                name: Some("nats".into()),
-                namespace: Some("infra".into()),
-                ..Default::default()
-            },
-            spec: Some(PodSpec {
-                restart_policy: Some("Always".into()),
-                containers: vec![K8sContainer {
-                    name: "nats".into(),
-                    command: Some(vec!["/nats-server".into(), "-m".into(), "8222".into()]),
-                    volume_mounts: Some(vec![VolumeMount {
-                        name: "data".into(),
-                        mount_path: "/data".into(),
-                        ..Default::default()
-                    }]),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            ..Default::default()
-        }
+        SamplePod::new("infra", "nats")
+            .container_name("nats")
+            .command(&["/nats-server", "-m", "8222"])
+            .volume("data", "/data")
+            .restart_policy("Always")
+            .build()
     }
 
     #[test]

@@ -1,28 +1,17 @@
 //! One sample of every event kind in the catalogue. `kind_name` is an exhaustive match, so a
 //! new variant does not compile until it has a sample here.
 
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use mkube::events::Event;
 use mkube::events::catalogue::*;
+use mkube::pod::sample::SamplePod;
 
 pub fn pod(ns: &str, name: &str) -> Pod {
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some(ns.into()),
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
-            containers: vec![Container {
-                name: "web".into(),
-                image: Some("127.0.0.1:5000/web:v1".into()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    SamplePod::new(ns, name)
+        .container_name("web")
+        .image("127.0.0.1:5000/web:v1")
+        .build()
 }
 
 pub fn all() -> Vec<Event> {

@@ -5,8 +5,7 @@
 
 use crate::common::{NatsServer, cluster};
 use crate::routeros_support::{Harness, PACING};
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, VolumeMount};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::core::v1::Pod;
 use mkube::actors::cluster::Fold;
 use mkube::actors::ipam::state::IpamState;
 use mkube::actors::journal::GetState;
@@ -16,6 +15,7 @@ use mkube::actors::reconcile::{PassReport, RunPass};
 use mkube::actors::replay::{Visit, fold_log};
 use mkube::actors::wiring::Cluster;
 use mkube::config::Config;
+use mkube::pod::sample::SamplePod;
 use mkube::routeros::RosClient;
 use mkube::sim::routeros::Profile;
 use serde_json::json;
@@ -85,36 +85,16 @@ lifecycle: {{bootManifestPath: "", reconcileIntervalSeconds: {reconcile}, create
     )
 }
 
-/// A one-container pod running the simulator's tarball (`vkube.io/file`), with a volume.
+/// A one-container pod running the simulator's tarball (`vkube.io/file`), with a volume
+/// (the shared fixture, `pod::sample`).
 pub fn pod(name: &str, annotations: &[(&str, &str)]) -> Pod {
-    let mut ann: std::collections::BTreeMap<String, String> = annotations
+    annotations
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    ann.insert("vkube.io/file".into(), TARBALL.into());
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some("default".into()),
-            annotations: Some(ann),
-            ..Default::default()
-        },
-        spec: Some(PodSpec {
-            restart_policy: Some("Always".into()),
-            containers: vec![Container {
-                name: "app".into(),
-                command: Some(vec!["/bin/app".into(), "--serve".into()]),
-                volume_mounts: Some(vec![VolumeMount {
-                    name: "data".into(),
-                    mount_path: "/data".into(),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+        .fold(
+            SamplePod::on_device("default", name, TARBALL),
+            |p, (k, v)| p.annotation(k, v),
+        )
+        .build()
 }
 
 /// Declares `pod` through the pods actor (as the API does).

@@ -2,9 +2,9 @@
 //! lists of many pods and single GETs build only the status and the few computed metadata
 //! fields, then write the JSON straight from the fold's snapshot.
 
-use super::pod_view::RenderInputs;
-use super::pod_view::pod_uid;
-use super::version::ResourceVersion;
+use crate::api::machinery::version::ResourceVersion;
+use crate::api::pods::view::RenderInputs;
+use crate::api::pods::view::pod_uid;
 use crate::pod::DesiredPod;
 use k8s_openapi::api::core::v1::{PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -124,7 +124,7 @@ impl Serialize for RenderedPod<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::pod_view::render;
+    use crate::api::pods::view::render;
     use k8s_openapi::api::core::v1::{Container, Pod};
 
     fn desired(uid: Option<&str>, node: Option<&str>) -> DesiredPod {
@@ -154,7 +154,7 @@ mod tests {
                 units: &units,
                 networks: &[],
                 node: "n1",
-                started: crate::api::objects::time(chrono::Utc::now()),
+                started: crate::api::machinery::objects::time(chrono::Utc::now()),
                 address: Box::new(|_: &str, _: &str| None),
             },
             observations: &observations,

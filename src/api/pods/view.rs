@@ -2,14 +2,13 @@
 //! `uid`, `creationTimestamp`, `resourceVersion` (`version.rs`), `spec.nodeName` and the
 //! status of `pod::status`.
 
-use super::ApiState;
-use super::objects::{derived_uid, time};
-use super::status::ApiError;
-use super::version::ResourceVersion;
 use crate::actors::ipam::state::IpamState;
 use crate::actors::observations::ObservationState;
 use crate::actors::pods::state::PodsState;
-use crate::actors::wiring::Cluster;
+use crate::api::machinery::objects::{derived_uid, time};
+use crate::api::machinery::status::ApiError;
+use crate::api::machinery::version::ResourceVersion;
+use crate::api::{ApiState, cluster};
 use crate::events::subject;
 use crate::pod::status::{StatusInputs, pod_status};
 use crate::pod::{DesiredPod, pod_key};
@@ -58,10 +57,6 @@ impl PodsView {
     }
 }
 
-pub fn cluster(state: &ApiState) -> Result<&Cluster, ApiError> {
-    state.cluster.get().ok_or_else(ApiError::not_ready)
-}
-
 /// The current pods and IPAM folds. Usually no mailbox round trip: the actors' published
 /// snapshots are read directly; after a write the actor is asked once for a fresh one, so a
 /// read that follows an acknowledged write sees it.
@@ -94,18 +89,6 @@ pub fn pod_uid(pod: &Pod) -> String {
             pod.metadata.name.as_deref().unwrap_or_default()
         ))
     })
-}
-
-/// The log sequence of the last event on the object's subject (0 when it has none).
-pub async fn resource_version(cluster: &Cluster, area: &str, ns: &str, name: &str) -> u64 {
-    let subject = subject::for_key(cluster.log.node(), area, &[ns, name]);
-    cluster
-        .log
-        .last_sequence_of(&subject)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(0)
 }
 
 /// What rendering pods of one view needs: the status inputs and the observations.

@@ -4,27 +4,40 @@
 //! create (201), replace and patch (200), and on delete the pod as it was, with
 //! `deletionTimestamp` set (200); `?dryRun=All` validates and answers without writing.
 
-use super::admission::{admit_pod, valid_name};
-use super::decode::{self, FieldValidation};
-use super::objects::{time, typed};
-use super::params::ListParams;
-use super::patch;
-use super::pod_json::RenderedPod;
-use super::pod_view::{PodsView, cluster, pod_uid, pods_view, render};
-use super::status::{self, ApiError, method_not_allowed};
-use super::version::ResourceVersion;
-use super::write_options::{self, dry_run};
-use super::{ApiState, MAX_BODY, pod_table, table, watch};
+mod admission;
+mod json;
+mod logs;
+pub mod table;
+pub mod view;
+mod watch;
+
 use crate::actors::journal::Record;
 use crate::actors::pods::{Declare, Delete, PodsError, Update};
 use crate::actors::wiring::Cluster;
+use crate::api::ApiState;
+use crate::api::MAX_BODY;
+use crate::api::cluster;
+use crate::api::machinery::decode::valid_name;
+use crate::api::machinery::decode::{self, FieldValidation};
+use crate::api::machinery::objects::{time, typed};
+use crate::api::machinery::params::ListParams;
+use crate::api::machinery::patch;
+use crate::api::machinery::status::{self, ApiError, method_not_allowed};
+use crate::api::machinery::table::wants_table;
+use crate::api::machinery::version::ResourceVersion;
+use crate::api::machinery::write_options::{self, dry_run};
+use crate::api::pods::admission::admit_pod;
+use crate::api::pods::json::RenderedPod;
+use crate::api::pods::view::{PodsView, pod_uid, pods_view, render};
 use crate::events::catalogue::{PodSource, PodsEvent};
 use crate::pod::{DesiredPod, pod_key};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use k8s_openapi::api::core::v1::Pod;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/pods", web::get().to(list_all))
+    cfg.configure(logs::routes)
+        .route("/api/v1/pods", web::get().to(list_all))
         .route(
             "/api/v1/namespaces/{ns}/pods",
             web::get().to(list_namespaced),
@@ -139,9 +152,9 @@ async fn list_pods(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> R
     let last = cluster.log.last_sequence().await.unwrap_or(0);
     let view = pods_view(state).await?;
     let version = view.list_version(last);
-    if table::wants_table(req) {
+    if wants_table(req) {
         let pods = rendered_pods(state, &view, ns.as_deref(), &params).await?;
-        return Ok(HttpResponse::Ok().json(pod_table::table(&pods, version)));
+        return Ok(HttpResponse::Ok().json(table::table(&pods, version)));
     }
     // Written straight from the snapshot: no copy of the stored pods.
     let inputs = state.status_inputs(&view);
@@ -198,7 +211,7 @@ async fn current(state: &ApiState, ns: &str, name: &str) -> Result<(Pod, PodsVie
 async fn get(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
     let ns = req.match_info().get("ns").unwrap_or_default().to_string();
     let name = req.match_info().get("name").unwrap_or_default().to_string();
-    if !table::wants_table(&req) {
+    if !wants_table(&req) {
         // One pod: a map lookup in the snapshot, written without copying the stored pod.
         let cluster = cluster(&state)?;
         let view = pods_view(&state).await?;
@@ -213,7 +226,7 @@ async fn get(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
     }
     let (pod, _) = current(&state, &ns, &name).await?;
     let rv = pod.metadata.resource_version.clone().unwrap_or_default();
-    Ok(HttpResponse::Ok().json(pod_table::table(&[pod], rv)))
+    Ok(HttpResponse::Ok().json(table::table(&[pod], rv)))
 }
 
 /// What is stored: the spec as given, without the fields the controller computes.
@@ -233,25 +246,7 @@ fn pod_from(
     name: Option<&str>,
 ) -> Result<Pod, ApiError> {
     let mut pod: Pod = decode::object(value, "Pod", "pod", validation)?;
-    valid_name(ns).map_err(|e| ApiError::bad_request(format!("namespace: {e}")))?;
-    if let Some(body_ns) = pod.metadata.namespace.as_deref().filter(|n| *n != ns) {
-        return Err(ApiError::bad_request(format!(
-            "the namespace of the object ({body_ns}) does not match the namespace on the request ({ns})"
-        )));
-    }
-    pod.metadata.namespace = Some(ns.to_string());
-    if let Some(path_name) = name {
-        match pod.metadata.name.as_deref() {
-            None | Some("") => pod.metadata.name = Some(path_name.to_string()),
-            Some(n) if n != path_name => {
-                return Err(ApiError::bad_request(format!(
-                    "the name of the object ({n}) does not match the name on the request ({path_name})"
-                )));
-            }
-            Some(_) => {}
-        }
-    }
-    let pod_name = pod.metadata.name.clone().unwrap_or_default();
+    let pod_name = decode::place(&mut pod, ns, name)?;
     valid_name(&pod_name).map_err(ApiError::bad_request)?;
     // What an API server defaults is stored and returned (issue 11 item 2).
     crate::pod::defaults::apply(&mut pod);
@@ -260,7 +255,8 @@ fn pod_from(
 
 async fn create(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
     let ns = req.match_info().get("ns").unwrap_or_default().to_string();
-    let cluster = cluster(&state)?;
+    // Not ready (503) before the body is even read.
+    cluster(&state)?;
     let validation = FieldValidation::from_query(req.query_string())?;
     let body = status::read_body(payload, MAX_BODY).await?;
     let value = decode::json_object(&body, "pod")?;
@@ -294,14 +290,24 @@ async fn create(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payl
         source: PodSource::Api,
         correlation: uuid::Uuid::new_v4().to_string(),
     };
-    cluster
+    written(&state, msg, &ns, &name, StatusCode::CREATED).await
+}
+
+/// Sends a write to the pods actor and answers the pod as the API now shows it (a read after
+/// an acknowledged write sees it, `actors::published`).
+async fn written<M>(state: &ApiState, msg: M, ns: &str, name: &str, code: StatusCode) -> Reply
+where
+    M: actix::Message<Result = Result<(Pod, u64), PodsError>> + Send + 'static,
+    crate::actors::pods::PodsActor: actix::Handler<M>,
+{
+    cluster(state)?
         .pods
         .send(msg)
         .await
         .map_err(actor_gone)?
         .map_err(|e| pods_error(&e))?;
-    let (pod, _) = current(&state, &ns, &name).await?;
-    Ok(HttpResponse::Created().json(&pod))
+    let (pod, _) = current(state, ns, name).await?;
+    Ok(HttpResponse::build(code).json(&pod))
 }
 
 async fn replace(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payload) -> Reply {
@@ -374,14 +380,7 @@ async fn update(state: &ApiState, req: &HttpRequest, ns: &str, name: &str, mut p
         pod: stored(pod),
         correlation: uuid::Uuid::new_v4().to_string(),
     };
-    cluster
-        .pods
-        .send(msg)
-        .await
-        .map_err(actor_gone)?
-        .map_err(|e| pods_error(&e))?;
-    let (pod, _) = current(state, ns, name).await?;
-    Ok(HttpResponse::Ok().json(&pod))
+    written(state, msg, ns, name, StatusCode::OK).await
 }
 
 /// DELETE answers the pod as it was with `deletionTimestamp` set, as an API server does for

@@ -1,12 +1,13 @@
 //! The image cache over HTTP (images.md §3.13, §4.1): `GET /api/v1/images` and the registry's
 //! push webhook `POST /api/v1/registry/push-notify`.
 
-use super::status::{self, ApiError};
-use super::{ApiState, MAX_BODY};
 use crate::actors::images::{ImageError, ListImages, PushNotify};
 use crate::actors::journal::GetState;
 use crate::actors::pods::state::PodsState;
 use crate::actors::wiring::Cluster;
+use crate::api::ApiState;
+use crate::api::MAX_BODY;
+use crate::api::machinery::status::{self, ApiError};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 

@@ -5,7 +5,7 @@
 //! lists of objects with a merge key (`name`, `mountPath` for `volumeMounts`, `containerPort`
 //! for `ports`) are merged element by element instead of replaced. JSON patch is refused (415).
 
-use super::status::ApiError;
+use crate::api::machinery::status::ApiError;
 use actix_web::HttpRequest;
 use serde_json::{Map, Value};
 

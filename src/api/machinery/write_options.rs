@@ -4,8 +4,8 @@
 //! `gracePeriodSeconds` and `propagationPolicy` are accepted and have no effect: mkube
 //! removes a pod's containers as soon as the deletion is recorded.
 
-use super::status::ApiError;
-use super::version::ResourceVersion;
+use crate::api::machinery::status::ApiError;
+use crate::api::machinery::version::ResourceVersion;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions;
 
 /// `?dryRun=All`: true; absent: false; any other value is a 400.

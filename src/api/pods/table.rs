@@ -1,8 +1,8 @@
 //! The pods `Table` (controller.md §9): Name, Ready `r/t`, Status, Restarts, Age; `-o wide`
 //! adds IP and Node.
 
-use super::objects::age;
-use super::table::{Column, col, row, table as build};
+use crate::api::machinery::objects::age;
+use crate::api::machinery::table::{Column, col, row, table as build};
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 

@@ -83,6 +83,23 @@ pub fn age(created: Option<&Time>) -> String {
     }
 }
 
+/// The log sequence of the last event on the object's subject (0 when it has none).
+pub async fn resource_version(
+    cluster: &crate::actors::wiring::Cluster,
+    area: &str,
+    ns: &str,
+    name: &str,
+) -> u64 {
+    let subject = crate::events::subject::for_key(cluster.log.node(), area, &[ns, name]);
+    cluster
+        .log
+        .last_sequence_of(&subject)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,10 @@
 //! `POST /api/v1/images/redeploy` (API-4, images.md §4.5): queue a staggered rebuild of the
 //! `image-policy: auto` pods running an image and answer at once.
 
-use super::status::{self, ApiError};
-use super::{ApiState, MAX_BODY};
 use crate::actors::rollout::Redeploy;
+use crate::api::ApiState;
+use crate::api::MAX_BODY;
+use crate::api::machinery::status::{self, ApiError};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 

@@ -1,6 +1,6 @@
 //! `/healthz` (answers as soon as the process runs), `/readyz` (after replay), `/metrics`.
 
-use super::ApiState;
+use crate::api::ApiState;
 use actix_web::{HttpResponse, web};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -1,9 +1,9 @@
 //! `GET /api/v1/dns/validate` (R12): the zones against what mkube expects, and cross-network
 //! forwarding. Always 200 with `{timestamp, summary: {pass, warn, fail}, checks: [...]}`.
 
-use super::ApiState;
-use super::status::ApiError;
 use crate::actors::dns::validate::Validate;
+use crate::api::ApiState;
+use crate::api::machinery::status::ApiError;
 use actix_web::{HttpResponse, web};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -12,7 +12,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn validate(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let cluster = state.cluster.get().ok_or_else(ApiError::not_ready)?;
-    let view = super::pod_view::pods_view(&state).await?;
+    let view = crate::api::pods::view::pods_view(&state).await?;
     let checks = cluster
         .dns
         .send(Validate { pods: view.pods })

@@ -2,28 +2,13 @@
 //! annotations and unsupported spec fields. Pure: a decision from the pod, the configured
 //! networks and the desired pods, with the offending field named in the error.
 
-use super::status::ApiError;
 use crate::actors::pods::state::PodsState;
+use crate::api::machinery::decode::valid_name;
+use crate::api::machinery::status::ApiError;
 use crate::config::Network;
 use crate::pod::annotations;
 use k8s_openapi::api::core::v1::{Pod, Probe};
 use std::net::Ipv4Addr;
-
-/// DNS-1123 label: what a pod or container name must be to become a container, veth and DNS name.
-pub fn valid_name(name: &str) -> Result<(), String> {
-    let ok_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if name.is_empty() {
-        Err("pod name is required".into())
-    } else if name.len() > 63 || !ok_chars || name.starts_with('-') || name.ends_with('-') {
-        Err(format!(
-            "metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', start and end with an alphanumeric character, and be at most 63 characters"
-        ))
-    } else {
-        Ok(())
-    }
-}
 
 fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::invalid(format!("{field}: {message}"))

@@ -4,12 +4,14 @@
 //! (Warning) on `PodCreateFailed`. The newest 256 are served, so `kubectl get events` and
 //! `kubectl describe pod` show a pod's story; `?watch=true` streams new ones as `ADDED`.
 
-use super::objects::{age, list, time, typed};
-use super::params::ListParams;
-use super::pod_view::{cluster, pod_uid};
-use super::status::{ApiError, method_not_allowed};
-use super::table::{col, row, table, wants_table};
-use super::{ApiState, watch};
+use crate::api::ApiState;
+use crate::api::cluster;
+use crate::api::machinery::objects::{age, list, time, typed};
+use crate::api::machinery::params::ListParams;
+use crate::api::machinery::status::{ApiError, method_not_allowed};
+use crate::api::machinery::table::{col, row, table, wants_table};
+use crate::api::machinery::watch;
+use crate::api::pods::view::pod_uid;
 use crate::events::catalogue::PodsEvent;
 use crate::events::{Event, Record};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -158,7 +160,7 @@ impl Deriver {
                 namespace: Some(ns.into()),
                 resource_version: Some(seq.to_string()),
                 creation_timestamp: when.clone(),
-                uid: Some(super::objects::derived_uid(&format!(
+                uid: Some(crate::api::machinery::objects::derived_uid(&format!(
                     "event/{seq}/{reason}/{nanos}"
                 ))),
                 ..Default::default()
@@ -305,8 +307,8 @@ async fn watch_events(
             .map(|k| watch::line("ADDED", &event_object(k, as_table, record.seq)))
             .collect()
     };
-    let on_input = watch::log_only("Event", from, on_record);
-    Ok(watch::respond(&cluster, from, initial, follow, on_input))
+    let watched = watch::LogWatch::new("Event", from, on_record);
+    Ok(watch::respond(&cluster, from, initial, follow, watched))
 }
 
 async fn list_all(state: web::Data<ApiState>, req: HttpRequest) -> Reply {

@@ -4,20 +4,25 @@
 //! see `patch.rs`), DELETE answers a `Status` naming the object; `?dryRun=All` writes nothing.
 //! List, get and watch answer from the configmaps fold.
 
-use super::admission::valid_name;
-use super::decode::{self, FieldValidation};
-use super::objects::{age, derived_uid, list, time, typed};
-use super::params::ListParams;
-use super::pod_view::{cluster, resource_version};
-use super::status::{self, ApiError, method_not_allowed};
-use super::table::{Column, col, row, table as build, wants_table};
-use super::version::ResourceVersion;
-use super::write_options::{self, dry_run};
-use super::{ApiState, MAX_BODY, patch, watch};
+mod watch;
+
 use crate::actors::configmaps::state::{ConfigMapsState, config_map_key};
 use crate::actors::configmaps::{ConfigMapsError, Put, PutMode, Remove};
 use crate::actors::journal::GetState;
 use crate::actors::pods::configsync::SyncConfigFiles;
+use crate::api::ApiState;
+use crate::api::MAX_BODY;
+use crate::api::cluster;
+use crate::api::machinery::decode::valid_name;
+use crate::api::machinery::decode::{self, FieldValidation};
+use crate::api::machinery::objects::resource_version;
+use crate::api::machinery::objects::{age, derived_uid, list, time, typed};
+use crate::api::machinery::params::ListParams;
+use crate::api::machinery::patch;
+use crate::api::machinery::status::{self, ApiError, method_not_allowed};
+use crate::api::machinery::table::{Column, col, row, table as build, wants_table};
+use crate::api::machinery::version::ResourceVersion;
+use crate::api::machinery::write_options::{self, dry_run};
 use actix_web::{HttpRequest, HttpResponse, web};
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::{Value, json};
@@ -99,7 +104,7 @@ async fn list_ns(state: web::Data<ApiState>, req: HttpRequest, ns: web::Path<Str
 async fn list_cms(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> Reply {
     let params = ListParams::from_request(req)?;
     if params.watch {
-        return watch::config_maps(state, req, ns, params).await;
+        return watch::watch(state, req, ns, params).await;
     }
     let cluster = cluster(state)?;
     let last = cluster.log.last_sequence().await.unwrap_or(0);
@@ -165,25 +170,7 @@ fn config_map_from(
     name: Option<&str>,
 ) -> Result<ConfigMap, ApiError> {
     let mut cm: ConfigMap = decode::object(value, "ConfigMap", "configmap", validation)?;
-    valid_name(ns).map_err(|e| ApiError::bad_request(format!("namespace: {e}")))?;
-    if let Some(body_ns) = cm.metadata.namespace.as_deref().filter(|n| *n != ns) {
-        return Err(ApiError::bad_request(format!(
-            "the namespace of the object ({body_ns}) does not match the namespace on the request ({ns})"
-        )));
-    }
-    cm.metadata.namespace = Some(ns.to_string());
-    if let Some(path_name) = name {
-        match cm.metadata.name.as_deref() {
-            None | Some("") => cm.metadata.name = Some(path_name.to_string()),
-            Some(n) if n != path_name => {
-                return Err(ApiError::bad_request(format!(
-                    "the name of the object ({n}) does not match the name on the request ({path_name})"
-                )));
-            }
-            Some(_) => {}
-        }
-    }
-    let cm_name = cm.metadata.name.clone().unwrap_or_default();
+    let cm_name = decode::place(&mut cm, ns, name)?;
     if cm_name.is_empty() {
         return Err(ApiError::bad_request("configmap name is required"));
     }

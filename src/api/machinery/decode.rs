@@ -2,7 +2,7 @@
 //! fields (`?fieldValidation=Strict|Warn|Ignore`; absent means `Strict` here, so a typo never
 //! silently drops part of a spec).
 
-use super::status::ApiError;
+use crate::api::machinery::status::ApiError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -26,6 +26,51 @@ impl FieldValidation {
             ))),
         }
     }
+}
+
+/// DNS-1123 label: what a pod or container name must be to become a container, veth and DNS name.
+pub fn valid_name(name: &str) -> Result<(), String> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if name.is_empty() {
+        Err("pod name is required".into())
+    } else if name.len() > 63 || !ok_chars || name.starts_with('-') || name.ends_with('-') {
+        Err(format!(
+            "metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', start and end with an alphanumeric character, and be at most 63 characters"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Puts an object decoded from a body in its place: its namespace and (for PUT and PATCH)
+/// name must be the request's, or absent (then the request's are taken). Returns its name,
+/// which may still be empty on a create.
+pub fn place<T>(obj: &mut T, ns: &str, name: Option<&str>) -> Result<String, ApiError>
+where
+    T: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+{
+    valid_name(ns).map_err(|e| ApiError::bad_request(format!("namespace: {e}")))?;
+    let meta = obj.metadata_mut();
+    if let Some(body_ns) = meta.namespace.as_deref().filter(|n| *n != ns) {
+        return Err(ApiError::bad_request(format!(
+            "the namespace of the object ({body_ns}) does not match the namespace on the request ({ns})"
+        )));
+    }
+    meta.namespace = Some(ns.to_string());
+    if let Some(path_name) = name {
+        match meta.name.as_deref() {
+            None | Some("") => meta.name = Some(path_name.to_string()),
+            Some(n) if n != path_name => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the request ({path_name})"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(meta.name.clone().unwrap_or_default())
 }
 
 /// Parses a JSON object body; `what` names it in errors (`pod`, `configmap`).

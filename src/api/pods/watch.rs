@@ -10,12 +10,15 @@
 //! mkube process (smaller than this one's first) makes it send every watched pod once, since
 //! what that process showed is unknown here.
 
-use super::{Follow, Input, Reply, bookmark, line, respond, start};
-use crate::api::objects::typed;
-use crate::api::params::ListParams;
-use crate::api::pod_view::{PodsView, cluster, pods_view, render};
-use crate::api::version::ResourceVersion;
-use crate::api::{ApiState, pod_table, pods, table};
+use crate::api::ApiState;
+use crate::api::cluster;
+use crate::api::machinery::objects::typed;
+use crate::api::machinery::params::ListParams;
+use crate::api::machinery::table;
+use crate::api::machinery::version::ResourceVersion;
+use crate::api::machinery::watch::{Follow, Reply, Watched, line, respond, start};
+use crate::api::pods::view::{PodsView, pods_view, render};
+use crate::api::pods::{self, table as pod_table};
 use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
 use crate::events::{Event, Record};
 use crate::pod::{DesiredPod, pod_key};
@@ -85,7 +88,7 @@ impl PodWatch {
 
     /// `MODIFIED` for every watched pod whose observation changed after `self.sent` (all of
     /// them with `everything`), oldest change first.
-    fn observed(&mut self, everything: bool) -> Vec<web::Bytes> {
+    fn observe(&mut self, everything: bool) -> Vec<web::Bytes> {
         let snapshot = self.api.cluster.get().map(|c| c.observations.snapshot());
         let Some(snapshot) = snapshot else {
             return Vec::new();
@@ -132,9 +135,9 @@ impl PodWatch {
         out
     }
 
-    fn record(&mut self, record: &Record) -> Vec<web::Bytes> {
+    fn on_record(&mut self, record: &Record) -> Vec<web::Bytes> {
         // What the client has must include every observation change before this record.
-        let mut out = self.observed(false);
+        let mut out = self.observe(false);
         self.position = record.seq;
         let Ok(envelope) = record.decode() else {
             return out;
@@ -230,22 +233,25 @@ impl PodWatch {
         }
         vec![line("MODIFIED", &pod_object(&pod, self.as_table, version))]
     }
+}
 
-    fn input(&mut self, input: Input) -> Vec<web::Bytes> {
-        match input {
-            Input::Record(record) => self.record(record),
-            Input::Observed => self.observed(false),
-            Input::Bookmark => {
-                let mut out = self.observed(false);
-                out.push(bookmark(
-                    "Pod",
-                    ResourceVersion {
-                        seq: self.position,
-                        generation: self.sent,
-                    },
-                ));
-                out
-            }
+impl Watched for PodWatch {
+    fn kind(&self) -> &'static str {
+        "Pod"
+    }
+
+    fn record(&mut self, record: &Record) -> Vec<web::Bytes> {
+        self.on_record(record)
+    }
+
+    fn observed(&mut self) -> Vec<web::Bytes> {
+        self.observe(false)
+    }
+
+    fn version(&self) -> ResourceVersion {
+        ResourceVersion {
+            seq: self.position,
+            generation: self.sent,
         }
     }
 }
@@ -300,13 +306,11 @@ pub async fn pods(
     if !send_current {
         let earlier_process =
             resumed_at > 0 && resumed_at < cluster.observations.first_generation();
-        initial.extend(watch.observed(earlier_process));
+        initial.extend(watch.observe(earlier_process));
     }
     let follow = Follow {
         observed: Some(cluster.observations.subscribe()),
         ..Follow::of(&watch.params)
     };
-    Ok(respond(&cluster, from, initial, follow, move |input| {
-        watch.input(input)
-    }))
+    Ok(respond(&cluster, from, initial, follow, watch))
 }

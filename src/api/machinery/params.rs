@@ -2,8 +2,8 @@
 //! `allowWatchBookmarks`, `labelSelector` (equality: `k=v`, `k==v`, `k!=v`, `k`, `!k`) and
 //! `fieldSelector`.
 
-use super::status::ApiError;
-use super::version::ResourceVersion;
+use crate::api::machinery::status::ApiError;
+use crate::api::machinery::version::ResourceVersion;
 use actix_web::HttpRequest;
 use std::collections::BTreeMap;
 

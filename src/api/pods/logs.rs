@@ -2,10 +2,11 @@
 //! mention the container's device name (NAME-1), as `<time> <topics> <message>` lines. Without a
 //! connected device: 503.
 
-use super::ApiState;
-use super::pod_view::{cluster, pods_view};
-use super::status::ApiError;
 use crate::actors::pods::device_log::{DeviceLog, DeviceLogError};
+use crate::api::ApiState;
+use crate::api::cluster;
+use crate::api::machinery::status::ApiError;
+use crate::api::pods::view::pods_view;
 use crate::pod::pod_key;
 use actix_web::{HttpRequest, HttpResponse, web};
 

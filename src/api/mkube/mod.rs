@@ -1,0 +1,16 @@
+//! mkube's own endpoints beside the Kubernetes API: health and metrics, the image cache and
+//! redeploys, DNS validation.
+
+mod dns;
+mod health;
+mod images;
+mod redeploy;
+
+use actix_web::web;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(health::routes)
+        .configure(images::routes)
+        .configure(redeploy::routes)
+        .configure(dns::routes);
+}
