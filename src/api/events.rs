@@ -272,9 +272,12 @@ async fn watch_events(
     ns: Option<String>,
     params: ListParams,
 ) -> Reply {
-    let cluster = cluster(state)?.clone();
-    let as_table = wants_table(req);
-    let (from, send_current) = watch::start(&cluster, &params).await?;
+    let watch::Begin {
+        cluster,
+        as_table,
+        from,
+        send_current,
+    } = watch::begin(state, req, &params).await?;
     let mut deriver = derive(state, from.saturating_sub(1)).await?;
     let mut initial = Vec::new();
     if send_current {

@@ -5,9 +5,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::error::Problem;
-use super::schema::Config;
-
 /// A secret whose Debug form never shows it; it has no Serialize on purpose.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(Arc<str>);
@@ -44,37 +41,6 @@ impl fmt::Debug for ApiKey {
 pub fn read_api_key(path: &str) -> Result<ApiKey, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
     ApiKey::new(&text).map_err(|why| format!("{path}: {why}"))
-}
-
-impl Config {
-    /// Reads every `networks[].dns.apiKeyFile` into `dns.api_key`; one problem per file that
-    /// cannot be used. Part of loading (§8.1), after validation.
-    pub fn read_api_keys(&mut self) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        for (i, net) in self.networks.iter_mut().enumerate() {
-            let path = net.dns.api_key_file.trim();
-            if path.is_empty() {
-                net.dns.api_key = None;
-                continue;
-            }
-            match read_api_key(path) {
-                Ok(key) => net.dns.api_key = Some(key),
-                Err(reason) => problems.push(Problem::new(
-                    format!("networks[{i}].dns.apiKeyFile"),
-                    reason,
-                )),
-            }
-        }
-        problems
-    }
-
-    /// (microdns endpoint without a trailing slash, its key) of every network that has one.
-    pub fn microdns_api_keys(&self) -> Vec<(String, ApiKey)> {
-        self.networks
-            .iter()
-            .filter_map(|n| Some((n.dns.endpoint_base().to_string(), n.dns.api_key.clone()?)))
-            .collect()
-    }
 }
 
 #[cfg(test)]

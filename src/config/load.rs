@@ -122,3 +122,35 @@ fn key_path(path: &serde_ignored::Path<'_>) -> String {
         }
     }
 }
+
+/// The microdns API keys (issue 11 item 8) are read while loading, once the file is valid.
+impl Config {
+    /// Reads every `networks[].dns.apiKeyFile` into `dns.api_key`; one problem per file that
+    /// cannot be used. Part of loading (§8.1), after validation.
+    pub fn read_api_keys(&mut self) -> Vec<super::error::Problem> {
+        let mut problems = Vec::new();
+        for (i, net) in self.networks.iter_mut().enumerate() {
+            let path = net.dns.api_key_file.trim();
+            if path.is_empty() {
+                net.dns.api_key = None;
+                continue;
+            }
+            match super::api_key::read_api_key(path) {
+                Ok(key) => net.dns.api_key = Some(key),
+                Err(reason) => problems.push(super::error::Problem::new(
+                    format!("networks[{i}].dns.apiKeyFile"),
+                    reason,
+                )),
+            }
+        }
+        problems
+    }
+
+    /// (microdns endpoint without a trailing slash, its key) of every network that has one.
+    pub fn microdns_api_keys(&self) -> Vec<(String, super::api_key::ApiKey)> {
+        self.networks
+            .iter()
+            .filter_map(|n| Some((n.dns.endpoint_base().to_string(), n.dns.api_key.clone()?)))
+            .collect()
+    }
+}

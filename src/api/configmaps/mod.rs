@@ -222,12 +222,7 @@ async fn store(state: &ApiState, mut cm: ConfigMap, mode: PutMode) -> Result<(),
         mode,
         correlation: uuid::Uuid::new_v4().to_string(),
     };
-    cluster
-        .configmaps
-        .send(msg)
-        .await
-        .map_err(|e| ApiError::internal(format!("configmaps actor unavailable: {e}")))?
-        .map_err(|e| cm_error(&e))?;
+    ask(cluster, msg).await?;
     // §9/§5 step 5: the pods mounting it get their files (and are rebuilt) at once, without
     // holding the request for a rebuild ([D]: PUT and PATCH too, not only POST).
     cluster.pods.do_send(SyncConfigFiles { trigger });
@@ -342,13 +337,23 @@ async fn delete(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payl
         name: name.clone(),
         correlation: uuid::Uuid::new_v4().to_string(),
     };
+    ask(cluster, msg).await?;
+    Ok(status::deleted("configmaps", &name, &uid))
+}
+
+/// Sends a write to the configmaps actor; its refusal becomes the matching `Status`.
+async fn ask<M, T>(cluster: &crate::actors::wiring::Cluster, msg: M) -> Result<T, ApiError>
+where
+    M: actix::Message<Result = Result<T, ConfigMapsError>> + Send + 'static,
+    T: Send + 'static,
+    crate::actors::configmaps::ConfigMapsActor: actix::Handler<M>,
+{
     cluster
         .configmaps
         .send(msg)
         .await
         .map_err(|e| ApiError::internal(format!("configmaps actor unavailable: {e}")))?
-        .map_err(|e| cm_error(&e))?;
-    Ok(status::deleted("configmaps", &name, &uid))
+        .map_err(|e| cm_error(&e))
 }
 
 fn cm_error(e: &ConfigMapsError) -> ApiError {

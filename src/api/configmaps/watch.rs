@@ -5,12 +5,10 @@ use super::render_config_map;
 use crate::actors::configmaps::state::{ConfigMapsState, config_map_key};
 use crate::actors::journal::GetState;
 use crate::api::ApiState;
-use crate::api::cluster;
 use crate::api::machinery::objects::typed;
 use crate::api::machinery::params::ListParams;
 use crate::api::machinery::status::ApiError;
-use crate::api::machinery::table;
-use crate::api::machinery::watch::{Follow, LogWatch, Reply, line, respond, start};
+use crate::api::machinery::watch::{Begin, Follow, LogWatch, Reply, begin, line, respond};
 use crate::events::catalogue::ConfigMapsEvent;
 use crate::events::{Event, Record};
 use actix_web::{HttpRequest, web};
@@ -33,9 +31,12 @@ pub async fn watch(
     ns: Option<String>,
     params: ListParams,
 ) -> Reply {
-    let cluster = cluster(state)?.clone();
-    let as_table = table::wants_table(req);
-    let (from, send_current) = start(&cluster, &params).await?;
+    let Begin {
+        cluster,
+        as_table,
+        from,
+        send_current,
+    } = begin(state, req, &params).await?;
     let mut local = cluster
         .configmaps
         .send(GetState::<ConfigMapsState>::new())

@@ -38,6 +38,31 @@ pub fn line(kind: &str, object: &Value) -> web::Bytes {
     web::Bytes::from(bytes)
 }
 
+/// A watch about to start: the cluster it follows, whether the client wants tables, the first
+/// sequence to follow, and whether the current objects come first.
+pub struct Begin {
+    pub cluster: Cluster,
+    pub as_table: bool,
+    pub from: u64,
+    pub send_current: bool,
+}
+
+/// [`start`] for a request (503 before replay, 410 for a version the stream no longer holds).
+pub async fn begin(
+    state: &crate::api::ApiState,
+    req: &actix_web::HttpRequest,
+    params: &ListParams,
+) -> Result<Begin, ApiError> {
+    let cluster = crate::api::cluster(state)?.clone();
+    let (from, send_current) = start(&cluster, params).await?;
+    Ok(Begin {
+        cluster,
+        as_table: super::table::wants_table(req),
+        from,
+        send_current,
+    })
+}
+
 /// Where following starts: after the requested version (checked against what the stream still
 /// holds), or after the current end when the client gets the current objects first.
 pub async fn start(cluster: &Cluster, params: &ListParams) -> Result<(u64, bool), ApiError> {

@@ -11,12 +11,10 @@
 //! what that process showed is unknown here.
 
 use crate::api::ApiState;
-use crate::api::cluster;
 use crate::api::machinery::objects::typed;
 use crate::api::machinery::params::ListParams;
-use crate::api::machinery::table;
 use crate::api::machinery::version::ResourceVersion;
-use crate::api::machinery::watch::{Follow, Reply, Watched, line, respond, start};
+use crate::api::machinery::watch::{Begin, Follow, Reply, Watched, begin, line, respond};
 use crate::api::pods::view::{PodsView, pods_view, render};
 use crate::api::pods::{self, table as pod_table};
 use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
@@ -262,9 +260,12 @@ pub async fn pods(
     ns: Option<String>,
     params: ListParams,
 ) -> Reply {
-    let cluster = cluster(state)?.clone();
-    let as_table = table::wants_table(req);
-    let (from, send_current) = start(&cluster, &params).await?;
+    let Begin {
+        cluster,
+        as_table,
+        from,
+        send_current,
+    } = begin(state, req, &params).await?;
     let view: PodsView = pods_view(state).await?;
     let current = pods::rendered_pods(state, &view, ns.as_deref(), &ListParams::default()).await?;
     let resumed_at = params.resource_version.map_or(0, |v| v.generation);
