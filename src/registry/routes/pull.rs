@@ -2,7 +2,8 @@
 //! from an upstream registry into the store under the full upstream repository path.
 //! Indexes are stored with their `linux/arm64` child (else the first entry).
 //!
-//! Upstream access is the registry's shared upstream client ([`super::upstream`]): plain
+//! Upstream access is the registry's shared upstream client
+//! ([`crate::registry::upstream`]): plain
 //! HTTP for loopback hosts, HTTPS with the built-in webpki roots otherwise, the bearer-token
 //! flow of §2.7, JSON-only manifests, every blob digest-verified in `tmp/` before it is
 //! committed.
@@ -10,11 +11,11 @@
 use actix_web::{HttpResponse, web};
 use futures::StreamExt;
 
-use super::handlers::{OciError, Registry};
-use super::names::{Digest, Reference, valid_name, valid_tag};
-use super::upstream::{Source, mirror};
-
-type R = Result<HttpResponse, OciError>;
+use super::reply::Reply;
+use crate::registry::error::OciError;
+use crate::registry::names::{Digest, Reference, valid_name, valid_tag};
+use crate::registry::state::Registry;
+use crate::registry::upstream::{Source, mirror};
 
 fn bad(m: impl Into<String>) -> OciError {
     OciError::new(400, "UNSUPPORTED", m)
@@ -45,7 +46,7 @@ pub fn parse_image(image: &str) -> Option<(String, String, Reference)> {
     valid_name(repo).then(|| (host.to_string(), repo.to_string(), reference))
 }
 
-pub async fn handle(reg: &Registry, payload: web::Payload) -> R {
+pub async fn handle(reg: &Registry, payload: web::Payload) -> Reply {
     #[derive(serde::Deserialize)]
     struct Body {
         image: String,
@@ -67,7 +68,7 @@ pub async fn handle(reg: &Registry, payload: web::Payload) -> R {
         .ok_or_else(|| bad(format!("invalid image reference {:?}", body.image)))?;
     let mut up = reg.upstream.repository(&src);
     let done = mirror(
-        reg,
+        &reg.store,
         &mut up,
         &repo,
         &reference.to_string(),
