@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::oci::reference::is_sha256;
+
 /// Longest accepted repository name (total length must be < 256).
 pub const MAX_NAME_LEN: usize = 255;
 
@@ -76,18 +78,9 @@ pub struct Digest {
 impl Digest {
     /// Parses `sha256:` + 64 lowercase hex; anything else is `None`.
     pub fn parse(s: &str) -> Option<Digest> {
-        let hex = s.strip_prefix("sha256:")?;
-        if hex.len() == 64
-            && hex
-                .bytes()
-                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-        {
-            Some(Digest {
-                hex: hex.to_string(),
-            })
-        } else {
-            None
-        }
+        is_sha256(s).then(|| Digest {
+            hex: s["sha256:".len()..].to_string(),
+        })
     }
 
     /// The digest of `data`.

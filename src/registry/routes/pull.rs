@@ -12,6 +12,7 @@ use actix_web::{HttpResponse, web};
 use futures::StreamExt;
 
 use super::reply::Reply;
+use crate::oci::reference;
 use crate::registry::error::OciError;
 use crate::registry::names::{Digest, Reference, valid_name, valid_tag};
 use crate::registry::state::Registry;
@@ -24,25 +25,18 @@ fn upstream(m: impl Into<String>) -> OciError {
     OciError::new(502, "UNKNOWN", m)
 }
 
-/// `host/repo[:tag|@digest]` → (host, repo, reference).
+/// `host/repo[:tag|@digest]` → (host, repo, reference): the host must be spelled out, and
+/// the repository and tag must be valid here, where the image is stored under that name.
 pub fn parse_image(image: &str) -> Option<(String, String, Reference)> {
-    let (host, rest) = image.split_once('/')?;
-    if !(host.contains('.') || host.contains(':') || host == "localhost") {
-        return None;
-    }
-    let (repo, reference) = if let Some((r, d)) = rest.split_once('@') {
-        (r, Reference::Digest(Digest::parse(d)?))
-    } else {
-        match rest.rsplit_once(':') {
-            Some((r, t)) if !t.contains('/') => (r, Reference::Tag(t.to_string())),
-            _ => (rest, Reference::Tag("latest".into())),
-        }
+    let parts = reference::split(image);
+    let host = parts.registry()?;
+    let repo = parts.path();
+    let reference = match (parts.tag, parts.digest) {
+        (None, None) => Reference::Tag("latest".into()),
+        (Some(t), None) if valid_tag(t) => Reference::Tag(t.to_string()),
+        (None, Some(d)) => Reference::Digest(Digest::parse(d)?),
+        _ => return None,
     };
-    if let Reference::Tag(t) = &reference
-        && !valid_tag(t)
-    {
-        return None;
-    }
     valid_name(repo).then(|| (host.to_string(), repo.to_string(), reference))
 }
 
