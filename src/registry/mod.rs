@@ -3,9 +3,9 @@
 //! [`start`] runs the HTTP server on its own thread (an actix system) so it can be used
 //! from any tokio runtime, like the RouterOS simulator. The modules form layers, each using
 //! only those below it:
-//! - core: [`names`] (names, tags, digests), [`media`] (manifest types), [`error`] (the OCI
-//!   error answer), [`store`] (files, locks, manifest commits), [`uploads`] (sessions),
-//!   [`notify`] (webhook, push hook) and [`feed`] (SSE events);
+//! - core: [`names`] (names, tags, digests), [`error`] (the OCI error answer), [`store`]
+//!   (files, locks, manifest commits), [`uploads`] (sessions), [`notify`] (webhook, push
+//!   hook) and [`feed`] (SSE events); manifest media types are [`crate::oci::manifest`]'s;
 //! - upstream work on the store: [`upstream`], [`pull_through`], [`watcher`];
 //! - [`state`]: the [`Registry`] shared by the listeners;
 //! - the listeners: [`routes`] (the `/v2` endpoints, one file per route group) and [`mgmt`];
@@ -23,7 +23,6 @@ pub mod config;
 pub mod error;
 pub mod feed;
 pub mod listener;
-pub mod media;
 pub mod mgmt;
 pub mod names;
 pub mod notify;

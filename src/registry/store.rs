@@ -14,8 +14,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::media::DOCKER_MANIFEST;
 use super::names::{Digest, Reference};
+use crate::oci::manifest::DOCKER_MANIFEST;
 
 /// A map of named async locks; entries are dropped when nobody holds them.
 #[derive(Default)]

@@ -7,8 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt;
 
 use super::reply::{CONTENT_DIGEST, Reply, head_body};
+use crate::oci::manifest::{DOCKER_MANIFEST, OCI_MANIFEST, is_manifest_type};
 use crate::registry::error::{OciError, digest_invalid, manifest_unknown, unsupported};
-use crate::registry::media::{DOCKER_MANIFEST, OCI_MANIFEST, known_manifest_type};
 use crate::registry::names::{Digest, Reference};
 use crate::registry::state::Registry;
 use crate::registry::store::blocking;
@@ -120,11 +120,11 @@ pub async fn put_manifest(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
         .unwrap_or_default();
-    let media = if known_manifest_type(&ct) {
+    let media = if is_manifest_type(&ct) {
         ct
     } else {
         match obj.get("mediaType").and_then(|m| m.as_str()) {
-            Some(m) if known_manifest_type(m) => m.to_string(),
+            Some(m) if is_manifest_type(m) => m.to_string(),
             _ => return Err(invalid("unknown manifest media type")),
         }
     };
