@@ -4,7 +4,7 @@
 //! `host:port/repo:tag`, `host/repo@sha256:…`, or `repo[:tag]` on the configured
 //! `registry-url`.
 
-use super::OciError;
+use super::error::OciError;
 
 /// An image reference cut into its parts as written: `name[:tag][@digest]`, where `name` is
 /// `[registry/]path`. Nothing is defaulted or validated; each caller applies its own rules.
