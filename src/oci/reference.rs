@@ -87,6 +87,8 @@ impl Reference {
 /// Used when `registry-url` is empty (RouterOS prints it as `assumed-registry-url`).
 const DOCKER_HUB: &str = "https://registry-1.docker.io";
 
+/// Resolves `input` to the registry, repository and tag or digest to pull; a reference
+/// without a registry part lives on `default_registry` (Docker Hub when empty).
 pub fn parse(input: &str, default_registry: &str) -> Result<Reference, OciError> {
     let invalid = || OciError::Malformed(format!("invalid image reference {input}"));
     let (scheme, rest) = split_scheme(input.trim());

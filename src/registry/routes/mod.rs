@@ -5,7 +5,7 @@
 mod blobs;
 mod listings;
 mod manifests;
-pub mod path;
+mod path;
 mod pull;
 mod reply;
 mod uploads;
