@@ -28,9 +28,10 @@ fn upstream(m: impl Into<String>) -> OciError {
 /// `host/repo[:tag|@digest]` → (host, repo, reference): the host must be spelled out, and
 /// the repository and tag must be valid here, where the image is stored under that name.
 pub fn parse_image(image: &str) -> Option<(String, String, Reference)> {
-    let parts = reference::split(image);
-    let host = parts.registry()?;
-    let repo = parts.path();
+    let (host, rest) = reference::split_registry(image);
+    let host = host?;
+    let parts = reference::split(rest);
+    let repo = parts.name;
     let reference = match (parts.tag, parts.digest) {
         (None, None) => Reference::Tag("latest".into()),
         (Some(t), None) if valid_tag(t) => Reference::Tag(t.to_string()),
