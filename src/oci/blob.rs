@@ -8,7 +8,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::OciError;
+use super::error::OciError;
 use super::registry::Registry;
 
 /// Shared bandwidth budget for one pull.

@@ -5,7 +5,8 @@
 //! A client room: it speaks to registries and knows nothing about events or actors. Used by the
 //! images actor (the image cache) and by the RouterOS simulator's `remote-image=` importer.
 //!
-//! - [`reference`]: parse image references.
+//! - [`error`]: why an operation failed; [`options`]: how to talk to a registry (TLS, timeouts).
+//! - [`reference`]: image references, split and parsed (the one place that takes them apart).
 //! - [`challenge`]: parse `WWW-Authenticate` headers.
 //! - [`registry`]: HTTP(S) transport to one repository with Basic/Bearer auth.
 //! - [`manifest`]: manifests, indexes and platform selection.
@@ -13,90 +14,23 @@
 
 pub mod blob;
 pub mod challenge;
+pub mod error;
 pub mod manifest;
+pub mod options;
 pub mod reference;
 pub mod registry;
-
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 pub use blob::{Throttle, download};
+pub use error::OciError;
 pub use manifest::{Descriptor, Fetched, ImageManifest, Platform};
+pub use options::{ClientOptions, tls_config};
 pub use reference::Reference;
 pub use registry::Registry;
 
 /// Largest manifest (or image config) body accepted.
 pub const MAX_MANIFEST: usize = 4 * 1024 * 1024;
-
-/// Why a registry operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum OciError {
-    #[error("io error: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("bad image: {0}")]
-    Malformed(String),
-    #[error("registry error: {0}")]
-    Registry(String),
-    #[error("certificate error: {0}")]
-    Certificate(String),
-    #[error("not found: {0}")]
-    NotFound(String),
-    #[error("unsupported: {0}")]
-    Unsupported(String),
-}
-
-/// How to talk to a registry.
-#[derive(Debug, Clone)]
-pub struct ClientOptions {
-    /// Image architecture to pick from an index (`arm64` default).
-    pub arch: String,
-    /// `false` accepts any TLS certificate; `true` needs a CA from `extra_roots`.
-    pub check_certificate: bool,
-    /// PEM CA certificates trusted when `check_certificate` is true.
-    pub extra_roots: Vec<Vec<u8>>,
-    /// Also trust the built-in webpki roots (public registries; images.md §2.7).
-    pub builtin_roots: bool,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// Without a scheme in the reference: try plain HTTP after HTTPS fails.
-    pub allow_plain_http: bool,
-    pub connect_timeout: Duration,
-    /// Longest pause between two reads of a response.
-    pub read_timeout: Duration,
-    /// Whole-request limit (`None`: only the read timeout applies).
-    pub request_timeout: Option<Duration>,
-    /// Idle connections kept per host (images.md §3.3: bounded pool).
-    pub max_idle_per_host: usize,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        Self {
-            arch: "arm64".into(),
-            check_certificate: true,
-            extra_roots: Vec::new(),
-            builtin_roots: false,
-            username: None,
-            password: None,
-            allow_plain_http: true,
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(60),
-            request_timeout: None,
-            max_idle_per_host: 4,
-        }
-    }
-}
-
-/// `check_certificate` → only `extra_roots` (plus the webpki roots with `builtin_roots`) are
-/// trusted; otherwise any certificate is accepted (handshake signatures are still checked).
-pub fn tls_config(opts: &ClientOptions) -> Result<rustls::ClientConfig, OciError> {
-    let roots: Vec<&[u8]> = opts.extra_roots.iter().map(Vec::as_slice).collect();
-    if opts.check_certificate && opts.builtin_roots {
-        return crate::tls::public_roots_config(&roots).map_err(OciError::Certificate);
-    }
-    crate::tls::client_config(!opts.check_certificate, &roots).map_err(OciError::Certificate)
-}
 
 /// `sha256:<hex>` of `data`.
 pub fn sha256_digest(data: &[u8]) -> String {

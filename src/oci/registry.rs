@@ -10,7 +10,8 @@ use reqwest::{Method, Response, StatusCode};
 use super::challenge::{self, Challenge};
 use super::reference::Reference;
 
-use super::{ClientOptions, OciError};
+use super::error::OciError;
+use super::options::{ClientOptions, tls_config};
 
 /// Idle pooled connections are closed after this long.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,7 +34,7 @@ impl Registry {
     /// [`Registry::with_client`] handles.
     pub fn http_client(opts: &ClientOptions) -> Result<reqwest::Client, OciError> {
         let mut builder = reqwest::Client::builder()
-            .tls_backend_preconfigured(super::tls_config(opts)?)
+            .tls_backend_preconfigured(tls_config(opts)?)
             .no_proxy()
             .connect_timeout(opts.connect_timeout)
             .read_timeout(opts.read_timeout)

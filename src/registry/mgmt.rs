@@ -14,7 +14,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use bytes::Bytes;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
-use super::handlers::Registry;
+use super::state::Registry;
 
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 

@@ -1,8 +1,15 @@
 //! `mkube-registry`: mkube's standalone OCI distribution registry (spec images.md §2).
 //!
 //! [`start`] runs the HTTP server on its own thread (an actix system) so it can be used
-//! from any tokio runtime, like the RouterOS simulator. Storage and validation live in
-//! [`store`], [`uploads`] and [`names`]; the endpoints in [`handlers`].
+//! from any tokio runtime, like the RouterOS simulator. The modules form layers, each using
+//! only those below it:
+//! - core: [`names`] (names, tags, digests), [`error`] (the OCI error answer), [`store`]
+//!   (files, locks, manifest commits), [`uploads`] (sessions), [`notify`] (webhook, push
+//!   hook) and [`feed`] (SSE events); manifest media types are [`crate::oci::manifest`]'s;
+//! - upstream work on the store: [`upstream`], [`pull_through`], [`watcher`];
+//! - [`state`]: the [`Registry`] shared by the listeners;
+//! - the listeners: [`routes`] (the `/v2` endpoints, one file per route group) and [`mgmt`];
+//! - this module: options, [`open`], [`start`] and the background tasks.
 //!
 //! TLS+plain sniffing on one port ([`listener`]), certificate generation ([`certs`]) and
 //! push notifications ([`notify`]) are plugged in through [`RegistryOptions::tls`] and
@@ -13,14 +20,15 @@
 
 pub mod certs;
 pub mod config;
+pub mod error;
 pub mod feed;
-pub mod handlers;
 pub mod listener;
 pub mod mgmt;
 pub mod names;
 pub mod notify;
-pub mod pull;
 pub mod pull_through;
+pub mod routes;
+pub mod state;
 pub mod store;
 pub mod uploads;
 pub mod upstream;
@@ -33,12 +41,10 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 
-pub use handlers::Registry;
 pub use names::Digest;
+pub use notify::PushHook;
+pub use state::Registry;
 pub use uploads::Clock;
-
-/// Called after a manifest PUT is committed: (repository, reference, digest).
-pub type PushHook = Arc<dyn Fn(&str, &str, &Digest) + Send + Sync>;
 
 #[derive(Clone)]
 pub struct RegistryOptions {
@@ -198,7 +204,7 @@ pub fn open(opts: &RegistryOptions) -> std::io::Result<Arc<Registry>> {
         .then(|| pull_through::PullThrough::new(client.clone(), up));
     let watcher = watcher::Watcher::new(client.clone(), up).map(Arc::new);
     Ok(Arc::new(Registry {
-        store,
+        store: Arc::new(store),
         uploads,
         delete_enabled: opts.delete_enabled,
         test_hooks: opts.test_hooks,
@@ -231,14 +237,14 @@ pub fn http_server(
         let server = listener::serve_with(l, Some(tls), options, move || {
             App::new()
                 .app_data(data.clone())
-                .default_service(web::to(handlers::entry))
+                .default_service(web::to(routes::entry))
         })?;
         return Ok((server, addr));
     }
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .default_service(web::to(handlers::entry))
+            .default_service(web::to(routes::entry))
     })
     .workers(workers.max(1))
     .disable_signals()
@@ -270,7 +276,10 @@ pub async fn reaper(registry: Arc<Registry>, interval: Duration) {
 pub async fn background(registry: Arc<Registry>, reap_interval: Duration) {
     let watch = async {
         match registry.watcher.clone() {
-            Some(w) => w.run(registry.clone()).await,
+            Some(w) => {
+                w.run(registry.store.clone(), registry.on_push.clone())
+                    .await
+            }
             None => std::future::pending().await,
         }
     };

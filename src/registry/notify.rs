@@ -15,6 +15,12 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::names::Digest;
+
+/// Called after a manifest PUT is committed and for every watcher change: (repository,
+/// reference, digest). The registry's one hook feeds the webhook, the SSE feed and a test hook.
+pub type PushHook = Arc<dyn Fn(&str, &str, &Digest) + Send + Sync>;
+
 /// One committed manifest PUT by tag.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct PushEvent {

@@ -16,9 +16,8 @@ use std::time::{Duration, Instant};
 
 use crate::oci::{self, OciError};
 
-use super::handlers::{Registry, commit_manifest};
 use super::names::{Digest, Reference};
-use super::store::KeyedLocks;
+use super::store::{KeyedLocks, Store};
 use super::upstream::{Source, Upstream, UpstreamOptions, copy_blob};
 
 pub struct PullThrough {
@@ -101,28 +100,28 @@ impl PullThrough {
     }
 
     /// True when `name`/`r` is stored and, for a pulled-through tag, still within its TTL.
-    fn served_locally(&self, reg: &Registry, name: &str, r: &Reference) -> bool {
+    fn served_locally(&self, store: &Store, name: &str, r: &Reference) -> bool {
         match r {
             Reference::Tag(t) => {
-                reg.store
+                store
                     .read_tag(name, t)
-                    .is_some_and(|d| reg.store.read_revision(name, &d).is_some())
+                    .is_some_and(|d| store.read_revision(name, &d).is_some())
                     && !self.stale(name, t)
             }
-            Reference::Digest(d) => reg.store.read_revision(name, d).is_some(),
+            Reference::Digest(d) => store.read_revision(name, d).is_some(),
         }
     }
 
     /// Makes `name`/`r` present locally when it is missing (or a stale pulled-through tag).
     /// Failures are logged; the caller then answers from whatever the store holds.
-    pub async fn manifest(&self, reg: &Registry, name: &str, r: &Reference, accept: Option<&str>) {
-        if self.served_locally(reg, name, r) {
+    pub async fn manifest(&self, store: &Store, name: &str, r: &Reference, accept: Option<&str>) {
+        if self.served_locally(store, name, r) {
             return;
         }
         // Checked again under the lock: a concurrent request may have fetched it meanwhile.
         let lock = self.fetching.get(&format!("m {name} {r}"));
         let _one = lock.lock().await;
-        if self.served_locally(reg, name, r) {
+        if self.served_locally(store, name, r) {
             return;
         }
         let stale = matches!(r, Reference::Tag(t) if self.stale(name, t));
@@ -133,7 +132,7 @@ impl PullThrough {
                 .insert((name.to_string(), t.clone()), Instant::now());
         }
         for src in self.sources(name) {
-            match self.fetch_manifest(reg, &src, name, r, accept).await {
+            match self.fetch_manifest(store, &src, name, r, accept).await {
                 Ok(d) => {
                     tracing::info!(repo = name, reference = %r, upstream = %src, digest = %d, "manifest pulled through");
                     return;
@@ -148,7 +147,7 @@ impl PullThrough {
 
     async fn fetch_manifest(
         &self,
-        reg: &Registry,
+        store: &Store,
         src: &Source,
         name: &str,
         r: &Reference,
@@ -156,7 +155,9 @@ impl PullThrough {
     ) -> Result<Digest, OciError> {
         let mut repo = self.upstream.repository(src);
         let raw = oci::fetch_manifest_raw(&mut repo, &r.to_string(), accept).await?;
-        let d = commit_manifest(reg, name, r, raw.bytes, raw.media_type).await?;
+        let d = store
+            .commit_manifest(name, r, raw.bytes, raw.media_type)
+            .await?;
         if let Reference::Tag(t) = r {
             self.pulled()
                 .insert((name.to_string(), t.clone()), Instant::now());
@@ -165,18 +166,18 @@ impl PullThrough {
     }
 
     /// Makes blob `d` present locally when it is missing (logged when no source has it).
-    pub async fn blob(&self, reg: &Registry, name: &str, d: &Digest) {
-        if reg.store.blob_size(d).is_some() {
+    pub async fn blob(&self, store: &Store, name: &str, d: &Digest) {
+        if store.blob_size(d).is_some() {
             return;
         }
         let lock = self.fetching.get(&format!("b {d}"));
         let _one = lock.lock().await;
-        if reg.store.blob_size(d).is_some() {
+        if store.blob_size(d).is_some() {
             return;
         }
         for src in self.sources(name) {
             let mut repo = self.upstream.repository(&src);
-            match copy_blob(&reg.store, &mut repo, d).await {
+            match copy_blob(store, &mut repo, d).await {
                 Ok(_) => {
                     tracing::info!(repo = name, upstream = %src, digest = %d, "blob pulled through");
                     return;

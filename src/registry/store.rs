@@ -14,7 +14,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::names::Digest;
+use super::names::{Digest, Reference};
+use crate::oci::manifest::DOCKER_MANIFEST;
 
 /// A map of named async locks; entries are dropped when nobody holds them.
 #[derive(Default)]
@@ -87,7 +88,7 @@ impl Store {
                 .map(|t| t.trim().to_string())
                 .ok()
                 .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| super::handlers::DOCKER_MANIFEST.to_string());
+                .unwrap_or_else(|| DOCKER_MANIFEST.to_string());
             let as_digest = reference
                 .strip_prefix("sha256-")
                 .is_some_and(|h| h == d.hex());
@@ -188,6 +189,27 @@ impl Store {
     pub async fn write_small(&self, target: PathBuf, data: Vec<u8>) -> std::io::Result<()> {
         let tmp = self.tmp_path();
         blocking(move || write_atomic(&tmp, &target, &data)).await
+    }
+
+    /// Stores manifest bytes as a blob, records the revision (media type) and, for a tag
+    /// reference, points the tag at it. Used by manifest PUTs, pull-through and the watcher.
+    pub async fn commit_manifest(
+        &self,
+        name: &str,
+        r: &Reference,
+        body: Vec<u8>,
+        media: String,
+    ) -> std::io::Result<Digest> {
+        let d = self.put_small_blob(body).await?;
+        let lock = self.repo_locks.get(name);
+        let _w = lock.write().await;
+        self.write_small(self.revision_path(name, &d), media.into_bytes())
+            .await?;
+        if let Reference::Tag(t) = r {
+            self.write_small(self.tag_path(name, t), d.to_string().into_bytes())
+                .await?;
+        }
+        Ok(d)
     }
 
     /// Reads a tag: the manifest digest it names.

@@ -12,7 +12,6 @@ use std::time::Duration;
 use crate::oci::{self, ClientOptions, Fetched, OciError};
 
 use super::config::{RegistryConfig, WatchImage};
-use super::handlers::{Registry, commit_manifest};
 use super::names::{Digest, Reference};
 use super::store::{Store, blocking};
 
@@ -213,7 +212,7 @@ pub struct Mirrored {
 /// last, so nothing points at content that is not there. Images RouterOS cannot use (zstd or
 /// foreign layers) are refused by [`oci::manifest::parse`].
 pub async fn mirror(
-    reg: &Registry,
+    store: &Store,
     repo: &mut oci::Registry,
     local: &str,
     fetch: &str,
@@ -230,7 +229,7 @@ pub async fn mirror(
     match oci::manifest::parse(&top.bytes, Some(&top.media_type))? {
         Fetched::Image(m) => {
             out.blobs_total = 1 + m.layers.len();
-            out.blobs_copied = copy_image_blobs(&reg.store, repo, &m).await?;
+            out.blobs_copied = copy_image_blobs(store, repo, &m).await?;
         }
         Fetched::Index(list) => {
             let child = match oci::manifest::pick_platform(&list, arch) {
@@ -250,18 +249,15 @@ pub async fn mirror(
                 return Err(OciError::Malformed("nested manifest index".into()));
             };
             out.blobs_total = 1 + m.layers.len();
-            out.blobs_copied = copy_image_blobs(&reg.store, repo, &m).await?;
-            commit_manifest(
-                reg,
-                local,
-                &Reference::Digest(cd),
-                raw.bytes,
-                raw.media_type,
-            )
-            .await?;
+            out.blobs_copied = copy_image_blobs(store, repo, &m).await?;
+            store
+                .commit_manifest(local, &Reference::Digest(cd), raw.bytes, raw.media_type)
+                .await?;
         }
     }
-    commit_manifest(reg, local, store_as, top.bytes, top.media_type).await?;
+    store
+        .commit_manifest(local, store_as, top.bytes, top.media_type)
+        .await?;
     Ok(out)
 }
 

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use crate::oci::{self, OciError};
 
-use super::handlers::Registry;
 use super::names::{Digest, Reference, valid_name, valid_tag};
+use super::notify::PushHook;
+use super::store::Store;
 use super::upstream::{Source, Upstream, UpstreamOptions, mirror};
 
 /// One watched image.
@@ -84,11 +85,12 @@ impl Watcher {
         self.cycles.load(Ordering::SeqCst)
     }
 
-    /// Checks at once, then every interval or when triggered; runs until dropped.
-    pub async fn run(self: Arc<Self>, reg: Arc<Registry>) {
+    /// Checks at once, then every interval or when triggered; runs until dropped. Changes are
+    /// mirrored into `store` and announced through `on_push`.
+    pub async fn run(self: Arc<Self>, store: Arc<Store>, on_push: Option<PushHook>) {
         loop {
             // A panic in one cycle is logged and the watcher lives on (§2.5 panic isolation).
-            let cycle = std::panic::AssertUnwindSafe(self.cycle(&reg));
+            let cycle = std::panic::AssertUnwindSafe(self.cycle(&store, on_push.as_ref()));
             if futures::FutureExt::catch_unwind(cycle).await.is_err() {
                 tracing::error!("watcher cycle panicked");
             }
@@ -100,17 +102,17 @@ impl Watcher {
     }
 
     /// One check of every watched image.
-    pub async fn cycle(&self, reg: &Registry) {
+    pub async fn cycle(&self, store: &Store, on_push: Option<&PushHook>) {
         let mut last = self.last.lock().await;
         for (i, w) in self.images.iter().enumerate() {
-            match self.check(reg, w, last.get(&i)).await {
+            match self.check(store, w, last.get(&i)).await {
                 Ok(Some(d)) => {
                     let first = last.insert(i, d.clone()).is_none();
                     if first {
                         tracing::info!(repo = %w.local_repo, tag = %w.tag, digest = %d, "watched image mirrored (first observation, no event)");
                     } else {
                         tracing::info!(repo = %w.local_repo, tag = %w.tag, digest = %d, "watched image changed upstream; mirrored");
-                        if let Some(hook) = &reg.on_push {
+                        if let Some(hook) = on_push {
                             hook(&w.local_repo, &w.tag, &d);
                         }
                     }
@@ -127,7 +129,7 @@ impl Watcher {
     /// `Some(digest)` when the upstream digest differs from `seen` and was mirrored.
     async fn check(
         &self,
-        reg: &Registry,
+        store: &Store,
         w: &Watched,
         seen: Option<&Digest>,
     ) -> Result<Option<Digest>, OciError> {
@@ -141,7 +143,7 @@ impl Watcher {
         // Fetched by digest, so what is stored is what the HEAD announced.
         let tag = Reference::Tag(w.tag.clone());
         let fetch = current.to_string();
-        mirror(reg, &mut repo, &w.local_repo, &fetch, &tag, &self.arch).await?;
+        mirror(store, &mut repo, &w.local_repo, &fetch, &tag, &self.arch).await?;
         Ok(Some(current))
     }
 }

@@ -179,10 +179,9 @@ async fn pull_into(
         names::slug(reference),
         uuid::Uuid::new_v4()
     ));
-    let repository = names::repository_of(reference);
-    let repo = names::repo_path(repository).to_string();
-    let (repo, tag) = match names::tag_of(reference) {
-        Some(tag) => (repo, tag.to_string()),
+    let parts = oci::reference::split(reference);
+    let (repo, tag) = match parts.tag_unless_pinned() {
+        Some(tag) => (parts.path().to_string(), tag.to_string()),
         None => ("mkube".to_string(), "latest".to_string()),
     };
     let arch = oci::manifest::normalise_arch(&settings.arch).to_string();

@@ -17,6 +17,7 @@ use super::journal::{GetState, Journal, commit};
 use crate::config::Config;
 use crate::events::AppendError;
 use crate::events::catalogue::ImagesEvent;
+use crate::oci::reference;
 use actix::prelude::*;
 use cache::Settings;
 use futures::FutureExt;
@@ -411,17 +412,17 @@ impl Handler<PushNotify> for ImagesActor {
             return Box::pin(fut::ready(Err(ImageError::Invalid(msg.image))));
         };
         let repository = self.settings.normaliser.pushed_repository(&repo);
-        let wanted = names::repo_path(&repository).to_string();
+        let wanted = reference::split_registry(&repository).1.to_string();
         let targets: Vec<String> = self
             .state
             .entries
             .keys()
             .filter(|k| {
-                let r = names::repository_of(k);
-                (r == repository || names::repo_path(r) == wanted)
+                let parts = reference::split(k);
+                (parts.name == repository || parts.path() == wanted)
                     && match &tag {
                         None => true,
-                        Some(t) => names::tag_of(k) == Some(t.as_str()),
+                        Some(t) => parts.tag_unless_pinned() == Some(t.as_str()),
                     }
             })
             .cloned()

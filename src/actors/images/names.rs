@@ -1,7 +1,9 @@
-//! Pure naming rules of the image cache: reference normalisation (images.md §3.2), tarball
-//! slugs (NAME-7, §3.4) and host-visible paths (NAME-8, §3.9).
+//! Pure naming rules of the image cache: reference normalisation (images.md §3.2), the
+//! push-notify image (§4.1), tarball slugs (NAME-7, §3.4) and host-visible paths (NAME-8,
+//! §3.9). References are taken apart by [`crate::oci::reference`] only.
 
 use crate::config::StorageConfig;
+use crate::oci::reference;
 use sha2::{Digest, Sha256};
 
 /// Rewrites local registry aliases to the primary address (§3.2).
@@ -16,7 +18,7 @@ impl Normaliser {
         Normaliser {
             local_addresses: local_addresses
                 .iter()
-                .map(|a| strip_scheme(a.trim()).trim_end_matches('/').to_string())
+                .map(|a| reference::split_scheme(a.trim()).1.to_string())
                 .filter(|a| !a.is_empty())
                 .collect(),
         }
@@ -27,6 +29,8 @@ impl Normaliser {
     }
 
     /// `localhost/<rest>` and `<alias>/<rest>` → `<primary>/<rest>`; anything else unchanged.
+    /// The first path component is compared literally with the configured addresses, which
+    /// need not look like hosts to the reference grammar.
     pub fn normalise(&self, reference: &str) -> String {
         let reference = reference.trim();
         let Some(primary) = self.primary() else {
@@ -55,20 +59,13 @@ impl Normaliser {
     /// without a registry part it lives on the primary.
     pub fn pushed_repository(&self, repo: &str) -> String {
         let repo = repo.trim();
-        let has_host = repo
-            .split_once('/')
-            .is_some_and(|(first, _)| first.contains(['.', ':']) || first == "localhost");
         match self.primary() {
-            Some(primary) if !has_host => format!("{primary}/{repo}"),
+            Some(primary) if reference::split_registry(repo).0.is_none() => {
+                format!("{primary}/{repo}")
+            }
             _ => self.normalise(repo),
         }
     }
-}
-
-fn strip_scheme(s: &str) -> &str {
-    s.strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .unwrap_or(s)
 }
 
 /// NAME-7 slug (`a-z 0-9 -` kept, `A-Z` lower-cased, everything else `-`) plus, as §3.4
@@ -112,29 +109,6 @@ pub fn host_visible(path: &str, storage: &StorageConfig) -> String {
     }
 }
 
-/// The repository path without the registry host (`host:5000/a/b:t` → `a/b`), as written into
-/// the docker-save `RepoTags` (§3.8).
-pub fn repo_path(repository: &str) -> &str {
-    match repository.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => rest,
-        _ => repository,
-    }
-}
-
-/// The repository of a reference: the same rule as the images events' subject key.
-pub use crate::events::catalogue::repository_of;
-
-/// The tag of a reference, `None` when it is pinned by digest.
-pub fn tag_of(reference: &str) -> Option<&str> {
-    if reference.contains('@') {
-        return None;
-    }
-    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
-    reference[last_slash..]
-        .rfind(':')
-        .map(|i| &reference[last_slash + i + 1..])
-}
-
 /// A push notification's `image` (§4.1): `repo:tag`, `repo@sha256:…`, `repo:sha256:<64hex>`,
 /// or `repo` (tag `latest`). Returns (repository, tag or `None` for a digest).
 pub fn parse_pushed(image: &str) -> Option<(String, Option<String>)> {
@@ -142,22 +116,24 @@ pub fn parse_pushed(image: &str) -> Option<(String, Option<String>)> {
     if image.is_empty() {
         return None;
     }
-    if let Some((repo, digest)) = image.split_once('@') {
-        return (!repo.is_empty() && crate::oci::reference::is_sha256(digest))
+    let parts = reference::split(image);
+    if let Some(digest) = parts.digest {
+        // The repository as written before the `@`, a tag included (as it always was).
+        let repo = &image[..image.len() - digest.len() - 1];
+        return (!repo.is_empty() && reference::is_sha256(digest))
             .then(|| (repo.to_string(), None));
     }
-    if let Some(i) = image.rfind(":sha256:") {
-        let digest = &image[i + 1..];
-        if crate::oci::reference::is_sha256(digest) && i > 0 {
-            return Some((image[..i].to_string(), None));
-        }
+    // The registry's webhook writes `<repo>:<reference>`, so a digest push arrives as
+    // `repo:sha256:<hex>`, which splits as name `repo:sha256` and tag `<hex>`.
+    if let Some(repo) = parts.name.strip_suffix(":sha256")
+        && !repo.is_empty()
+        && reference::is_sha256(&image[repo.len() + 1..])
+    {
+        return Some((repo.to_string(), None));
     }
-    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
-    match image[last_slash..].rfind(':') {
-        Some(i) => {
-            let (repo, tag) = (&image[..last_slash + i], &image[last_slash + i + 1..]);
-            (!repo.is_empty() && !tag.is_empty()).then(|| (repo.to_string(), Some(tag.to_string())))
-        }
+    match parts.tag {
+        Some(tag) => (!parts.name.is_empty() && !tag.is_empty())
+            .then(|| (parts.name.to_string(), Some(tag.to_string()))),
         None => Some((image.to_string(), Some("latest".to_string()))),
     }
 }
@@ -188,6 +164,8 @@ mod tests {
             Normaliser::default().normalise("localhost/x"),
             "localhost/x"
         );
+        let spelled = Normaliser::new(&["https://h:5000/".into(), " http://a:1 ".into()]);
+        assert_eq!(spelled.local_addresses, ["h:5000", "a:1"]);
     }
 
     #[test]
@@ -241,9 +219,23 @@ mod tests {
             Some(("127.0.0.1:5000/app".into(), Some("latest".into())))
         );
         assert_eq!(parse_pushed(""), None);
-        assert_eq!(tag_of("h:1/a:b"), Some("b"));
-        assert_eq!(tag_of("h:1/a"), None);
-        assert_eq!(repo_path("h:1/a/b"), "a/b");
+        assert_eq!(parse_pushed("app:"), None);
+        assert_eq!(parse_pushed(":v1"), None);
+        assert_eq!(parse_pushed("app@sha256:abc"), None);
+        assert_eq!(
+            parse_pushed(&format!("h:1/app:v1@{d}")),
+            Some(("h:1/app:v1".into(), None))
+        );
+        assert_eq!(
+            parse_pushed(&format!(":{d}")),
+            Some((":sha256".into(), Some(d[7..].to_string())))
+        );
+        assert_eq!(
+            parse_pushed("h:1/a/b:v2"),
+            Some(("h:1/a/b".into(), Some("v2".into())))
+        );
+        assert_eq!(n().pushed_repository("localhost/x"), "192.168.200.3:5000/x");
+        assert_eq!(n().pushed_repository("ghcr.io/x"), "ghcr.io/x");
         assert_eq!(
             n().pushed_repository("microdns"),
             "192.168.200.3:5000/microdns"

@@ -42,15 +42,11 @@ impl ImagesEvent {
     }
 }
 
-/// `host:5000/app:v1` → `host:5000/app`; `app@sha256:…` → `app`. A `:` counts as a tag
-/// separator only after the last `/` (API-5 [D]).
+/// `host:5000/app:v1` → `host:5000/app`; `app@sha256:…` → `app`: the name part of
+/// [`crate::oci::reference::split`], where a `:` counts as a tag separator only after the
+/// last `/` (API-5 [D]).
 pub fn repository_of(reference: &str) -> &str {
-    let without_digest = reference.split('@').next().unwrap_or(reference);
-    let last_slash = without_digest.rfind('/').map_or(0, |i| i + 1);
-    match without_digest[last_slash..].rfind(':') {
-        Some(colon) => &without_digest[..last_slash + colon],
-        None => without_digest,
-    }
+    crate::oci::reference::split(reference).name
 }
 
 #[cfg(test)]

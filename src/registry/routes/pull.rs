@@ -2,7 +2,8 @@
 //! from an upstream registry into the store under the full upstream repository path.
 //! Indexes are stored with their `linux/arm64` child (else the first entry).
 //!
-//! Upstream access is the registry's shared upstream client ([`super::upstream`]): plain
+//! Upstream access is the registry's shared upstream client
+//! ([`crate::registry::upstream`]): plain
 //! HTTP for loopback hosts, HTTPS with the built-in webpki roots otherwise, the bearer-token
 //! flow of §2.7, JSON-only manifests, every blob digest-verified in `tmp/` before it is
 //! committed.
@@ -10,11 +11,12 @@
 use actix_web::{HttpResponse, web};
 use futures::StreamExt;
 
-use super::handlers::{OciError, Registry};
-use super::names::{Digest, Reference, valid_name, valid_tag};
-use super::upstream::{Source, mirror};
-
-type R = Result<HttpResponse, OciError>;
+use super::reply::Reply;
+use crate::oci::reference;
+use crate::registry::error::OciError;
+use crate::registry::names::{Digest, Reference, valid_name, valid_tag};
+use crate::registry::state::Registry;
+use crate::registry::upstream::{Source, mirror};
 
 fn bad(m: impl Into<String>) -> OciError {
     OciError::new(400, "UNSUPPORTED", m)
@@ -23,29 +25,23 @@ fn upstream(m: impl Into<String>) -> OciError {
     OciError::new(502, "UNKNOWN", m)
 }
 
-/// `host/repo[:tag|@digest]` → (host, repo, reference).
+/// `host/repo[:tag|@digest]` → (host, repo, reference): the host must be spelled out, and
+/// the repository and tag must be valid here, where the image is stored under that name.
 pub fn parse_image(image: &str) -> Option<(String, String, Reference)> {
-    let (host, rest) = image.split_once('/')?;
-    if !(host.contains('.') || host.contains(':') || host == "localhost") {
-        return None;
-    }
-    let (repo, reference) = if let Some((r, d)) = rest.split_once('@') {
-        (r, Reference::Digest(Digest::parse(d)?))
-    } else {
-        match rest.rsplit_once(':') {
-            Some((r, t)) if !t.contains('/') => (r, Reference::Tag(t.to_string())),
-            _ => (rest, Reference::Tag("latest".into())),
-        }
+    let (host, rest) = reference::split_registry(image);
+    let host = host?;
+    let parts = reference::split(rest);
+    let repo = parts.name;
+    let reference = match (parts.tag, parts.digest) {
+        (None, None) => Reference::Tag("latest".into()),
+        (Some(t), None) if valid_tag(t) => Reference::Tag(t.to_string()),
+        (None, Some(d)) => Reference::Digest(Digest::parse(d)?),
+        _ => return None,
     };
-    if let Reference::Tag(t) = &reference
-        && !valid_tag(t)
-    {
-        return None;
-    }
     valid_name(repo).then(|| (host.to_string(), repo.to_string(), reference))
 }
 
-pub async fn handle(reg: &Registry, payload: web::Payload) -> R {
+pub async fn handle(reg: &Registry, payload: web::Payload) -> Reply {
     #[derive(serde::Deserialize)]
     struct Body {
         image: String,
@@ -67,7 +63,7 @@ pub async fn handle(reg: &Registry, payload: web::Payload) -> R {
         .ok_or_else(|| bad(format!("invalid image reference {:?}", body.image)))?;
     let mut up = reg.upstream.repository(&src);
     let done = mirror(
-        reg,
+        &reg.store,
         &mut up,
         &repo,
         &reference.to_string(),
