@@ -63,13 +63,10 @@ fn container(c: &mut Container) {
 /// `Always` when the reference names no tag or `latest` (Kubernetes' rule), else
 /// `IfNotPresent`.
 pub fn pull_policy(image: &str) -> &'static str {
-    if image.contains('@') {
-        return "IfNotPresent";
-    }
-    // A tag is what follows the last ':' after the last '/' (a registry port is not a tag).
-    let last = image.rsplit('/').next().unwrap_or(image);
-    match last.rsplit_once(':') {
-        Some((_, tag)) if tag != "latest" => "IfNotPresent",
+    let parts = crate::oci::reference::split(image);
+    match (parts.digest, parts.tag) {
+        (Some(_), _) => "IfNotPresent",
+        (None, Some(tag)) if tag != "latest" => "IfNotPresent",
         _ => "Always",
     }
 }
