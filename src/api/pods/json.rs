@@ -176,7 +176,11 @@ mod tests {
                 "spec.nodeName",
                 "status.phase",
             ] {
-                assert_eq!(r.field(f), crate::api::pods::pod_field(&pod, f), "{f}");
+                assert_eq!(
+                    r.field(f),
+                    crate::api::pods::read::pod_field(&pod, f),
+                    "{f}"
+                );
             }
         }
     }

@@ -1,49 +1,21 @@
-//! Kubernetes Events (controller.md §3.7), derived from the log rather than kept in memory:
-//! `Scheduled` on `PodDeclared`, `Pulling`/`Created` on `ContainerCreated` (`Reconciled` when
-//! adopted), `Started` on `ContainerStarted`, `Killing` on `PodDeleted`, `CreateFailed`
-//! (Warning) on `PodCreateFailed`. The newest 256 are served, so `kubectl get events` and
-//! `kubectl describe pod` show a pod's story; `?watch=true` streams new ones as `ADDED`.
+//! Kubernetes Events derived from the pods facts of the log (controller.md §3.7): each fact
+//! that tells a step of a pod's story becomes one Event.
 
 use crate::api::ApiState;
 use crate::api::cluster;
-use crate::api::machinery::objects::{age, list, time, typed};
-use crate::api::machinery::params::ListParams;
-use crate::api::machinery::status::{ApiError, method_not_allowed};
-use crate::api::machinery::table::{col, row, table, wants_table};
-use crate::api::machinery::watch;
+use crate::api::machinery::objects::time;
+use crate::api::machinery::status::ApiError;
 use crate::api::pods::view::pod_uid;
 use crate::events::catalogue::PodsEvent;
 use crate::events::{Event, Record};
-use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event as KEvent, EventSource, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use serde_json::json;
 use std::collections::BTreeMap;
 
 /// How many events are served (the original kept a ring of 256).
 pub const RING: usize = 256;
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/events", web::get().to(list_all))
-        .route("/api/v1/events", web::route().to(method_not_allowed))
-        .route("/api/v1/namespaces/{ns}/events", web::get().to(list_ns))
-        .route(
-            "/api/v1/namespaces/{ns}/events",
-            web::route().to(method_not_allowed),
-        )
-        .route(
-            "/api/v1/namespaces/{ns}/events/{name}",
-            web::get().to(get_one),
-        )
-        .route(
-            "/api/v1/namespaces/{ns}/events/{name}",
-            web::route().to(method_not_allowed),
-        );
-}
-
-type Reply = Result<HttpResponse, ApiError>;
 
 /// Folds pod events into Kubernetes Events; keeps what it needs of each pod (uid, images).
 #[derive(Default)]
@@ -205,30 +177,8 @@ fn bare(ns: &str, name: &str) -> Pod {
     }
 }
 
-fn field(e: &KEvent, f: &str) -> Option<String> {
-    let o = &e.involved_object;
-    Some(
-        match f {
-            "involvedObject.name" => o.name.clone(),
-            "involvedObject.namespace" => o.namespace.clone(),
-            "involvedObject.uid" => o.uid.clone(),
-            "involvedObject.kind" => o.kind.clone(),
-            "involvedObject.apiVersion" => o.api_version.clone(),
-            "involvedObject.fieldPath" => o.field_path.clone(),
-            "involvedObject.resourceVersion" => o.resource_version.clone(),
-            "reason" => e.reason.clone(),
-            "type" => e.type_.clone(),
-            "source" => Some("mkube".into()),
-            "metadata.name" => e.metadata.name.clone(),
-            "metadata.namespace" => e.metadata.namespace.clone(),
-            _ => return None,
-        }
-        .unwrap_or_default(),
-    )
-}
-
 /// The Events of the log up to `until` (inclusive), and the deriver that made them.
-async fn derive(state: &ApiState, until: u64) -> Result<Deriver, ApiError> {
+pub(super) async fn derive(state: &ApiState, until: u64) -> Result<Deriver, ApiError> {
     let cluster = cluster(state)?;
     let unavailable = |e: crate::events::LogError| ApiError::unavailable(e.to_string());
     let first = cluster.log.first_sequence().await.map_err(unavailable)?;
@@ -247,168 +197,6 @@ async fn derive(state: &ApiState, until: u64) -> Result<Deriver, ApiError> {
         }
     }
     Ok(deriver)
-}
-
-fn selected(e: &KEvent, ns: Option<&str>, params: &ListParams) -> Result<bool, ApiError> {
-    if ns.is_some_and(|n| e.metadata.namespace.as_deref() != Some(n)) {
-        return Ok(false);
-    }
-    params.fields_match(|f| field(e, f))
-}
-
-fn event_object(e: &KEvent, as_table: bool, rv: u64) -> serde_json::Value {
-    if as_table {
-        events_table(std::slice::from_ref(e), rv)
-    } else {
-        typed(e, "Event", "v1")
-    }
-}
-
-/// `?watch=true`: every Event as `ADDED` (first those derived so far unless resuming after a
-/// version), then the ones each new pod fact produces.
-async fn watch_events(
-    state: &ApiState,
-    req: &HttpRequest,
-    ns: Option<String>,
-    params: ListParams,
-) -> Reply {
-    let watch::Begin {
-        cluster,
-        as_table,
-        from,
-        send_current,
-    } = watch::begin(state, req, &params).await?;
-    let mut deriver = derive(state, from.saturating_sub(1)).await?;
-    let mut initial = Vec::new();
-    if send_current {
-        for e in &deriver.events {
-            if selected(e, ns.as_deref(), &params)? {
-                let rv = e
-                    .metadata
-                    .resource_version
-                    .as_deref()
-                    .and_then(|v| v.parse().ok());
-                initial.push(watch::line(
-                    "ADDED",
-                    &event_object(e, as_table, rv.unwrap_or(0)),
-                ));
-            }
-        }
-    }
-    let follow = watch::Follow::of(&params);
-    let on_record = move |record: &Record| -> Vec<web::Bytes> {
-        let Ok(env) = record.decode() else {
-            return Vec::new();
-        };
-        let Event::Pods(e) = &env.event else {
-            return Vec::new();
-        };
-        deriver
-            .record(record.seq, env.time, e)
-            .iter()
-            .filter(|k| selected(k, ns.as_deref(), &params).unwrap_or(false))
-            .map(|k| watch::line("ADDED", &event_object(k, as_table, record.seq)))
-            .collect()
-    };
-    let watched = watch::LogWatch::new("Event", from, on_record);
-    Ok(watch::respond(&cluster, from, initial, follow, watched))
-}
-
-async fn list_all(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
-    list_events(&state, &req, None).await
-}
-
-async fn list_ns(state: web::Data<ApiState>, req: HttpRequest, ns: web::Path<String>) -> Reply {
-    list_events(&state, &req, Some(ns.into_inner())).await
-}
-
-/// One event by namespace and name (the `get` verb discovery announces).
-async fn get_one(
-    state: web::Data<ApiState>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Reply {
-    let (ns, name) = path.into_inner();
-    let cluster = cluster(&state)?;
-    let last = cluster
-        .log
-        .last_sequence()
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let event = derive(&state, last)
-        .await?
-        .events
-        .into_iter()
-        .find(|e| {
-            e.metadata.namespace.as_deref() == Some(ns.as_str())
-                && e.metadata.name.as_deref() == Some(name.as_str())
-        })
-        .ok_or_else(|| ApiError::not_found(format!("events \"{name}\" not found")))?;
-    if wants_table(&req) {
-        return Ok(HttpResponse::Ok().json(events_table(std::slice::from_ref(&event), last)));
-    }
-    Ok(HttpResponse::Ok().json(typed(&event, "Event", "v1")))
-}
-
-async fn list_events(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> Reply {
-    let params = ListParams::from_request(req)?;
-    if params.watch {
-        return watch_events(state, req, ns, params).await;
-    }
-    let cluster = cluster(state)?;
-    let last = cluster
-        .log
-        .last_sequence()
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let events = derive(state, last).await?.events;
-    let mut selected = Vec::new();
-    for e in events {
-        if ns
-            .as_deref()
-            .is_some_and(|n| e.metadata.namespace.as_deref() != Some(n))
-        {
-            continue;
-        }
-        if params.fields_match(|f| field(&e, f))? {
-            selected.push(e);
-        }
-    }
-    if wants_table(req) {
-        return Ok(HttpResponse::Ok().json(events_table(&selected, last)));
-    }
-    let items = selected.iter().map(|e| typed(e, "Event", "v1")).collect();
-    Ok(HttpResponse::Ok().json(list("EventList", last, items)))
-}
-
-fn events_table(events: &[KEvent], rv: u64) -> serde_json::Value {
-    let columns = [
-        col("Last Seen", "string", 0),
-        col("Type", "string", 0),
-        col("Reason", "string", 0),
-        col("Object", "string", 0),
-        col("Message", "string", 0),
-    ];
-    let rows = events
-        .iter()
-        .map(|e| {
-            let o = &e.involved_object;
-            let object = format!(
-                "{}/{}",
-                o.kind.as_deref().unwrap_or_default().to_lowercase(),
-                o.name.as_deref().unwrap_or_default()
-            );
-            let cells = vec![
-                json!(age(e.last_timestamp.as_ref())),
-                json!(e.type_),
-                json!(e.reason),
-                json!(object),
-                json!(e.message),
-            ];
-            row(cells, &e.metadata)
-        })
-        .collect();
-    table(&columns, rows, rv)
 }
 
 #[cfg(test)]
