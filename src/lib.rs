@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod microdns;
 pub mod oci;
 pub mod pod;
+pub mod process;
 pub mod registry;
 pub mod routeros;
 pub mod sim;

@@ -62,23 +62,9 @@ async fn main() -> std::io::Result<()> {
         show(sim.dns_addr()),
         show(sim.control_addr())
     );
-    wait_for_signal().await;
+    mkube::process::shutdown_requested().await;
     tokio::task::spawn_blocking(move || sim.stop())
         .await
         .map_err(std::io::Error::other)?;
     Ok(())
-}
-
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

@@ -140,7 +140,7 @@ async fn main() -> std::io::Result<()> {
     let mgmt_handle = mgmt.handle();
     let srv = actix_rt::spawn(server);
     let mg = actix_rt::spawn(mgmt);
-    wait_for_signal().await;
+    mkube::process::shutdown_requested().await;
     tracing::info!("shutting down");
     feed.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), mgmt_handle.stop(true)).await;
@@ -153,19 +153,4 @@ async fn main() -> std::io::Result<()> {
 
 fn num_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

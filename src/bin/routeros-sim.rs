@@ -67,22 +67,8 @@ async fn main() -> std::io::Result<()> {
     }
     let sim = routeros::start(opts).await?;
     tracing::info!(rest = %sim.rest_url(), control = %sim.control_url(), "routeros-sim ready");
-    wait_for_signal().await;
+    mkube::process::shutdown_requested().await;
     tracing::info!("routeros-sim stopping");
     sim.stop().await;
     Ok(())
-}
-
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

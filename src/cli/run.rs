@@ -77,7 +77,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let cluster = tokio::select! {
         cluster = booting => cluster,
-        _ = shutdown_signal() => {
+        _ = mkube::process::shutdown_requested() => {
             handle.stop(true).await;
             return Ok(());
         }
@@ -85,7 +85,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let _ = state.cluster.set(cluster.clone());
     clock.phase("complete, serving");
 
-    shutdown_signal().await;
+    mkube::process::shutdown_requested().await;
     tracing::info!("shutting down: writing a final snapshot");
     match cluster.snapshotter.flush().await {
         Ok(seq) => tracing::info!(seq, "final snapshot written"),
@@ -94,13 +94,4 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     handle.stop(true).await;
     let _ = server_task.await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
