@@ -18,8 +18,8 @@
 
 use crate::actors::pods::state::PodsState;
 use crate::events::subject;
-use crate::pod::DesiredPod;
 use crate::pod::status::{Deviation, PodObservation};
+use crate::pod::{DesiredPod, Phase};
 use crate::routeros::Container;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -167,7 +167,7 @@ fn deviations(
     desired
         .containers
         .iter()
-        .filter(|(_, rec)| rec.is_created() && rec.started && !rec.removing)
+        .filter(|(_, rec)| rec.phase() == Phase::Started)
         .filter_map(|(name, rec)| {
             let deviation = match listing {
                 Err(e) => Deviation::Unreachable(e.to_string()),

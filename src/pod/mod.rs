@@ -17,4 +17,4 @@ pub mod status;
 
 pub use key::{PodKey, namespace_of, pod_key};
 pub use network::network_of;
-pub use record::{DesiredPod, DeviceContainer, Unit};
+pub use record::{DesiredPod, DeviceContainer, Phase, Unit};

@@ -92,6 +92,54 @@ impl DeviceContainer {
     pub fn is_created(&self) -> bool {
         !self.device_id.is_empty()
     }
+
+    /// Where the container stands, from the facts recorded of it.
+    pub fn phase(&self) -> Phase {
+        if self.removing {
+            Phase::Removing
+        } else if !self.is_created() {
+            Phase::Intended
+        } else if self.started {
+            Phase::Started
+        } else {
+            Phase::Created
+        }
+    }
+
+    /// `intent` is what this record already intends (same device name, veth, network,
+    /// address, revision, image and env), so recording it again would add nothing. A record
+    /// being removed intends nothing.
+    pub fn intends(&self, intent: &DeviceContainer) -> bool {
+        self.device_name == intent.device_name
+            && self.veth == intent.veth
+            && self.network == intent.network
+            && self.ip == intent.ip
+            && self.revision == intent.revision
+            && self.image_digest == intent.image_digest
+            && self.env_digest == intent.env_digest
+            && !self.removing
+    }
+}
+
+/// A device container's phase (§3.1, §3.2), derived from its record: the record keeps the
+/// facts (`deviceId`, `started`, `removing`), so snapshots and events keep their shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// `ContainerCreating` recorded, its outcome not (yet): the device may hold a row.
+    Intended,
+    /// `ContainerCreated` recorded, `ContainerStarted` not.
+    Created,
+    /// Created and started.
+    Started,
+    /// `ContainerRemoving` recorded: a teardown began (whatever came before).
+    Removing,
+}
+
+impl Phase {
+    /// The outcome of a create was recorded and no teardown began.
+    pub fn is_built(self) -> bool {
+        matches!(self, Phase::Created | Phase::Started)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,4 +152,72 @@ pub struct Unit {
     pub depends_on: Vec<String>,
     pub restarts: u32,
     pub failed: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_follows_the_recorded_facts() {
+        let mut c = DeviceContainer::named("ns_p_c");
+        assert_eq!(c.phase(), Phase::Intended);
+        c.device_id = "*1".into();
+        assert_eq!(c.phase(), Phase::Created);
+        c.started = true;
+        assert_eq!(c.phase(), Phase::Started);
+        c.removing = true;
+        assert_eq!(c.phase(), Phase::Removing);
+        c.device_id.clear();
+        assert_eq!(
+            c.phase(),
+            Phase::Removing,
+            "a teardown wins over any outcome"
+        );
+        assert!(Phase::Created.is_built() && Phase::Started.is_built());
+        assert!(!Phase::Intended.is_built() && !Phase::Removing.is_built());
+    }
+
+    #[test]
+    fn a_record_intends_only_the_same_intent_and_not_while_removing() {
+        let intent = DeviceContainer {
+            veth: "veth_ns_p_0".into(),
+            network: "t".into(),
+            ip: "10.0.0.5".into(),
+            revision: 2,
+            image_digest: "sha256:a".into(),
+            env_digest: "e".into(),
+            ..DeviceContainer::named("ns_p_c")
+        };
+        let mut rec = intent.clone();
+        rec.device_id = "*1".into();
+        rec.started = true;
+        assert!(rec.intends(&intent), "outcomes do not matter");
+        let differs: [fn(&mut DeviceContainer); 7] = [
+            |r| r.device_name.push('x'),
+            |r| r.veth.push('x'),
+            |r| r.network.push('x'),
+            |r| r.ip.push('0'),
+            |r| r.revision += 1,
+            |r| r.image_digest.push('x'),
+            |r| r.env_digest.push('x'),
+        ];
+        for change in differs {
+            let mut other = rec.clone();
+            change(&mut other);
+            assert!(!other.intends(&intent), "{other:?}");
+        }
+        rec.removing = true;
+        assert!(!rec.intends(&intent));
+    }
+
+    #[test]
+    fn records_without_the_later_fields_still_decode() {
+        // A record as the first versions wrote it (no intent fields, no `removing`).
+        let old = serde_json::json!({
+            "deviceName": "ns_p_c", "deviceId": "*1", "adopted": false, "started": true
+        });
+        let c: DeviceContainer = serde_json::from_value(old).unwrap();
+        assert_eq!(c.phase(), Phase::Started);
+    }
 }

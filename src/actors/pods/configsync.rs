@@ -108,7 +108,7 @@ fn settled(p: &DesiredPod) -> bool {
     for c in spec {
         any = true;
         match p.containers.get(&c.name) {
-            Some(r) if r.is_created() && !r.removing && r.revision == p.revision => {}
+            Some(r) if r.phase().is_built() && r.revision == p.revision => {}
             _ => return false,
         }
     }

@@ -5,9 +5,9 @@
 
 use crate::actors::ipam::state::IpamState;
 use crate::actors::pods::state::PodsState;
-use crate::pod::DesiredPod;
 use crate::pod::annotations;
 use crate::pod::order::creation_order;
+use crate::pod::{DesiredPod, Phase};
 use crate::routeros::{BridgePort, Container, Veth};
 
 /// One pass's observation of the device.
@@ -55,7 +55,7 @@ fn needs_work(p: &DesiredPod, ipam: &IpamState, seen: &Observed) -> bool {
         let Some(rec) = p.containers.get(&c.name) else {
             return true; // §5 step 3: create or adopt.
         };
-        if !rec.is_created() || !rec.started || rec.removing || rec.revision != p.revision {
+        if rec.phase() != Phase::Started || rec.revision != p.revision {
             // An intent without its outcome (a crash between `ContainerCreated` and
             // `ContainerStarted` included), or an update not yet built.
             return true;
