@@ -1,48 +1,36 @@
 //! The pods actor's supervision of pod workers: at most one job per pod key (L-4), a change
 //! that arrives while a job runs re-runs it afterwards, and failed creates back off per pod
-//! (exponential, capped) so reconcile does not retry every tick (§3.1 [F]).
+//! (`backoff.rs`) so reconcile does not retry every tick (§3.1 [F]).
 
 use super::PodsActor;
+use super::backoff::{Backoff, Backoffs};
 use super::worker::{self, WorkerDeps};
 use crate::pod::{DesiredPod, pod_key};
 use actix::prelude::*;
-use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::time::Instant;
 
 pub struct Engine {
     pub deps: WorkerDeps,
     busy: HashSet<String>,
     /// Keys changed while their job ran: run again when it ends.
     again: HashSet<String>,
-    /// Consecutive failures and the instant before which reconcile leaves the pod alone.
-    backoff: HashMap<String, (u32, Instant)>,
-    base: Duration,
-    max: Duration,
+    /// Failed pods the reconcile pass leaves alone for a while.
+    backoff: Backoffs,
     /// §5 step 5 runs one at a time (`configsync.rs`).
     pub config_sync: super::configsync::SyncGate,
 }
 
 impl Engine {
     pub fn new(deps: WorkerDeps) -> Engine {
-        let secs =
-            |v: f64, d: f64| Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v } else { d });
-        let lc = &deps.config.lifecycle;
-        let base = secs(lc.create_backoff_seconds, 2.0);
-        let max = secs(lc.create_backoff_max_seconds, 300.0);
+        let backoff = Backoffs::new(Backoff::from_config(&deps.config.lifecycle));
         Engine {
             deps,
             busy: HashSet::new(),
             again: HashSet::new(),
-            backoff: HashMap::new(),
-            base,
-            max,
+            backoff,
             config_sync: Default::default(),
         }
-    }
-
-    fn delay(&self, failures: u32) -> Duration {
-        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
-        self.base.saturating_mul(factor).min(self.max)
     }
 
     pub fn is_busy(&self, key: &str) -> bool {
@@ -50,9 +38,7 @@ impl Engine {
     }
 
     pub fn backing_off(&self, key: &str) -> bool {
-        self.backoff
-            .get(key)
-            .is_some_and(|(_, until)| Instant::now() < *until)
+        self.backoff.holds(key, Instant::now())
     }
 }
 
@@ -192,14 +178,10 @@ fn run(
             engine.busy.remove(&key);
             match &result {
                 Ok(()) => {
-                    engine.backoff.remove(&key);
+                    engine.backoff.succeeded(&key);
                     super::settled::announce(&act.state, &engine.deps.settled, &key, before);
                 }
-                Err(_) => {
-                    let failures = engine.backoff.get(&key).map_or(0, |(n, _)| *n) + 1;
-                    let until = Instant::now() + engine.delay(failures);
-                    engine.backoff.insert(key.clone(), (failures, until));
-                }
+                Err(_) => engine.backoff.failed(&key, Instant::now()),
             }
             if engine.again.remove(&key) {
                 ctx.notify(Kick { key, force: true });

@@ -3,6 +3,7 @@
 //! the fold) and supervises one worker job per pod key that makes the device match
 //! (`engine.rs`, `worker.rs`).
 
+pub mod backoff;
 pub mod configfiles;
 pub mod configsync;
 pub mod device_log;
