@@ -13,6 +13,7 @@ pub mod network;
 pub mod order;
 pub mod record;
 pub mod sample;
+pub mod spec;
 pub mod status;
 
 pub use key::{PodKey, namespace_of, pod_key};

@@ -106,6 +106,16 @@ impl DeviceContainer {
         }
     }
 
+    /// §5 step 4b: the pod's static IP is `want`, but this container was built with another
+    /// address, or IPAM holds another (`held`) for its veth.
+    pub fn off_static_ip(
+        &self,
+        want: std::net::Ipv4Addr,
+        held: Option<std::net::Ipv4Addr>,
+    ) -> bool {
+        self.ip != want.to_string() || held.is_some_and(|ip| ip != want)
+    }
+
     /// `intent` is what this record already intends (same device name, veth, network,
     /// address, revision, image and env), so recording it again would add nothing. A record
     /// being removed intends nothing.
@@ -209,6 +219,18 @@ mod tests {
         }
         rec.removing = true;
         assert!(!rec.intends(&intent));
+    }
+
+    #[test]
+    fn off_static_ip_when_built_or_held_elsewhere() {
+        let want: std::net::Ipv4Addr = "10.0.0.5".parse().unwrap();
+        let mut c = DeviceContainer::named("ns_p_c");
+        c.ip = "10.0.0.5".into();
+        assert!(!c.off_static_ip(want, None));
+        assert!(!c.off_static_ip(want, Some(want)));
+        assert!(c.off_static_ip(want, Some("10.0.0.6".parse().unwrap())));
+        c.ip = "10.0.0.7".into();
+        assert!(c.off_static_ip(want, Some(want)));
     }
 
     #[test]

@@ -119,6 +119,11 @@ impl IpamState {
             .map(|(n, _)| n.as_str())
     }
 
+    /// The address `key` holds in `network`, if any.
+    pub fn address(&self, network: &str, key: &str) -> Option<Ipv4Addr> {
+        self.pools.get(network)?.get(key).map(|a| a.ip)
+    }
+
     /// The key holding `ip` in `network`, if any.
     pub fn holder(&self, network: &str, ip: Ipv4Addr) -> Option<&str> {
         self.pools

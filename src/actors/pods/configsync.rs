@@ -59,7 +59,7 @@ impl Handler<SyncConfigFiles> for PodsActor {
                 .state
                 .pods
                 .iter()
-                .filter(|(_, p)| p.failure_reason == super::worker::CONFIG_ERROR)
+                .filter(|(_, p)| p.failure_reason == super::CONFIG_ERROR)
             {
                 ctx.notify(super::Kick {
                     key: key.clone(),

@@ -2,9 +2,9 @@
 //! that arrives while a job runs re-runs it afterwards, and failed creates back off per pod
 //! (`backoff.rs`) so reconcile does not retry every tick (§3.1 [F]).
 
-use super::PodsActor;
 use super::backoff::{Backoff, Backoffs};
 use super::worker::{self, WorkerDeps};
+use super::{JobError, PodsActor};
 use crate::pod::{DesiredPod, pod_key};
 use actix::prelude::*;
 use std::collections::HashSet;
@@ -64,30 +64,11 @@ impl Handler<GetPod> for PodsActor {
     type Result = MessageResult<GetPod>;
 
     fn handle(&mut self, msg: GetPod, _: &mut Context<Self>) -> Self::Result {
-        let desired = self.state.pods.get(&msg.key).cloned();
-        let veth_clash = desired.as_ref().and_then(|d| {
-            let mine = crate::pod::names::veth_names(&d.pod);
-            self.state
-                .pods
-                .iter()
-                .filter(|(k, _)| **k != msg.key)
-                .filter(|(_, o)| {
-                    crate::pod::names::veth_names(&o.pod)
-                        .iter()
-                        .any(|v| mine.contains(v))
-                })
-                // The pod already on the device keeps the name; else the smaller key.
-                .find(|(k, o)| {
-                    let (theirs, ours) = (!o.containers.is_empty(), !d.containers.is_empty());
-                    (theirs && !ours) || (theirs == ours && k.as_str() < msg.key.as_str())
-                })
-                .map(|(k, _)| k.clone())
-        });
         MessageResult(PodView {
-            desired,
+            desired: self.state.pods.get(&msg.key).cloned(),
+            veth_clash: super::decide::veth_clash(&self.state.pods, &msg.key),
             deleting: self.state.deleting.get(&msg.key).cloned(),
             units: self.state.units.keys().cloned().collect(),
-            veth_clash,
         })
     }
 }
@@ -171,7 +152,8 @@ fn run(
     ));
     let done = async move {
         job.await
-            .unwrap_or_else(|e| Err(format!("pod worker ended abnormally: {e}")))
+            .unwrap_or_else(|e| Err(JobError::Aborted(e.to_string())))
+            .map_err(|e| e.to_string())
     };
     Box::pin(done.into_actor(act).map(move |result, act, ctx| {
         if let Some(engine) = act.engine.as_mut() {

@@ -6,8 +6,10 @@
 pub mod backoff;
 pub mod configfiles;
 pub mod configsync;
+pub mod decide;
 pub mod device_log;
 pub mod engine;
+pub mod error;
 pub mod plan;
 pub mod settled;
 pub mod state;
@@ -22,6 +24,7 @@ use crate::pod::pod_key;
 use actix::prelude::*;
 use engine::Engine;
 pub use engine::{GetPod, Kick, Kicked, PodView, Recreate, Runnable};
+pub use error::{CONFIG_ERROR, JobError};
 use k8s_openapi::api::core::v1::Pod;
 use state::PodsState;
 

@@ -2,6 +2,7 @@
 //! spec, the configuration, the address and the image. Pure, so it is unit-tested and the
 //! worker only performs it.
 
+use super::JobError;
 use crate::config::{Config, Network};
 use crate::pod::{annotations, names};
 use crate::routeros::{Container, ContainerSpec, ImageSource, MountSpec, normalize_path};
@@ -11,13 +12,11 @@ use std::net::Ipv4Addr;
 /// Admission-time checks the engine repeats (it also runs manifest pods): IPAM-8 [D] — a
 /// static IP is only for single-container pods; every container needs an image unless the
 /// pod names a device tarball.
-pub fn check(pod: &Pod) -> Result<(), String> {
+pub fn check(pod: &Pod) -> Result<(), JobError> {
     let containers = pod.spec.as_ref().map(|s| s.containers.len()).unwrap_or(0);
-    if annotations::static_ip(pod)?.is_some() && containers > 1 {
-        return Err(format!(
-            "{} applies to single-container pods only ({containers} containers)",
-            annotations::ANN_STATIC_IP
-        ));
+    let static_ip = annotations::static_ip(pod).map_err(JobError::Spec)?;
+    if static_ip.is_some() && containers > 1 {
+        return Err(JobError::StaticIpShared { containers });
     }
     Ok(())
 }

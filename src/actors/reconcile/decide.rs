@@ -37,12 +37,7 @@ pub fn pods_needing_work(state: &PodsState, ipam: &IpamState, seen: &Observed) -
 }
 
 fn needs_work(p: &DesiredPod, ipam: &IpamState, seen: &Observed) -> bool {
-    let spec = p
-        .pod
-        .spec
-        .as_ref()
-        .map(|s| s.containers.as_slice())
-        .unwrap_or(&[]);
+    let spec = crate::pod::spec::containers(&p.pod);
     let static_ip = annotations::static_ip(&p.pod).ok().flatten();
     // An update dropped a container.
     if p.containers
@@ -70,12 +65,6 @@ fn needs_work(p: &DesiredPod, ipam: &IpamState, seen: &Observed) -> bool {
             return true; // the veth or its bridge port vanished.
         }
         // §5 step 4b: the address IPAM holds differs from the static IP.
-        static_ip.is_some_and(|want| {
-            ipam.pools
-                .get(&rec.network)
-                .and_then(|pool| pool.get(&rec.veth))
-                .is_some_and(|a| a.ip != want)
-                || rec.ip != want.to_string()
-        })
+        static_ip.is_some_and(|want| rec.off_static_ip(want, ipam.address(&rec.network, &rec.veth)))
     })
 }

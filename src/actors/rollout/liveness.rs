@@ -62,13 +62,8 @@ pub async fn wait(
 }
 
 fn checks(pod: &DesiredPod) -> Result<Vec<Check>, String> {
-    let spec = pod
-        .pod
-        .spec
-        .as_ref()
-        .map(|s| s.containers.as_slice())
-        .unwrap_or(&[]);
-    spec.iter()
+    crate::pod::spec::containers(&pod.pod)
+        .iter()
         .map(|c| {
             let rec = pod
                 .containers

@@ -56,11 +56,7 @@ pub fn pod_status(
     inputs: &StatusInputs,
 ) -> PodStatus {
     let pod = &desired.pod;
-    let specs = pod
-        .spec
-        .as_ref()
-        .map(|s| s.containers.as_slice())
-        .unwrap_or_default();
+    let specs = super::spec::containers(pod);
     let started = inputs.started.clone();
     let statuses: Vec<ContainerStatus> = specs
         .iter()

@@ -1,46 +1,38 @@
 //! NET-1, address part: which IPv4 a container's veth gets, through IPAM's `Allocate`.
 
 use super::Job;
-use super::create::Step;
+use super::create::Create;
 use crate::actors::ipam::pool::IpamError;
 use crate::actors::ipam::{Allocate, AllocateError};
 use crate::actors::journal::GetState;
+use crate::actors::pods::JobError;
+use crate::actors::pods::decide::{self, Address};
 use crate::pod::names;
 use crate::routeros::RosClient;
 use std::net::Ipv4Addr;
 
 impl Job {
-    /// NET-1, address part: the static IP; else what this container already held; else the
-    /// address a same-named device veth carries (adoption keeps a running container's IP);
-    /// else the next free one. Same-owner allocation is idempotent (IPAM-3 [F]).
+    /// NET-1, address part: the address `decide::address` wishes for (reading the device's
+    /// veth when it says so); a wish IPAM refuses falls back to the next free address, and a
+    /// static IP held by a stale key is freed once. Same-owner allocation is idempotent
+    /// (IPAM-3 [F]).
     pub(super) async fn allocate(
         &self,
         ros: &RosClient,
-        s: &Step<'_>,
+        s: &Create<'_>,
         veth: &str,
         container: &str,
-    ) -> Result<Ipv4Addr, String> {
-        let mut wish = s.static_ip;
-        if wish.is_none() {
-            wish = s
-                .rec
-                .filter(|r| r.network == s.net.name)
-                .and_then(|r| r.ip.parse().ok());
-        }
-        if wish.is_none() {
-            // The pass's bulk read answers for names no record claims; else one read.
-            let cidr = match s.seen {
-                Some(o) if s.rec.is_none() => o.veths.get(veth).cloned(),
-                _ => ros
-                    .find_veth(veth)
-                    .await
-                    .map_err(|e| format!("reading veth {veth}: {e}"))?
-                    .and_then(|v| v.ipv4()),
-            };
-            wish = cidr
-                .and_then(|cidr| cidr.split('/').next()?.parse::<Ipv4Addr>().ok())
-                .filter(|ip| s.net.subnet().contains(ip));
-        }
+    ) -> Result<Ipv4Addr, JobError> {
+        let wish = match decide::address(s.static_ip, s.rec, s.net, s.seen, veth) {
+            Address::Ask(wish) => wish,
+            Address::ReadVeth => {
+                let found = ros.find_veth(veth).await.map_err(|e| JobError::ReadVeth {
+                    veth: veth.to_string(),
+                    source: Box::new(e),
+                })?;
+                decide::device_address(found.and_then(|v| v.ipv4()).as_deref(), s.net)
+            }
+        };
         let ask = |static_ip| Allocate {
             network: s.net.name.clone(),
             key: veth.to_string(),
@@ -53,14 +45,14 @@ impl Job {
             .ipam
             .send(ask(wish))
             .await
-            .map_err(|e| format!("ipam actor: {e}"))?;
+            .map_err(JobError::actor("ipam"))?;
         let result = match first {
             Err(_) if s.static_ip.is_none() && wish.is_some() => self
                 .deps
                 .ipam
                 .send(ask(None))
                 .await
-                .map_err(|e| format!("ipam actor: {e}"))?,
+                .map_err(JobError::actor("ipam"))?,
             Err(AllocateError::Ipam(IpamError::Taken { holder, .. }))
                 if s.static_ip.is_some() && self.stale_holder(ros, &holder, veth).await? =>
             {
@@ -72,11 +64,14 @@ impl Job {
                     .ipam
                     .send(ask(wish))
                     .await
-                    .map_err(|e| format!("ipam actor: {e}"))?
+                    .map_err(JobError::actor("ipam"))?
             }
             other => other,
         };
-        result.map_err(|e| format!("allocating network for {veth}: {e}"))
+        result.map_err(|source| JobError::Allocate {
+            veth: veth.to_string(),
+            source,
+        })
     }
 
     /// Whether IPAM key `holder` may be released for `veth`: it is no desired pod's veth and
@@ -86,7 +81,7 @@ impl Job {
         ros: &RosClient,
         holder: &str,
         veth: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, JobError> {
         if holder == veth {
             return Ok(false);
         }
@@ -94,7 +89,7 @@ impl Job {
             .pods
             .send(GetState::new())
             .await
-            .map_err(|e| format!("pods actor: {e}"))?;
+            .map_err(JobError::actor("pods"))?;
         let claimed = state
             .pods
             .values()
@@ -105,7 +100,10 @@ impl Job {
         let on_device = ros
             .find_veth(holder)
             .await
-            .map_err(|e| format!("reading veth {holder}: {e}"))?;
+            .map_err(|e| JobError::ReadVeth {
+                veth: holder.to_string(),
+                source: Box::new(e),
+            })?;
         Ok(on_device.is_none())
     }
 }

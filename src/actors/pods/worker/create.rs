@@ -1,12 +1,14 @@
 //! §3.1 create and §3.3 rebuild of a desired pod's containers, adoption included.
 
-use super::{Job, JobError, crash, spec_containers};
+use super::{Job, JobError, crash};
 use crate::actors::images::EnsureImage;
 use crate::actors::ipam::state::IpamState;
 use crate::actors::journal::GetState;
+use crate::actors::pods::decide::{self, How, Step};
 use crate::actors::pods::plan::{self, ContainerPlan};
 use crate::config::Network;
 use crate::events::catalogue::{LifecycleEvent, PodsEvent};
+use crate::pod::spec::containers;
 use crate::pod::{DesiredPod, DeviceContainer};
 use crate::pod::{annotations, names};
 use crate::routeros::{ErrorKind, Observation, RosClient, RosError};
@@ -14,7 +16,7 @@ use k8s_openapi::api::core::v1::Pod;
 use std::net::Ipv4Addr;
 
 impl Job {
-    /// §3.1/§3.3 for a desired pod.
+    /// §3.1/§3.3 for a desired pod: each spec container's steps as `decide::step` says.
     pub(super) async fn create(
         &self,
         desired: &DesiredPod,
@@ -22,14 +24,12 @@ impl Job {
     ) -> Result<(), JobError> {
         let pod = &desired.pod;
         plan::check(pod)?;
-        let net = crate::pod::network_of(pod, &self.deps.config.networks)?.clone();
-        let static_ip = annotations::static_ip(pod)?;
-        let spec = spec_containers(pod);
-        // Containers an update dropped.
-        for (container, rec) in &desired.containers {
-            if !spec.iter().any(|c| &c.name == container) {
-                self.tear_down(pod, container, rec, units).await?;
-            }
+        let net = crate::pod::network_of(pod, &self.deps.config.networks)
+            .map_err(JobError::Spec)?
+            .clone();
+        let static_ip = annotations::static_ip(pod).map_err(JobError::Spec)?;
+        for (container, rec) in decide::dropped(desired) {
+            self.tear_down(pod, container, rec, units).await?;
         }
         let ros = self.ros().await?;
         let ipam: IpamState = self
@@ -37,100 +37,86 @@ impl Job {
             .ipam
             .send(GetState::<IpamState>::new())
             .await
-            .map_err(|e| format!("ipam actor: {e}"))?;
+            .map_err(JobError::actor("ipam"))?;
         // The reconcile pass's bulk read; names no record claims are decided from it.
         let seen = ros.observation();
-        for (i, c) in spec.iter().enumerate() {
-            let mut rec = desired.containers.get(&c.name).cloned();
-            if let Some(r) = &rec {
-                // §3.3 [F]: a network or static-IP move tears down with the old facts; so
-                // does an address IPAM learned that differs from the static IP (§5 step 4b).
-                let held = ipam.pools.get(&r.network).and_then(|p| p.get(&r.veth));
-                let moved = (!r.network.is_empty() && r.network != net.name)
-                    || static_ip.is_some_and(|ip| {
-                        r.ip != ip.to_string() || held.is_some_and(|a| a.ip != ip)
-                    });
-                // A teardown cut short is finished first.
-                if moved || r.removing {
-                    self.tear_down(pod, &c.name, r, units).await?;
-                    rec = None;
-                }
-            }
-            let mut rebuild = rec
-                .as_ref()
-                .is_some_and(|r| r.is_created() && r.revision != desired.revision);
-            if let Some(r) = &rec
-                && !rebuild
-                && r.is_created()
-                && !r.image_digest.is_empty()
-                && annotations::auto_update(pod)
-            {
-                // §5 step 3c: the registry moved the tag (the image cache refreshed it).
-                let (_, digest) = self.image(pod, c).await?;
-                rebuild = digest != r.image_digest;
-            }
-            if let Some(r) = &rec
-                && r.is_created()
-                && !rebuild
-            {
-                let present = ros
-                    .find_container(&r.device_name)
-                    .await
-                    .map_err(|e| format!("reading container {}: {e}", r.device_name))?;
-                // Recorded as created but never as started (a crash between the two): the
-                // create path below adopts the row and records the start.
-                if present.is_some() && r.started {
-                    // The container is there; its veth and bridge port may not be.
-                    if let Ok(ip) = r.ip.parse::<Ipv4Addr>()
-                        && !r.veth.is_empty()
-                    {
-                        self.ensure_veth(&r.veth, &net, ip, false).await?;
-                    }
-                    continue;
-                }
-            }
-            // No record: no attempt of mkube's touched the device under these names (every
-            // effect follows a recorded intent, and teardown clears the list and moves the
-            // root dir aside before the record goes). The observation, when there is one,
-            // rules out objects mkube did not make.
+        let facts = decide::PodFacts {
+            revision: desired.revision,
+            network: &net.name,
+            static_ip,
+            auto_update: annotations::auto_update(pod),
+            ipam: &ipam,
+            seen: seen.as_deref(),
+        };
+        for (i, c) in containers(pod).iter().enumerate() {
             let device_name = names::container_name(&self.ns, &self.name, &c.name);
             let veth = names::veth_name(&self.ns, &self.name, i);
-            let fresh = rec.is_none()
-                && seen
-                    .as_ref()
-                    .is_none_or(|o| !o.containers.contains(&device_name));
-            let veth_absent = fresh
-                && seen
-                    .as_ref()
-                    .is_some_and(|o| !o.veths.contains_key(&veth) && !o.ports.contains(&veth));
-            let step = Step {
+            let mut rec = desired.containers.get(&c.name).cloned();
+            let mut fetched = decide::Fetched::default();
+            // Each question is asked once (the decision's tests check it ends).
+            let how = loop {
+                let this = decide::ContainerFacts {
+                    rec: rec.as_ref(),
+                    device_name: &device_name,
+                    veth: &veth,
+                };
+                match decide::step(&facts, &this, &fetched) {
+                    Step::TearDown => {
+                        if let Some(r) = rec.take() {
+                            self.tear_down(pod, &c.name, &r, units).await?;
+                        }
+                    }
+                    Step::CheckDigest => fetched.digest = Some(self.image(pod, c).await?.1),
+                    Step::Confirm => {
+                        let name = rec
+                            .as_ref()
+                            .map_or(device_name.as_str(), |r| &r.device_name);
+                        let row = ros.find_container(name).await.map_err(|e| {
+                            JobError::ReadContainer {
+                                name: name.to_string(),
+                                source: Box::new(e),
+                            }
+                        })?;
+                        fetched.present = Some(row.is_some());
+                    }
+                    Step::Keep => break None,
+                    Step::Create(how) => break Some(how),
+                }
+            };
+            let Some(how) = how else {
+                // The container is there; its veth and bridge port may not be.
+                if let Some((veth, ip)) = rec.as_ref().and_then(decide::recorded_veth) {
+                    self.ensure_veth(veth, &net, ip, false).await?;
+                }
+                continue;
+            };
+            let create = Create {
                 pod: desired,
                 index: i,
                 net: &net,
                 static_ip,
                 rec: rec.as_ref(),
-                rebuild,
+                how,
                 units,
-                fresh,
-                veth_absent,
                 seen: seen.as_deref(),
             };
-            self.create_container(&ros, step).await?;
+            self.create_container(&ros, create).await?;
         }
         Ok(())
     }
 
-    async fn create_container(&self, ros: &RosClient, s: Step<'_>) -> Result<(), JobError> {
+    async fn create_container(&self, ros: &RosClient, s: Create<'_>) -> Result<(), JobError> {
         let pod = &s.pod.pod;
-        let c = &spec_containers(pod)[s.index];
+        let c = &containers(pod)[s.index];
         // An incomplete configuration fails before anything is pulled or allocated.
         let config_maps = self.config_maps().await;
         let node = &self.deps.config.node_name;
-        super::env::resolve(node, pod, c, &config_maps, s.net, None)
-            .map_err(|e| JobError::Config(e.to_string()))?;
+        super::env::resolve(node, pod, c, &config_maps, s.net, None)?;
         let (tarball, digest) = self.image(pod, c).await?;
         let mut plan = plan::container_plan(&self.deps.config, pod, s.index, s.net, &tarball)
-            .ok_or_else(|| format!("container {} missing from the spec", c.name))?;
+            .ok_or_else(|| JobError::NotInSpec {
+                container: c.name.clone(),
+            })?;
         self.config_volumes(pod, c, &config_maps, &mut plan).await;
         let veth = plan.spec.interface.clone();
         let ip = self.allocate(ros, &s, &veth, &c.name).await?;
@@ -140,9 +126,8 @@ impl Job {
                 plan.set_env(env);
                 self.create_on_device(ros, &s, &c.name, &plan, ip, &digest)
                     .await
-                    .map_err(JobError::Other)
             }
-            Err(e) => Err(JobError::Config(e.to_string())),
+            Err(e) => Err(JobError::from(e)),
         };
         if let Err(reason) = result {
             // L-7: this attempt's container, veth and address do not outlive it.
@@ -175,15 +160,17 @@ impl Job {
         &self,
         pod: &Pod,
         c: &k8s_openapi::api::core::v1::Container,
-    ) -> Result<(String, String), String> {
+    ) -> Result<(String, String), JobError> {
         if let Some(file) = annotations::file(pod) {
             return Ok((file.to_string(), String::new()));
         }
-        let reference = c
-            .image
-            .clone()
-            .filter(|i| !i.is_empty())
-            .ok_or_else(|| format!("container {} has no image", c.name))?;
+        let reference =
+            c.image
+                .clone()
+                .filter(|i| !i.is_empty())
+                .ok_or_else(|| JobError::NoImage {
+                    container: c.name.clone(),
+                })?;
         let got = self
             .deps
             .images
@@ -192,20 +179,20 @@ impl Job {
                 correlation: self.correlation.clone(),
             })
             .await
-            .map_err(|e| format!("images actor: {e}"))?
-            .map_err(|e| format!("ensuring image {reference}: {e}"))?;
+            .map_err(JobError::actor("images"))?
+            .map_err(|source| JobError::Image { reference, source })?;
         Ok((got.tarball_path, got.digest))
     }
 
     async fn create_on_device(
         &self,
         ros: &RosClient,
-        s: &Step<'_>,
+        s: &Create<'_>,
         container: &str,
         plan: &ContainerPlan,
         ip: Ipv4Addr,
         digest: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), JobError> {
         let spec = &plan.spec;
         let veth = &spec.interface;
         let intent = DeviceContainer {
@@ -217,17 +204,7 @@ impl Job {
             env_digest: crate::pod::env::digest(&plan.envs),
             ..DeviceContainer::named(&spec.name)
         };
-        let same_intent = s.rec.is_some_and(|r| {
-            r.device_name == intent.device_name
-                && r.veth == intent.veth
-                && r.network == intent.network
-                && r.ip == intent.ip
-                && r.revision == intent.revision
-                && r.image_digest == intent.image_digest
-                && r.env_digest == intent.env_digest
-                && !r.removing
-        });
-        if !same_intent {
+        if decide::must_record_intent(s.rec, &intent) {
             self.record(PodsEvent::ContainerCreating {
                 namespace: self.ns.clone(),
                 name: self.name.clone(),
@@ -243,12 +220,16 @@ impl Job {
             .await?;
         }
         crash::point("create.intent");
-        self.ensure_veth(veth, s.net, ip, s.veth_absent).await?;
+        self.ensure_veth(veth, s.net, ip, s.how.veth_absent())
+            .await?;
         crash::point("create.veth");
-        let (id, adopted, started) = self
-            .container(ros, plan, s.rebuild, s.fresh)
-            .await
-            .map_err(|e| format!("creating container {}: {e}", spec.name))?;
+        let (id, adopted, started) =
+            self.container(ros, plan, s.how)
+                .await
+                .map_err(|e| JobError::CreateContainer {
+                    name: spec.name.clone(),
+                    source: Box::new(e),
+                })?;
         crash::point("create.container");
         self.record(PodsEvent::ContainerCreated {
             namespace: self.ns.clone(),
@@ -284,19 +265,18 @@ impl Job {
     }
 
     /// §3.1 steps 0 and 3–7: adopt a matching row, else replace whatever has the name.
-    /// Returns (device id, adopted, running). `fresh`: nothing of this name is expected on
-    /// the device (see `create`), so no stale row is looked for, the mount list is only
-    /// added to and the root dir is not moved aside; a duplicate refusal of the add (a row
-    /// or, on 7.23+, a root dir after all) falls back to the full sequence.
+    /// Returns (device id, adopted, running). `How::Fresh`: nothing of this name is expected
+    /// on the device, so no stale row is looked for, the mount list is only added to and the
+    /// root dir is not moved aside; a duplicate refusal of the add (a row or, on 7.23+, a
+    /// root dir after all) falls back to the full sequence. `How::Rebuild` never adopts.
     async fn container(
         &self,
         ros: &RosClient,
         plan: &ContainerPlan,
-        rebuild: bool,
-        fresh: bool,
+        how: How,
     ) -> Result<(String, bool, bool), RosError> {
         let spec = &plan.spec;
-        if fresh {
+        if let How::Fresh { .. } = how {
             for m in &plan.mounts {
                 ros.ensure_directory(&m.src).await?;
             }
@@ -311,7 +291,7 @@ impl Job {
             }
         }
         if let Some(row) = ros.find_container(&spec.name).await? {
-            if !rebuild && plan::adoptable(&row, spec) && !row.id.is_empty() {
+            if how != How::Rebuild && plan::adoptable(&row, spec) && !row.id.is_empty() {
                 // Adopt: a crash may have cut the import or the start short.
                 let row = if row.state.is_running() || row.state.is_stopped() {
                     row
@@ -354,17 +334,13 @@ impl Job {
 }
 
 /// One container's create inputs.
-pub(super) struct Step<'a> {
+pub(super) struct Create<'a> {
     pub pod: &'a DesiredPod,
     pub index: usize,
     pub net: &'a Network,
     pub static_ip: Option<Ipv4Addr>,
     pub rec: Option<&'a DeviceContainer>,
-    pub rebuild: bool,
+    pub how: How,
     pub units: &'a [String],
-    /// No record and (if observed) no row of this container's name: optimistic writes.
-    pub fresh: bool,
-    /// Fresh, and the observation shows neither the veth nor a port for it.
-    pub veth_absent: bool,
     pub seen: Option<&'a Observation>,
 }

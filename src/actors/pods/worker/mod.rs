@@ -16,7 +16,7 @@ pub mod env;
 mod teardown;
 
 use super::plan;
-use super::{GetPod, PodView, PodsActor};
+use super::{GetPod, JobError, PodView, PodsActor};
 use crate::actors::configmaps::ConfigMapsActor;
 use crate::actors::device::DeviceLink;
 use crate::actors::images::ImagesActor;
@@ -28,7 +28,6 @@ use crate::events::catalogue::PodsEvent;
 use crate::pod::annotations;
 use crate::routeros::RosClient;
 use actix::prelude::*;
-use k8s_openapi::api::core::v1::Pod;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -49,39 +48,6 @@ pub struct WorkerDeps {
 /// Stand-in digest of a forced rebuild (never a real `sha256:` digest).
 const REDEPLOY: &str = "redeploy";
 
-/// Kubernetes' `waiting` reason of a pod whose container configuration is incomplete (a
-/// ConfigMap or key its environment needs is missing).
-pub const CONFIG_ERROR: &str = "CreateContainerConfigError";
-
-/// Why a job failed. A configuration error is the user's to fix: no device object was made
-/// and the pod shows [`CONFIG_ERROR`]; anything else is a failed create.
-#[derive(Debug)]
-enum JobError {
-    Config(String),
-    Other(String),
-}
-
-impl From<String> for JobError {
-    fn from(e: String) -> JobError {
-        JobError::Other(e)
-    }
-}
-
-impl JobError {
-    fn reason(&self) -> &str {
-        match self {
-            JobError::Config(r) | JobError::Other(r) => r,
-        }
-    }
-
-    fn waiting_reason(&self) -> &'static str {
-        match self {
-            JobError::Config(_) => CONFIG_ERROR,
-            JobError::Other(_) => "",
-        }
-    }
-}
-
 struct Job {
     deps: WorkerDeps,
     pods: Addr<PodsActor>,
@@ -90,15 +56,15 @@ struct Job {
     correlation: String,
 }
 
-/// Converges one pod; `Err` is the reason recorded in `PodCreateFailed` (the caller backs off).
-/// `recreate` rebuilds created containers even when spec and digest are unchanged
+/// Converges one pod; an `Err`'s text is the reason recorded in `PodCreateFailed` (the caller
+/// backs off). `recreate` rebuilds created containers even when spec and digest are unchanged
 /// (redeploy, images.md §4.5).
 pub async fn converge(
     deps: WorkerDeps,
     pods: Addr<PodsActor>,
     key: String,
     recreate: bool,
-) -> Result<(), String> {
+) -> Result<(), JobError> {
     let id = crate::pod::PodKey::parse(&key);
     let job = Job {
         deps,
@@ -111,7 +77,7 @@ pub async fn converge(
         .pods
         .send(GetPod { key: key.clone() })
         .await
-        .map_err(|e| format!("pods actor: {e}"))?;
+        .map_err(JobError::actor("pods"))?;
     // An unreachable device is an outage, not a fact about the pod: nothing is recorded and
     // the caller backs off.
     job.ros().await?;
@@ -129,18 +95,15 @@ pub async fn converge(
             rec.image_digest = REDEPLOY.to_string();
         }
     }
-    let result = match &view.veth_clash {
-        // NAME-2 [D]: two pods on one veth would take each other's address; the one that
-        // yields fails until the name is free.
-        Some(other) => Err(JobError::Other(format!(
-            "veth names collide with pod {other} (NAME-2: first 15 characters of namespace and name)"
-        ))),
-        _ => job.create(&pod, &view.units).await,
+    let result = match view.veth_clash {
+        // NAME-2 [D]: the pod that yields fails until the name is free.
+        Some(other) => Err(JobError::VethClash { other }),
+        None => job.create(&pod, &view.units).await,
     };
     let Err(error) = result else {
         return Ok(());
     };
-    let reason = error.reason().to_string();
+    let reason = error.to_string();
     tracing::warn!(pod = %key, %reason, "pod create failed");
     if pod.last_failure.as_ref() != Some(&reason) || pod.failure_reason != error.waiting_reason() {
         let _ = job
@@ -152,12 +115,12 @@ pub async fn converge(
             })
             .await;
     }
-    Err(reason)
+    Err(error)
 }
 
 impl Job {
     /// Records one of the pods actor's facts (pods or lifecycle area).
-    async fn record<E>(&self, event: E) -> Result<u64, String>
+    async fn record<E>(&self, event: E) -> Result<u64, JobError>
     where
         E: Send + 'static,
         PodsActor: Handler<Record<E>>,
@@ -168,16 +131,16 @@ impl Job {
                 correlation: self.correlation.clone(),
             })
             .await
-            .map_err(|e| format!("pods actor: {e}"))?
-            .map_err(|e| format!("recording: {e}"))
+            .map_err(JobError::actor("pods"))?
+            .map_err(JobError::Record)
     }
 
-    async fn ros(&self) -> Result<RosClient, String> {
+    async fn ros(&self) -> Result<RosClient, JobError> {
         self.deps
             .device
             .get()
             .await
-            .map_err(|e| format!("RouterOS unreachable: {e}"))
+            .map_err(|e| JobError::Unreachable(Box::new(e)))
     }
 
     /// NET-1, device part, through the veths actor (idempotent: reads only when in place).
@@ -188,7 +151,7 @@ impl Job {
         net: &Network,
         ip: Ipv4Addr,
         absent: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), JobError> {
         self.deps
             .veths
             .send(EnsureVeth {
@@ -201,11 +164,11 @@ impl Job {
                 absent,
             })
             .await
-            .map_err(|e| format!("veths actor: {e}"))?
-            .map_err(|e| e.to_string())
+            .map_err(JobError::actor("veths"))?
+            .map_err(JobError::from)
     }
 
-    async fn remove_veth(&self, veth: &str) -> Result<(), String> {
+    async fn remove_veth(&self, veth: &str) -> Result<(), JobError> {
         self.deps
             .veths
             .send(RemoveVeth {
@@ -213,11 +176,11 @@ impl Job {
                 correlation: self.correlation.clone(),
             })
             .await
-            .map_err(|e| format!("veths actor: {e}"))?
-            .map_err(|e| e.to_string())
+            .map_err(JobError::actor("veths"))?
+            .map_err(JobError::from)
     }
 
-    async fn release_ip(&self, network: &str, veth: &str) -> Result<(), String> {
+    async fn release_ip(&self, network: &str, veth: &str) -> Result<(), JobError> {
         self.deps
             .ipam
             .send(Release {
@@ -226,14 +189,10 @@ impl Job {
                 correlation: self.correlation.clone(),
             })
             .await
-            .map_err(|e| format!("ipam actor: {e}"))?
-            .map_err(|e| format!("releasing {veth}: {e}"))
+            .map_err(JobError::actor("ipam"))?
+            .map_err(|source| JobError::Release {
+                veth: veth.to_string(),
+                source,
+            })
     }
-}
-
-fn spec_containers(pod: &Pod) -> &[k8s_openapi::api::core::v1::Container] {
-    pod.spec
-        .as_ref()
-        .map(|s| s.containers.as_slice())
-        .unwrap_or(&[])
 }

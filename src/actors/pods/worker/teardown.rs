@@ -1,8 +1,10 @@
-//! §3.2 teardown: only what the log says mkube created or adopted (L-2).
+//! §3.2 teardown, performed: only what the log says mkube created or adopted (L-2), as
+//! `decide::teardown` lays it out.
 
-use super::{Job, crash, spec_containers};
+use super::{Job, crash};
+use crate::actors::pods::JobError;
+use crate::actors::pods::decide;
 use crate::events::catalogue::{LifecycleEvent, PodsEvent};
-use crate::pod::names;
 use crate::pod::{DesiredPod, DeviceContainer};
 use k8s_openapi::api::core::v1::Pod;
 
@@ -14,15 +16,16 @@ impl Job {
         &self,
         old: &DesiredPod,
         units: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), JobError> {
         for (container, rec) in &old.containers {
             self.tear_down(&old.pod, container, rec, units).await?;
         }
-        let net = crate::pod::network_of(&old.pod, &self.deps.config.networks).ok();
-        if let Some(net) = net {
-            for (i, _) in spec_containers(&old.pod).iter().enumerate() {
-                self.release_ip(&net.name, &names::veth_name(&self.ns, &self.name, i))
-                    .await?;
+        let networks = &self.deps.config.networks;
+        if let Some((network, veths)) =
+            decide::leftover_addresses(&self.ns, &self.name, &old.pod, networks)
+        {
+            for veth in veths {
+                self.release_ip(&network, &veth).await?;
             }
         }
         self.record(PodsEvent::PodRemoved {
@@ -41,8 +44,10 @@ impl Job {
         container: &str,
         rec: &DeviceContainer,
         units: &[String],
-    ) -> Result<(), String> {
-        if !rec.removing {
+    ) -> Result<(), JobError> {
+        let config = &self.deps.config;
+        let plan = decide::teardown(&self.ns, &self.name, pod, container, rec, units, config);
+        if plan.record_intent {
             self.record(PodsEvent::ContainerRemoving {
                 namespace: self.ns.clone(),
                 name: self.name.clone(),
@@ -51,28 +56,32 @@ impl Job {
             .await?;
         }
         crash::point("delete.intent");
-        if units.contains(&rec.device_name) {
+        if plan.unregister_unit {
             self.record(LifecycleEvent::UnitUnregistered {
                 unit: rec.device_name.clone(),
             })
             .await?;
         }
-        let (veth, network) = self.veth_of(pod, container, rec);
         let ros = self.ros().await?;
         ros.delete_pod_container(&rec.device_name, None)
             .await
-            .map_err(|e| format!("removing container {}: {e}", rec.device_name))?;
+            .map_err(|e| JobError::RemoveContainer {
+                name: rec.device_name.clone(),
+                source: Box::new(e),
+            })?;
         // Renamed aside (O(1), never a recursive delete, L-13) now rather than at the next
         // create of the name: a create that finds no record then skips the move (§3.1 step 5).
-        let root = names::root_dir(&self.deps.config.storage.base_path, &rec.device_name);
-        ros.move_aside(&root)
+        ros.move_aside(&plan.root_dir)
             .await
-            .map_err(|e| format!("moving root dir {root} aside: {e}"))?;
+            .map_err(|e| JobError::MoveAside {
+                root: plan.root_dir.clone(),
+                source: Box::new(e),
+            })?;
         crash::point("delete.container");
-        self.remove_veth(&veth).await?;
+        self.remove_veth(&plan.veth).await?;
         crash::point("delete.veth");
-        if let Some(network) = network {
-            self.release_ip(&network, &veth).await?;
+        if let Some(network) = &plan.network {
+            self.release_ip(network, &plan.veth).await?;
         }
         crash::point("delete.released");
         self.record(PodsEvent::ContainerRemoved {
@@ -82,32 +91,5 @@ impl Job {
         })
         .await?;
         Ok(())
-    }
-
-    /// The veth and network of a record; records from before intents existed fall back to
-    /// the naming rule and the pod's network.
-    fn veth_of(
-        &self,
-        pod: &Pod,
-        container: &str,
-        rec: &DeviceContainer,
-    ) -> (String, Option<String>) {
-        let index = spec_containers(pod)
-            .iter()
-            .position(|c| c.name == container)
-            .unwrap_or(0);
-        let veth = if rec.veth.is_empty() {
-            names::veth_name(&self.ns, &self.name, index)
-        } else {
-            rec.veth.clone()
-        };
-        let network = if rec.network.is_empty() {
-            crate::pod::network_of(pod, &self.deps.config.networks)
-                .ok()
-                .map(|n| n.name.clone())
-        } else {
-            Some(rec.network.clone())
-        };
-        (veth, network)
     }
 }
