@@ -104,11 +104,10 @@ pub struct RosClient {
     shared: Arc<Shared>,
 }
 
-/// Knowledge the client's clones share: the last bulk observation and the directories known
-/// to exist (mkube never removes volume directories, so they stay known).
+/// Knowledge the client's clones share: the directories known to exist (mkube never removes
+/// volume directories, so they stay known).
 #[derive(Debug, Default)]
 pub(super) struct Shared {
-    pub seen: Mutex<Option<Arc<super::observed::Observation>>>,
     pub dirs: Mutex<std::collections::HashSet<String>>,
     /// Creates of ancestor directories run one at a time, so concurrent creates ask for the
     /// shared volumes root once, not once each.

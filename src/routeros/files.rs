@@ -67,6 +67,23 @@ impl RosClient {
         Ok(())
     }
 
+    /// Whether `dir` is known to exist (created or found by [`RosClient::ensure_directory`]).
+    fn dir_known(&self, dir: &str) -> bool {
+        self.shared()
+            .dirs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(dir)
+    }
+
+    fn dir_exists(&self, dir: &str) {
+        self.shared()
+            .dirs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(dir.to_string());
+    }
+
     /// `/file/remove {"numbers": path}`; `false` when it was absent.
     pub async fn remove_file(&self, path: &str) -> Result<bool, RosError> {
         let body = Props::new().set("numbers", normalize_path(path));

@@ -1,12 +1,11 @@
-//! The last bulk observation of the device (the reconcile pass's one read per table), kept on
-//! the client so a cold create can decide without per-object reads (§5: observation is bulk).
-//! It may be stale: callers use it only for names no record claims, and every optimistic
-//! write it enables falls back to read-and-adopt on a duplicate error.
+//! What one bulk read of the device showed, by name (§5: observation is bulk): the
+//! reconcile pass makes it from its snapshot and hands it on, so the pass decides which pods
+//! need work, and a cold create decides without per-object reads. It may be stale: callers
+//! use it only for names no record claims, and every optimistic write it enables falls back
+//! to read-and-adopt on a duplicate error.
 
-use super::client::RosClient;
-use super::resources::{BridgePort, Container, Veth};
+use super::snapshot::DeviceSnapshot;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Names seen in one pass.
@@ -21,48 +20,21 @@ pub struct Observation {
 }
 
 impl Observation {
-    pub fn new(containers: &[Container], veths: &[Veth], ports: &[BridgePort]) -> Observation {
+    /// The names `snapshot` shows, as of now.
+    pub fn of(snapshot: &DeviceSnapshot) -> Observation {
         Observation {
             at: Instant::now(),
-            containers: containers.iter().map(|c| c.name.clone()).collect(),
-            veths: veths
+            containers: snapshot.containers.iter().map(|c| c.name.clone()).collect(),
+            veths: snapshot
+                .veths
                 .iter()
                 .map(|v| (v.name.clone(), v.ipv4().unwrap_or_default()))
                 .collect(),
-            ports: ports.iter().map(|p| p.interface.clone()).collect(),
+            ports: snapshot
+                .bridge_ports
+                .iter()
+                .map(|p| p.interface.clone())
+                .collect(),
         }
-    }
-}
-
-impl RosClient {
-    /// Keeps `obs` as the latest observation (the reconcile pass, after its listing).
-    pub fn set_observation(&self, obs: Observation) {
-        *self.shared().seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(obs));
-    }
-
-    /// The latest observation, if a pass made one on this client.
-    pub fn observation(&self) -> Option<Arc<Observation>> {
-        self.shared()
-            .seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Whether `dir` is known to exist (created or found by [`RosClient::ensure_directory`]).
-    pub(super) fn dir_known(&self, dir: &str) -> bool {
-        self.shared()
-            .dirs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(dir)
-    }
-
-    pub(super) fn dir_exists(&self, dir: &str) {
-        self.shared()
-            .dirs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(dir.to_string());
     }
 }

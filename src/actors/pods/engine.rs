@@ -6,8 +6,10 @@ use super::backoff::{Backoff, Backoffs};
 use super::worker::{self, WorkerDeps};
 use super::{JobError, PodsActor};
 use crate::pod::{DesiredPod, pod_key};
+use crate::routeros::Observation;
 use actix::prelude::*;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub struct Engine {
@@ -17,6 +19,9 @@ pub struct Engine {
     again: HashSet<String>,
     /// Failed pods the reconcile pass leaves alone for a while.
     backoff: Backoffs,
+    /// The last reconcile pass's bulk observation: the jobs started until the next pass
+    /// decide from it (cold creates without reads, §5).
+    seen: Option<Arc<Observation>>,
     /// §5 step 5 runs one at a time (`configsync.rs`).
     pub config_sync: super::configsync::SyncGate,
 }
@@ -29,6 +34,7 @@ impl Engine {
             busy: HashSet::new(),
             again: HashSet::new(),
             backoff,
+            seen: None,
             config_sync: Default::default(),
         }
     }
@@ -70,6 +76,25 @@ impl Handler<GetPod> for PodsActor {
             deleting: self.state.deleting.get(&msg.key).cloned(),
             units: self.state.units.keys().cloned().collect(),
         })
+    }
+}
+
+/// What a reconcile pass read of the device (one bulk read per table), sent before it runs
+/// any worker: the jobs that start from now until the next pass decide from it, whatever
+/// started them (the pass, or a user's change in between).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct DeviceObserved {
+    pub seen: Arc<Observation>,
+}
+
+impl Handler<DeviceObserved> for PodsActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeviceObserved, _: &mut Context<Self>) {
+        if let Some(engine) = self.engine.as_mut() {
+            engine.seen = Some(msg.seen);
+        }
     }
 }
 
@@ -149,6 +174,7 @@ fn run(
         ctx.address(),
         key.clone(),
         recreate,
+        engine.seen.clone(),
     ));
     let done = async move {
         job.await

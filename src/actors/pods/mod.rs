@@ -23,7 +23,7 @@ use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
 use crate::pod::pod_key;
 use actix::prelude::*;
 use engine::Engine;
-pub use engine::{GetPod, Kick, Kicked, PodView, Recreate, Runnable};
+pub use engine::{DeviceObserved, GetPod, Kick, Kicked, PodView, Recreate, Runnable};
 pub use error::{CONFIG_ERROR, JobError};
 use k8s_openapi::api::core::v1::Pod;
 use state::PodsState;

@@ -8,18 +8,11 @@ use crate::actors::pods::state::PodsState;
 use crate::pod::annotations;
 use crate::pod::order::creation_order;
 use crate::pod::{DesiredPod, Phase};
-use crate::routeros::{BridgePort, Container, Veth};
-
-/// One pass's observation of the device.
-pub struct Observed<'a> {
-    pub containers: &'a [Container],
-    pub veths: &'a [Veth],
-    pub ports: &'a [BridgePort],
-}
+use crate::routeros::Observation;
 
 /// Keys needing work: deleted pods still holding device objects first, then desired pods in
 /// boot order (§7.4).
-pub fn pods_needing_work(state: &PodsState, ipam: &IpamState, seen: &Observed) -> Vec<String> {
+pub fn pods_needing_work(state: &PodsState, ipam: &IpamState, seen: &Observation) -> Vec<String> {
     let mut out: Vec<String> = state.deleting.keys().cloned().collect();
     let desired: Vec<(String, &k8s_openapi::api::core::v1::Pod)> = state
         .pods
@@ -36,7 +29,7 @@ pub fn pods_needing_work(state: &PodsState, ipam: &IpamState, seen: &Observed) -
     out
 }
 
-fn needs_work(p: &DesiredPod, ipam: &IpamState, seen: &Observed) -> bool {
+fn needs_work(p: &DesiredPod, ipam: &IpamState, seen: &Observation) -> bool {
     let spec = crate::pod::spec::containers(&p.pod);
     let static_ip = annotations::static_ip(&p.pod).ok().flatten();
     // An update dropped a container.
@@ -55,12 +48,11 @@ fn needs_work(p: &DesiredPod, ipam: &IpamState, seen: &Observed) -> bool {
             // `ContainerStarted` included), or an update not yet built.
             return true;
         }
-        if !seen.containers.iter().any(|d| d.name == rec.device_name) {
+        if !seen.containers.contains(&rec.device_name) {
             return true; // §5 step 3b: the container vanished.
         }
         if !rec.veth.is_empty()
-            && (!seen.veths.iter().any(|v| v.name == rec.veth)
-                || !seen.ports.iter().any(|b| b.interface == rec.veth))
+            && (!seen.veths.contains_key(&rec.veth) || !seen.ports.contains(&rec.veth))
         {
             return true; // the veth or its bridge port vanished.
         }

@@ -20,13 +20,13 @@ use super::ipam::IpamActor;
 use super::ipam::state::IpamState;
 use super::journal::GetState;
 use super::pods::state::PodsState;
-use super::pods::{Kick, Kicked, PodsActor, Runnable, Seed};
+use super::pods::{DeviceObserved, Kick, Kicked, PodsActor, Runnable, Seed};
 use super::rollout::stagger::{How, Roller};
 use super::rollout::{Redeploying, RolloutActor};
 use crate::config::{Config, Manifest, load_manifest};
 use crate::pod::annotations;
+use crate::routeros::{Observation, SnapshotOptions};
 use actix::prelude::*;
-use decide::Observed;
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -288,15 +288,9 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
             return report;
         }
     };
-    // One bulk read per table (DESIGN: observation is bulk).
-    let listed = async {
-        let containers = ros.list_containers().await?;
-        let veths = ros.list_veths().await?;
-        let ports = ros.list_bridge_ports().await?;
-        Ok::<_, crate::routeros::RosError>((containers, veths, ports))
-    };
-    let (containers, veths, ports) = match listed.await {
-        Ok(l) => l,
+    // One bulk read per table (DESIGN: observation is bulk): containers, veths, ports.
+    let snapshot = match ros.snapshot(SnapshotOptions::default()).await {
+        Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "RECONCILE: listing failed, pass aborted");
             record(Err(&e.to_string()));
@@ -304,12 +298,12 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
             return report;
         }
     };
-    record(Ok(&containers));
+    record(Ok(&snapshot.containers));
     tracing::info!(
         ms = ms(step),
-        count = containers.len(),
-        veths = veths.len(),
-        ports = ports.len(),
+        count = snapshot.containers.len(),
+        veths = snapshot.veths.len(),
+        ports = snapshot.bridge_ports.len(),
         "RECONCILE: step 2 list containers"
     );
     let Ok(state) = pods.send(GetState::<PodsState>::new()).await else {
@@ -318,7 +312,7 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
     };
     // Before step 3 (not after, as in §5): the workers allocate from what it learns.
     let step = Instant::now();
-    if let Err(e) = ipam_sync::resync(&ipam, &state, &config, &veths).await {
+    if let Err(e) = ipam_sync::resync(&ipam, &state, &config, &snapshot.veths).await {
         tracing::warn!(error = %e, "RECONCILE: IPAM resync failed");
     }
     tracing::info!(ms = ms(step), "RECONCILE: step 4 IPAM resync");
@@ -326,17 +320,10 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         report.aborted = Some("actors stopped".into());
         return report;
     };
-    // Cold creates of this pass (and until the next) decide from it, not per-object reads.
-    ros.set_observation(crate::routeros::Observation::new(
-        &containers,
-        &veths,
-        &ports,
-    ));
-    let seen = Observed {
-        containers: &containers,
-        veths: &veths,
-        ports: &ports,
-    };
+    // The workers of this pass (and those started until the next) decide from it: cold
+    // creates need no per-object reads.
+    let seen = Arc::new(Observation::of(&snapshot));
+    let _ = pods.send(DeviceObserved { seen: seen.clone() }).await;
     // §4.5: pods being redeployed are skipped by every step (create-missing, repair, stale
     // image check) — their container is briefly missing on purpose.
     let redeploying = match &rollout {

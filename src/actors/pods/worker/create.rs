@@ -39,14 +39,14 @@ impl Job {
             .await
             .map_err(JobError::actor("ipam"))?;
         // The reconcile pass's bulk read; names no record claims are decided from it.
-        let seen = ros.observation();
+        let seen = self.seen.as_deref();
         let facts = decide::PodFacts {
             revision: desired.revision,
             network: &net.name,
             static_ip,
             auto_update: annotations::auto_update(pod),
             ipam: &ipam,
-            seen: seen.as_deref(),
+            seen,
         };
         for (i, c) in containers(pod).iter().enumerate() {
             let device_name = names::container_name(&self.ns, &self.name, &c.name);
@@ -98,7 +98,7 @@ impl Job {
                 rec: rec.as_ref(),
                 how,
                 units,
-                seen: seen.as_deref(),
+                seen,
             };
             self.create_container(&ros, create).await?;
         }

@@ -26,7 +26,7 @@ use crate::actors::veths::{EnsureVeth, RemoveVeth, VethsActor};
 use crate::config::{Config, Network};
 use crate::events::catalogue::PodsEvent;
 use crate::pod::annotations;
-use crate::routeros::RosClient;
+use crate::routeros::{Observation, RosClient};
 use actix::prelude::*;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -54,16 +54,19 @@ struct Job {
     ns: String,
     name: String,
     correlation: String,
+    /// The last reconcile pass's bulk observation (`DeviceObserved`), if there was one.
+    seen: Option<Arc<Observation>>,
 }
 
 /// Converges one pod; an `Err`'s text is the reason recorded in `PodCreateFailed` (the caller
 /// backs off). `recreate` rebuilds created containers even when spec and digest are unchanged
-/// (redeploy, images.md §4.5).
+/// (redeploy, images.md §4.5). `seen`: the observation cold creates decide from.
 pub async fn converge(
     deps: WorkerDeps,
     pods: Addr<PodsActor>,
     key: String,
     recreate: bool,
+    seen: Option<Arc<Observation>>,
 ) -> Result<(), JobError> {
     let id = crate::pod::PodKey::parse(&key);
     let job = Job {
@@ -72,6 +75,7 @@ pub async fn converge(
         ns: id.namespace,
         name: id.name,
         correlation: format!("worker/{key}/{}", uuid::Uuid::new_v4()),
+        seen,
     };
     let view: PodView = job
         .pods
