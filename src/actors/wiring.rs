@@ -1,6 +1,7 @@
 //! The one place that connects the log, replays it, and starts the actors in order.
 
 use super::configmaps::ConfigMapsActor;
+use super::configmaps::state::ConfigMapsState;
 use super::consistency::ConsistencyActor;
 use super::device::DeviceLink;
 use super::dns::DnsActor;
@@ -77,9 +78,10 @@ pub struct Cluster {
     pub observations: super::observations::Observations,
     /// Image rollouts and redeploys (standalone mode only, images.md §4.4–4.5).
     pub rollout: Option<Addr<RolloutActor>>,
-    /// The pods and IPAM folds as the API reads them (`published.rs`).
+    /// The pods, IPAM and ConfigMaps folds as readers see them (`published.rs`).
     pub pods_published: Published<PodsState>,
     pub ipam_published: Published<IpamState>,
+    pub configmaps_published: Published<ConfigMapsState>,
 }
 
 pub fn log_settings(config: &Config) -> LogSettings {
@@ -184,8 +186,9 @@ pub async fn boot(
     let configmaps = ConfigMapsActor::new(
         journal(ConfigMapsActor::NAME, ConfigMapsActor::AREAS),
         state.configmaps,
-    )
-    .start();
+    );
+    let configmaps_published = configmaps.published();
+    let configmaps = configmaps.start();
     let config_arc = Arc::new(config.clone());
     let mut pods = PodsActor::new(journal(PodsActor::NAME, PodsActor::AREAS), state.pods);
     let pods_published = pods.published();
@@ -276,6 +279,7 @@ pub async fn boot(
         rollout,
         pods_published,
         ipam_published,
+        configmaps_published,
     })
 }
 

@@ -1,10 +1,12 @@
 //! ConfigMaps as desired state: put (create or replace) and delete are facts in the log;
-//! reads are served from the fold. Files on the device follow with the pods engine.
+//! readers (the API, the pods engine) read the published fold (`published.rs`). Files on the
+//! device follow with the pods engine.
 
 pub mod defaults;
 pub mod state;
 
 use super::journal::{Journal, commit};
+use super::published::{Published, Shared};
 use crate::events::AppendError;
 use crate::events::catalogue::ConfigMapsEvent;
 use actix::prelude::*;
@@ -13,7 +15,8 @@ use state::{ConfigMapsState, config_map_key};
 
 pub struct ConfigMapsActor {
     journal: Journal,
-    state: ConfigMapsState,
+    /// Shared copy-on-write with its readers (`published.rs`).
+    state: Shared<ConfigMapsState>,
 }
 
 impl ConfigMapsActor {
@@ -21,7 +24,15 @@ impl ConfigMapsActor {
     pub const AREAS: &'static [&'static str] = &["configmaps"];
 
     pub fn new(journal: Journal, state: ConfigMapsState) -> Self {
-        ConfigMapsActor { journal, state }
+        ConfigMapsActor {
+            journal,
+            state: Shared::new(state),
+        }
+    }
+
+    /// Where readers find the current ConfigMaps fold without asking the actor.
+    pub fn published(&self) -> Published<ConfigMapsState> {
+        self.state.published()
     }
 }
 
@@ -30,6 +41,7 @@ impl Actor for ConfigMapsActor {
 }
 
 crate::persistent_actor!(ConfigMapsActor, ConfigMapsState, ConfigMaps(ConfigMapsEvent) => apply);
+crate::published_actor!(ConfigMapsActor, ConfigMapsState);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigMapsError {
