@@ -197,9 +197,12 @@ pub async fn boot(
             config: config_arc.clone(),
             device: device.clone(),
             ipam: ipam.clone(),
+            ipam_view: ipam_published.clone(),
+            pods_view: pods_published.clone(),
             veths: veths.clone(),
             images: images.clone(),
             configmaps: configmaps.clone(),
+            configmaps_view: configmaps_published.clone(),
             settled: Some(dns.clone().recipient()),
         });
     }
@@ -222,13 +225,12 @@ pub async fn boot(
         .start()
     });
     let rollout = engine.then(|| {
-        let roller = Roller::new(config, device.clone(), pods.clone());
+        let roller = Roller::new(config, device.clone(), pods.clone(), pods_published.clone());
         RolloutActor::new(roller, images.clone()).start()
     });
     let outputs = super::reconcile::outputs::Outputs {
         dns: dns.clone(),
         configmaps: configmaps.clone(),
-        pods_view: pods_published.clone(),
     };
     // Reconcile starts only now, after replay (L-1).
     let reconcile = rollout.clone().map(|rollout| {
@@ -236,7 +238,9 @@ pub async fn boot(
             config_arc,
             device,
             pods.clone(),
+            pods_published.clone(),
             ipam.clone(),
+            ipam_published.clone(),
             images.clone(),
         )
         .with_rollout(rollout)
@@ -247,9 +251,9 @@ pub async fn boot(
         images.do_send(super::images::SubscribePushes(r.clone().recipient()));
         // DNS-1 at boot: zones found or created and names restored without waiting a whole
         // reconcile interval.
-        let pods = pods.clone();
+        let (pods, pods_view) = (pods.clone(), pods_published.clone());
         actix::spawn(async move {
-            super::reconcile::outputs::dns(&pods, &outputs, "boot").await;
+            super::reconcile::outputs::dns(&pods, &pods_view, &outputs, "boot").await;
         });
         r
     });
@@ -260,7 +264,12 @@ pub async fn boot(
         config.nats.snapshot_every,
         metrics,
     );
-    super::images::gc::spawn(images.clone(), pods.clone(), gc_schedule(config));
+    super::images::gc::spawn(
+        images.clone(),
+        pods.clone(),
+        pods_published.clone(),
+        gc_schedule(config),
+    );
     clock.phase("actors started");
     Ok(Cluster {
         log,

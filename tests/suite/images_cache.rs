@@ -588,7 +588,9 @@ async fn gc_removes_the_oldest_unused_tarballs_beyond_keep_last_n() {
         keep_last_n: 1,
         dry_run: true,
     };
-    let report = collect_once(&c.images, &c.pods, &schedule).await.unwrap();
+    let report = collect_once(&c.images, &c.pods, &c.pods_published, &schedule)
+        .await
+        .unwrap();
     assert_eq!(
         report.unused,
         [&built[1], &built[2], &built[3]].map(|b| b.reference.clone())
@@ -604,7 +606,9 @@ async fn gc_removes_the_oldest_unused_tarballs_beyond_keep_last_n() {
     );
 
     schedule.dry_run = false;
-    collect_once(&c.images, &c.pods, &schedule).await.unwrap();
+    collect_once(&c.images, &c.pods, &c.pods_published, &schedule)
+        .await
+        .unwrap();
     let st = state(&c).await;
     let kept: Vec<&String> = st.entries.keys().collect();
     assert_eq!(kept, [&built[0].reference, &built[3].reference]);
@@ -614,6 +618,8 @@ async fn gc_removes_the_oldest_unused_tarballs_beyond_keep_last_n() {
     }
     assert!(Path::new(&built[0].local_path).exists());
     // Nothing left to collect.
-    let again = collect_once(&c.images, &c.pods, &schedule).await.unwrap();
+    let again = collect_once(&c.images, &c.pods, &c.pods_published, &schedule)
+        .await
+        .unwrap();
     assert!(again.removed.is_empty());
 }

@@ -9,9 +9,9 @@
 use super::names::Normaliser;
 use super::state::ImagesState;
 use super::{ClearImage, ImageError, ImagesActor};
-use crate::actors::journal::GetState;
 use crate::actors::pods::PodsActor;
 use crate::actors::pods::state::PodsState;
+use crate::actors::published::Published;
 use actix::prelude::*;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -120,7 +120,12 @@ pub struct GcSchedule {
 }
 
 /// Runs a collection every `interval` for as long as the actix system lives.
-pub fn spawn(images: Addr<ImagesActor>, pods: Addr<PodsActor>, schedule: GcSchedule) {
+pub fn spawn(
+    images: Addr<ImagesActor>,
+    pods: Addr<PodsActor>,
+    pods_view: Published<PodsState>,
+    schedule: GcSchedule,
+) {
     if schedule.interval.is_zero() {
         return;
     }
@@ -129,7 +134,7 @@ pub fn spawn(images: Addr<ImagesActor>, pods: Addr<PodsActor>, schedule: GcSched
         tick.tick().await;
         loop {
             tick.tick().await;
-            if let Err(e) = collect_once(&images, &pods, &schedule).await {
+            if let Err(e) = collect_once(&images, &pods, &pods_view, &schedule).await {
                 tracing::warn!(error = %e, "image GC failed");
             }
         }
@@ -140,16 +145,14 @@ pub fn spawn(images: Addr<ImagesActor>, pods: Addr<PodsActor>, schedule: GcSched
 pub async fn collect_once(
     images: &Addr<ImagesActor>,
     pods: &Addr<PodsActor>,
+    pods_view: &Published<PodsState>,
     schedule: &GcSchedule,
 ) -> Result<GcReport, ImageError> {
     let mailbox = |e: MailboxError| ImageError::Io(format!("actor unavailable: {e}"));
-    let desired = pods
-        .send(GetState::<PodsState>::new())
-        .await
-        .map_err(mailbox)?;
+    let desired = pods_view.read(pods).await.map_err(mailbox)?;
     let normaliser = images.send(GetNormaliser).await.map_err(mailbox)?;
     let msg = CollectGarbage {
-        in_use: images_in_use(&desired, &normaliser),
+        in_use: images_in_use(&desired.state, &normaliser),
         keep_last_n: schedule.keep_last_n,
         dry_run: schedule.dry_run,
         correlation: format!("gc-{}", uuid::Uuid::new_v4()),

@@ -13,7 +13,7 @@ pub mod names;
 pub mod state;
 pub mod tarball;
 
-use super::journal::{GetState, Journal, commit};
+use super::journal::{Journal, commit};
 use crate::config::Config;
 use crate::events::AppendError;
 use crate::events::catalogue::ImagesEvent;
@@ -519,6 +519,19 @@ impl Handler<PullCount> for ImagesActor {
     }
 }
 
+/// The digest the cache records for a normalised reference (a refresh compares the
+/// registry's with it).
+#[derive(Debug, Message)]
+#[rtype(result = "Option<String>")]
+struct CachedDigest(String);
+
+impl Handler<CachedDigest> for ImagesActor {
+    type Result = Option<String>;
+    fn handle(&mut self, CachedDigest(key): CachedDigest, _: &mut Context<Self>) -> Self::Result {
+        self.state.entries.get(&key).map(|e| e.digest.clone())
+    }
+}
+
 async fn settle(
     addr: &Addr<ImagesActor>,
     key: String,
@@ -562,14 +575,9 @@ async fn ensure_job(
         },
         Ok(digest) => {
             let stored = if refresh {
-                let state = addr
-                    .send(GetState::<ImagesState>::new())
+                addr.send(CachedDigest(key.clone()))
                     .await
-                    .map_err(|e| ImageError::Io(format!("images actor: {e}")))?;
-                state
-                    .entries
-                    .get(&key)
-                    .map(|e| e.digest.clone())
+                    .map_err(|e| ImageError::Io(format!("images actor: {e}")))?
                     .or_else(|| cache::read_sidecar(&tarball).map(|s| s.digest))
             } else {
                 None

@@ -18,9 +18,10 @@
 
 use super::configfiles;
 use super::{PodsActor, Update};
+use crate::actors::configmaps::ConfigMapsActor;
 use crate::actors::configmaps::state::ConfigMapsState;
 use crate::actors::images::RefreshImage;
-use crate::actors::journal::GetState;
+use crate::actors::published::Published;
 use crate::config::Config;
 use crate::pod::DesiredPod;
 use crate::pod::annotations;
@@ -82,6 +83,7 @@ impl Handler<SyncConfigFiles> for PodsActor {
         let run = run(
             deps.config.clone(),
             deps.configmaps.clone(),
+            deps.configmaps_view.clone(),
             deps.images.clone(),
             ctx.address(),
             candidates,
@@ -147,15 +149,17 @@ fn env_differs(config: &Config, state: &ConfigMapsState, key: &str, p: &DesiredP
 
 async fn run(
     config: std::sync::Arc<Config>,
-    configmaps: Addr<crate::actors::configmaps::ConfigMapsActor>,
+    configmaps: Addr<ConfigMapsActor>,
+    view: Published<ConfigMapsState>,
     images: Addr<crate::actors::images::ImagesActor>,
     pods: Addr<PodsActor>,
     candidates: Vec<(String, DesiredPod)>,
     trigger: String,
 ) -> Vec<String> {
-    let Ok(state) = configmaps.send(GetState::<ConfigMapsState>::new()).await else {
+    let Ok(snapshot) = view.read(&configmaps).await else {
         return Vec::new();
     };
+    let state = snapshot.state;
     let marked = tokio::task::spawn_blocking(move || {
         candidates
             .into_iter()

@@ -18,9 +18,9 @@ use super::device::DeviceLink;
 use super::images::{ImagesActor, Pushed, RefreshImage};
 use super::ipam::IpamActor;
 use super::ipam::state::IpamState;
-use super::journal::GetState;
 use super::pods::state::PodsState;
 use super::pods::{DeviceObserved, Kick, Kicked, PodsActor, Runnable, Seed};
+use super::published::Published;
 use super::rollout::stagger::{How, Roller};
 use super::rollout::{Redeploying, RolloutActor};
 use crate::config::{Config, Manifest, load_manifest};
@@ -37,7 +37,10 @@ pub struct ReconcileActor {
     config: Arc<Config>,
     device: DeviceLink,
     pods: Addr<PodsActor>,
+    /// The pods fold as the pods actor publishes it (shared, not copied).
+    pods_view: Published<PodsState>,
     ipam: Addr<IpamActor>,
+    ipam_view: Published<IpamState>,
     images: Addr<ImagesActor>,
     pushes: coalesce::Coalescer,
     roller: Roller,
@@ -54,15 +57,19 @@ impl ReconcileActor {
         config: Arc<Config>,
         device: DeviceLink,
         pods: Addr<PodsActor>,
+        pods_view: Published<PodsState>,
         ipam: Addr<IpamActor>,
+        ipam_view: Published<IpamState>,
         images: Addr<ImagesActor>,
     ) -> Self {
-        let roller = Roller::new(&config, device.clone(), pods.clone());
+        let roller = Roller::new(&config, device.clone(), pods.clone(), pods_view.clone());
         ReconcileActor {
             config,
             device,
             pods,
+            pods_view,
             ipam,
+            ipam_view,
             images,
             pushes: coalesce::Coalescer::default(),
             roller,
@@ -73,8 +80,8 @@ impl ReconcileActor {
         }
     }
 
-    /// Record each pass's container listing for pod status (needs `with_outputs` first: the
-    /// listing is recorded against the pods fold it publishes).
+    /// Record each pass's container listing for pod status (with `with_outputs`: the listing
+    /// is recorded against the pods fold of the pass).
     pub fn with_observations(mut self, observations: super::observations::Observations) -> Self {
         self.observations = Some(observations);
         self
@@ -162,7 +169,9 @@ impl Handler<RunPass> for ReconcileActor {
             config: self.config.clone(),
             device: self.device.clone(),
             pods: self.pods.clone(),
+            pods_view: self.pods_view.clone(),
             ipam: self.ipam.clone(),
+            ipam_view: self.ipam_view.clone(),
             images: self.images.clone(),
             roller: self.roller.clone(),
             rollout: self.rollout.clone(),
@@ -178,7 +187,9 @@ struct Deps {
     config: Arc<Config>,
     device: DeviceLink,
     pods: Addr<PodsActor>,
+    pods_view: Published<PodsState>,
     ipam: Addr<IpamActor>,
+    ipam_view: Published<IpamState>,
     images: Addr<ImagesActor>,
     roller: Roller,
     rollout: Option<Addr<RolloutActor>>,
@@ -194,6 +205,7 @@ struct Deps {
 async fn pass(deps: Deps) -> PassReport {
     let started = Instant::now();
     let (config, pods, out) = (deps.config.clone(), deps.pods.clone(), deps.outputs.clone());
+    let pods_view = deps.pods_view.clone();
     let step = Instant::now();
     let manifest = read_manifest(&config).unwrap_or_default();
     let written = match &out {
@@ -210,7 +222,7 @@ async fn pass(deps: Deps) -> PassReport {
     report.config_maps_written = written;
     if let Some(out) = &out {
         let step = Instant::now();
-        report.dns = outputs::dns(&pods, out, "reconcile").await;
+        report.dns = outputs::dns(&pods, &pods_view, out, "reconcile").await;
         if let Some(dns) = &report.dns {
             // One list per zone serves both steps, so they are one pass and one line.
             tracing::info!(
@@ -223,8 +235,7 @@ async fn pass(deps: Deps) -> PassReport {
         }
     }
     let tracked_pods = match &out {
-        Some(out) => out
-            .pods_view
+        Some(_) => pods_view
             .read(&pods)
             .await
             .map_or(0, |s| s.state.pods.len()),
@@ -249,7 +260,9 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         config,
         device,
         pods,
+        pods_view,
         ipam,
+        ipam_view,
         images,
         roller,
         rollout,
@@ -271,7 +284,7 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
     // The fold before the listing: an observation is never older than what it is held
     // against (`observations`).
     let before = match &outputs {
-        Some(out) => out.pods_view.read(&pods).await.ok(),
+        Some(_) => pods_view.read(&pods).await.ok(),
         None => None,
     };
     let record = |listing: Result<&[crate::routeros::Container], &str>| {
@@ -306,17 +319,18 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         ports = snapshot.bridge_ports.len(),
         "RECONCILE: step 2 list containers"
     );
-    let Ok(state) = pods.send(GetState::<PodsState>::new()).await else {
+    let Ok(pods_now) = pods_view.read(&pods).await else {
         report.aborted = Some("actors stopped".into());
         return report;
     };
+    let state = &pods_now.state;
     // Before step 3 (not after, as in §5): the workers allocate from what it learns.
     let step = Instant::now();
-    if let Err(e) = ipam_sync::resync(&ipam, &state, &config, &snapshot.veths).await {
+    if let Err(e) = ipam_sync::resync(&ipam, state, &config, &snapshot.veths).await {
         tracing::warn!(error = %e, "RECONCILE: IPAM resync failed");
     }
     tracing::info!(ms = ms(step), "RECONCILE: step 4 IPAM resync");
-    let Ok(ipam_state) = ipam.send(GetState::<IpamState>::new()).await else {
+    let Ok(ipam_now) = ipam_view.read(&ipam).await else {
         report.aborted = Some("actors stopped".into());
         return report;
     };
@@ -331,7 +345,7 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         None => BTreeSet::new(),
     };
     let step = Instant::now();
-    let keys: Vec<String> = decide::pods_needing_work(&state, &ipam_state, &seen)
+    let keys: Vec<String> = decide::pods_needing_work(state, &ipam_now.state, &seen)
         .into_iter()
         .filter(|k| !redeploying.contains(k))
         .collect();
@@ -365,7 +379,7 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
     // that needed work for another reason was rebuilt above already.
     let step = Instant::now();
     let mut moved = 0;
-    for (image, (digest, group)) in image_moves(&state, &images).await {
+    for (image, (digest, group)) in image_moves(state, &images).await {
         if halts.halted(&image, &digest) {
             tracing::debug!(%image, %digest, "rollout halted earlier for this digest; skipped");
             continue;

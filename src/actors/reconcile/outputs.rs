@@ -17,8 +17,6 @@ use k8s_openapi::api::core::v1::ConfigMap;
 pub struct Outputs {
     pub dns: Addr<DnsActor>,
     pub configmaps: Addr<ConfigMapsActor>,
-    /// The pods fold as the pods actor publishes it (shared, not copied).
-    pub pods_view: Published<PodsState>,
 }
 
 /// DS-6: returns how many ConfigMaps were written (0 when nothing changed).
@@ -29,10 +27,11 @@ pub async fn config_maps(config: &Config, manifest: Vec<ConfigMap>, out: &Output
 /// §5 steps 6–7: every managed zone synced with the pods' names and the config's.
 pub async fn dns(
     pods: &Addr<PodsActor>,
+    pods_view: &Published<PodsState>,
     out: &Outputs,
     correlation: &str,
 ) -> Option<DnsPassReport> {
-    let snapshot = out.pods_view.read(pods).await.ok()?;
+    let snapshot = pods_view.read(pods).await.ok()?;
     let sync = SyncZones {
         pods: snapshot.state,
         correlation: correlation.to_string(),

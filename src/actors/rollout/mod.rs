@@ -15,9 +15,7 @@ pub mod select;
 pub mod stagger;
 
 use crate::actors::images::{ClearImage, ImagesActor};
-use crate::actors::journal::GetState;
 use crate::actors::pods::PodsActor;
-use crate::actors::pods::state::PodsState;
 use actix::prelude::*;
 use stagger::{How, Roller};
 use std::collections::{BTreeSet, HashMap};
@@ -120,9 +118,10 @@ impl Handler<Redeploy> for RolloutActor {
     type Result = ResponseActFuture<Self, Result<Option<Vec<String>>, String>>;
 
     fn handle(&mut self, msg: Redeploy, _: &mut Context<Self>) -> Self::Result {
-        let state = self.pods().send(GetState::<PodsState>::new());
-        Box::pin(state.into_actor(self).map(move |state, act, ctx| {
-            let state = state.map_err(|e| format!("pods actor: {e}"))?;
+        let (pods, view) = (self.pods().clone(), self.roller.pods_view.clone());
+        let read = async move { view.read(&pods).await };
+        Box::pin(read.into_actor(self).map(move |snapshot, act, ctx| {
+            let state = snapshot.map_err(|e| format!("pods actor: {e}"))?.state;
             let now = Instant::now();
             act.marks.retain(|_, (_, deadline)| *deadline > now);
             let targets: Vec<(String, Vec<String>)> = select::targets(&state, &msg.image)

@@ -8,7 +8,9 @@
 use super::liveness;
 use crate::actors::device::DeviceLink;
 use crate::actors::journal::Record;
+use crate::actors::pods::state::PodsState;
 use crate::actors::pods::{Kick, Kicked, PodsActor, Recreate};
+use crate::actors::published::Published;
 use crate::config::Config;
 use crate::events::catalogue::PodsEvent;
 use actix::prelude::*;
@@ -29,16 +31,24 @@ pub type Steps = Vec<(String, Result<(), String>)>;
 #[derive(Clone)]
 pub struct Roller {
     pub pods: Addr<PodsActor>,
+    /// The pods fold as the pods actor publishes it.
+    pub pods_view: Published<PodsState>,
     pub device: DeviceLink,
     pub live_timeout: Duration,
 }
 
 impl Roller {
-    pub fn new(config: &Config, device: DeviceLink, pods: Addr<PodsActor>) -> Roller {
+    pub fn new(
+        config: &Config,
+        device: DeviceLink,
+        pods: Addr<PodsActor>,
+        pods_view: Published<PodsState>,
+    ) -> Roller {
         let s = config.lifecycle.rollout_live_timeout_seconds;
         let secs = if s.is_finite() && s > 0.0 { s } else { 120.0 };
         Roller {
             pods,
+            pods_view,
             device,
             live_timeout: Duration::from_secs_f64(secs.min(86_400.0)),
         }

@@ -4,7 +4,6 @@ use super::Job;
 use super::create::Create;
 use crate::actors::ipam::pool::IpamError;
 use crate::actors::ipam::{Allocate, AllocateError};
-use crate::actors::journal::GetState;
 use crate::actors::pods::JobError;
 use crate::actors::pods::decide::{self, Address};
 use crate::pod::names;
@@ -85,12 +84,14 @@ impl Job {
         if holder == veth {
             return Ok(false);
         }
-        let state: crate::actors::pods::state::PodsState = self
-            .pods
-            .send(GetState::new())
+        let pods = self
+            .deps
+            .pods_view
+            .read(&self.pods)
             .await
             .map_err(JobError::actor("pods"))?;
-        let claimed = state
+        let claimed = pods
+            .state
             .pods
             .values()
             .any(|p| names::veth_names(&p.pod).iter().any(|v| v == holder));

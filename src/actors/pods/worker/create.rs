@@ -2,8 +2,6 @@
 
 use super::{Job, JobError, crash};
 use crate::actors::images::EnsureImage;
-use crate::actors::ipam::state::IpamState;
-use crate::actors::journal::GetState;
 use crate::actors::pods::decide::{self, How, Step};
 use crate::actors::pods::plan::{self, ContainerPlan};
 use crate::config::Network;
@@ -32,10 +30,10 @@ impl Job {
             self.tear_down(pod, container, rec, units).await?;
         }
         let ros = self.ros().await?;
-        let ipam: IpamState = self
+        let ipam = self
             .deps
-            .ipam
-            .send(GetState::<IpamState>::new())
+            .ipam_view
+            .read(&self.deps.ipam)
             .await
             .map_err(JobError::actor("ipam"))?;
         // The reconcile pass's bulk read; names no record claims are decided from it.
@@ -45,7 +43,7 @@ impl Job {
             network: &net.name,
             static_ip,
             auto_update: annotations::auto_update(pod),
-            ipam: &ipam,
+            ipam: &ipam.state,
             seen,
         };
         for (i, c) in containers(pod).iter().enumerate() {

@@ -5,26 +5,21 @@
 
 use super::Job;
 use crate::actors::configmaps::state::{ConfigMapsState, config_map_key};
-use crate::actors::journal::GetState;
 use crate::config::Network;
 use crate::pod::env::{self, EnvContext, EnvError};
 use k8s_openapi::api::core::v1::{Container, Pod};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 impl Job {
-    /// The ConfigMaps as the configmaps actor holds them; empty (with a warning) when it
+    /// The ConfigMaps as the configmaps actor published them; empty (with a warning) when it
     /// cannot answer, so ConfigMap volumes stay empty and ConfigMap env is "not found".
-    pub(super) async fn config_maps(&self) -> ConfigMapsState {
-        match self
-            .deps
-            .configmaps
-            .send(GetState::<ConfigMapsState>::new())
-            .await
-        {
-            Ok(s) => s,
+    pub(super) async fn config_maps(&self) -> Arc<ConfigMapsState> {
+        match self.deps.configmaps_view.read(&self.deps.configmaps).await {
+            Ok(s) => s.state,
             Err(e) => {
                 tracing::warn!(error = %e, "configmaps actor unavailable");
-                ConfigMapsState::default()
+                Arc::default()
             }
         }
     }

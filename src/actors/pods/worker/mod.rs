@@ -18,10 +18,14 @@ mod teardown;
 use super::plan;
 use super::{GetPod, JobError, PodView, PodsActor};
 use crate::actors::configmaps::ConfigMapsActor;
+use crate::actors::configmaps::state::ConfigMapsState;
 use crate::actors::device::DeviceLink;
 use crate::actors::images::ImagesActor;
+use crate::actors::ipam::state::IpamState;
 use crate::actors::ipam::{IpamActor, Release};
 use crate::actors::journal::Record;
+use crate::actors::pods::state::PodsState;
+use crate::actors::published::Published;
 use crate::actors::veths::{EnsureVeth, RemoveVeth, VethsActor};
 use crate::config::{Config, Network};
 use crate::events::catalogue::PodsEvent;
@@ -31,16 +35,22 @@ use actix::prelude::*;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-/// What a worker talks to. The pods actor's own address is passed per job.
+/// What a worker talks to, and the folds it reads (published snapshots, `published.rs`).
+/// The pods actor's own address is passed per job.
 #[derive(Clone)]
 pub struct WorkerDeps {
     pub config: Arc<Config>,
     pub device: DeviceLink,
     pub ipam: Addr<IpamActor>,
+    /// IPAM's addresses (§5 step 4b).
+    pub ipam_view: Published<IpamState>,
+    /// The desired pods (whose veths a static IP's holder may be).
+    pub pods_view: Published<PodsState>,
     pub veths: Addr<VethsActor>,
     pub images: Addr<ImagesActor>,
-    /// ConfigMap volume files (NAME-6) are written from its fold.
     pub configmaps: Addr<ConfigMapsActor>,
+    /// ConfigMap volume files (NAME-6) and env (`pod::env`) are resolved from it.
+    pub configmaps_view: Published<ConfigMapsState>,
     /// Told when a pod's job ends (`settled.rs`; the dns actor, so names follow addresses).
     pub settled: Option<Recipient<super::settled::PodSettled>>,
 }
