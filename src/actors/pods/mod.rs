@@ -10,6 +10,8 @@ pub mod decide;
 pub mod device_log;
 pub mod engine;
 pub mod error;
+pub mod facts;
+pub mod forget;
 pub mod plan;
 pub mod settled;
 pub mod state;
@@ -20,11 +22,14 @@ use super::journal::{Journal, commit};
 use super::published::{Published, Shared};
 use crate::events::AppendError;
 use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
+use crate::events::log::LogError;
 use crate::pod::pod_key;
 use actix::prelude::*;
 use engine::Engine;
 pub use engine::{DeviceObserved, GetPod, Kick, Kicked, PodView, Recreate, Runnable};
 pub use error::{CONFIG_ERROR, JobError};
+pub use facts::RecordRolloutHalt;
+pub use forget::ForgetPod;
 use k8s_openapi::api::core::v1::Pod;
 use state::PodsState;
 
@@ -83,6 +88,9 @@ pub enum PodsError {
     NotFound(String),
     #[error(transparent)]
     Log(#[from] AppendError),
+    /// The log could not be read to decide (`ForgetPod`); nothing was recorded.
+    #[error(transparent)]
+    Unavailable(#[from] LogError),
 }
 
 /// Make a pod desired. Namespace and name must already be set and valid (the API admits).
@@ -144,20 +152,28 @@ impl Handler<Delete> for PodsActor {
         if !self.state.pods.contains_key(&key) {
             return AtomicResponse::new(Box::pin(fut::ready(Err(PodsError::NotFound(key)))));
         }
-        let (ns, n) = (msg.namespace.clone(), msg.name.clone());
-        let event = PodsEvent::PodDeleted {
-            namespace: msg.namespace,
-            name: msg.name,
-        };
-        AtomicResponse::new(Box::pin(commit(self, event.into(), &msg.correlation).map(
-            move |r, _, ctx| {
-                if r.is_ok() {
-                    engine::kick_after_change(ctx, &ns, &n);
-                }
-                r.map_err(PodsError::from)
-            },
-        )))
+        AtomicResponse::new(record_deletion(self, msg))
     }
+}
+
+/// Records `PodDeleted` and starts the pod's worker, which tears down what the pod left.
+fn record_deletion(
+    act: &mut PodsActor,
+    msg: Delete,
+) -> ResponseActFuture<PodsActor, Result<u64, PodsError>> {
+    let (ns, n) = (msg.namespace.clone(), msg.name.clone());
+    let event = PodsEvent::PodDeleted {
+        namespace: msg.namespace,
+        name: msg.name,
+    };
+    Box::pin(
+        commit(act, event.into(), &msg.correlation).map(move |r, _, ctx| {
+            if r.is_ok() {
+                engine::kick_after_change(ctx, &ns, &n);
+            }
+            r.map_err(PodsError::from)
+        }),
+    )
 }
 
 /// Replace a desired pod's spec (PUT/PATCH, §3.3). The worker rebuilds its containers,

@@ -7,12 +7,10 @@
 
 use super::liveness;
 use crate::actors::device::DeviceLink;
-use crate::actors::journal::Record;
 use crate::actors::pods::state::PodsState;
-use crate::actors::pods::{Kick, Kicked, PodsActor, Recreate};
+use crate::actors::pods::{Kick, Kicked, PodsActor, RecordRolloutHalt, Recreate};
 use crate::actors::published::Published;
 use crate::config::Config;
-use crate::events::catalogue::PodsEvent;
 use actix::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -119,20 +117,14 @@ impl Roller {
 
     async fn halted(&self, image: &str, key: &str, reason: &str, left: usize) {
         tracing::warn!(%image, pod = %key, %reason, left, "ROLLOUT: halted");
-        let pod = crate::pod::PodKey::parse(key);
-        let event = PodsEvent::PodCreateFailed {
-            namespace: pod.namespace,
-            name: pod.name,
-            reason: format!(
-                "rollout of {image} halted, {left} pod(s) left on the old image: {reason}"
-            ),
-            waiting_reason: String::new(),
-        };
-        let record = Record {
-            event,
+        let halt = RecordRolloutHalt {
+            key: key.to_string(),
+            image: image.to_string(),
+            left,
+            reason: reason.to_string(),
             correlation: format!("rollout/{image}"),
         };
-        match self.pods.send(record).await {
+        match self.pods.send(halt).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "ROLLOUT: recording the halt failed"),
             Err(e) => tracing::warn!(error = %e, "ROLLOUT: recording the halt failed"),

@@ -3,14 +3,12 @@
 
 use super::view::pod_uid;
 use super::{Reply, actor_gone, current, not_found, ns_name, pods_error};
-use crate::actors::journal::Record;
-use crate::actors::pods::{Delete, PodsError};
+use crate::actors::pods::{Delete, ForgetPod, PodsError};
 use crate::actors::wiring::Cluster;
 use crate::api::machinery::objects::{time, typed};
 use crate::api::machinery::status::{self, ApiError};
 use crate::api::machinery::write_options::{self};
 use crate::api::{ApiState, MAX_BODY, cluster};
-use crate::events::catalogue::PodsEvent;
 use actix_web::{HttpRequest, HttpResponse, web};
 use k8s_openapi::api::core::v1::Pod;
 
@@ -71,44 +69,14 @@ fn deleted(mut pod: Pod) -> serde_json::Value {
 /// A pod not desired any more but whose subject's last event is not a delete (e.g. device
 /// containers recorded for it) is deleted by recording `PodDeleted`; otherwise 404.
 async fn delete_log_only(cluster: &Cluster, ns: &str, name: &str) -> Result<(), ApiError> {
-    let subject = crate::events::subject::for_key(cluster.log.node(), "pods", &[ns, name]);
-    let last = cluster
-        .log
-        .last_sequence_of(&subject)
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let Some(seq) = last else {
-        return Err(not_found(ns, name));
-    };
-    let records = cluster
-        .log
-        .read_subject_after(&subject, seq.saturating_sub(1))
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let deleted = records
-        .last()
-        .and_then(|r| r.decode().ok())
-        .is_none_or(|env| {
-            matches!(
-                env.event,
-                crate::events::Event::Pods(PodsEvent::PodDeleted { .. })
-            )
-        });
-    if deleted {
-        return Err(not_found(ns, name));
-    }
-    let event = PodsEvent::PodDeleted {
+    let forget = ForgetPod {
         namespace: ns.to_string(),
         name: name.to_string(),
+        correlation: uuid::Uuid::new_v4().to_string(),
     };
-    cluster
-        .pods
-        .send(Record {
-            event,
-            correlation: uuid::Uuid::new_v4().to_string(),
-        })
-        .await
-        .map_err(actor_gone)?
-        .map_err(|e| ApiError::from(&e))?;
-    Ok(())
+    match cluster.pods.send(forget).await.map_err(actor_gone)? {
+        Ok(_) => Ok(()),
+        Err(PodsError::NotFound(_)) => Err(not_found(ns, name)),
+        Err(e) => Err(pods_error(&e)),
+    }
 }

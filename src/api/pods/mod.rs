@@ -103,5 +103,6 @@ fn pods_error(e: &PodsError) -> ApiError {
         PodsError::AlreadyExists(_) => ApiError::already_exists(e.to_string()),
         PodsError::NotFound(_) => ApiError::not_found(e.to_string()),
         PodsError::Log(append) => append.into(),
+        PodsError::Unavailable(_) => ApiError::unavailable(e.to_string()),
     }
 }

@@ -15,6 +15,7 @@ mod create;
 pub mod env;
 mod teardown;
 
+use super::facts::{Fact, RecordFact};
 use super::plan;
 use super::{GetPod, JobError, PodView, PodsActor};
 use crate::actors::configmaps::ConfigMapsActor;
@@ -23,7 +24,6 @@ use crate::actors::device::DeviceLink;
 use crate::actors::images::ImagesActor;
 use crate::actors::ipam::state::IpamState;
 use crate::actors::ipam::{IpamActor, Release};
-use crate::actors::journal::Record;
 use crate::actors::pods::state::PodsState;
 use crate::actors::published::Published;
 use crate::actors::veths::{EnsureVeth, RemoveVeth, VethsActor};
@@ -134,14 +134,10 @@ pub async fn converge(
 
 impl Job {
     /// Records one of the pods actor's facts (pods or lifecycle area).
-    async fn record<E>(&self, event: E) -> Result<u64, JobError>
-    where
-        E: Send + 'static,
-        PodsActor: Handler<Record<E>>,
-    {
+    async fn record(&self, event: impl Into<Fact>) -> Result<u64, JobError> {
         self.pods
-            .send(Record {
-                event,
+            .send(RecordFact {
+                event: event.into(),
                 correlation: self.correlation.clone(),
             })
             .await
