@@ -24,9 +24,7 @@ mod nats;
 #[path = "support/tiny_image.rs"]
 mod tiny_image_support;
 use k8s_openapi::api::core::v1::Pod;
-use mkube::actors::journal::GetState;
 use mkube::actors::pods::Declare;
-use mkube::actors::pods::state::PodsState;
 use mkube::actors::reconcile::RunPass;
 use mkube::actors::wiring::{self, BootClock, Cluster};
 use mkube::config::{self, Config};
@@ -198,7 +196,7 @@ async fn declare(c: &Cluster, names: &[String]) {
 async fn wait_started(c: &Cluster, names: &[String], limit: Duration) {
     let deadline = Instant::now() + limit;
     loop {
-        let state: PodsState = c.pods.send(GetState::<PodsState>::new()).await.unwrap();
+        let state = c.pods_published.read(&c.pods).await.unwrap().state;
         let done = names.iter().all(|n| {
             state
                 .pods

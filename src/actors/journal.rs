@@ -122,34 +122,45 @@ pub fn commit<A: Persistent>(
     }))
 }
 
-/// The message every actor accepts to record one of its own area's facts as is. Decisions
-/// that produce facts (IPAM allocation, pod declaration) have their own messages.
-#[derive(Debug)]
-pub struct Record<E> {
-    pub event: E,
-    pub correlation: String,
-}
+/// Doors for tests and benchmarks only: append any fact of an actor's areas as is, and copy
+/// an actor's whole state. No room of the crate uses them — writes are requests the owning
+/// actor decides (`Declare`, `Allocate`, `EnsureVeth`, …) and reads go through published
+/// snapshots (`published.rs`) or named queries; `tests::no_room_uses_the_test_doors` keeps
+/// it so.
+#[doc(hidden)]
+pub mod testing {
+    use crate::events::AppendError;
+    use actix::prelude::*;
 
-impl<E: 'static> Message for Record<E> {
-    type Result = Result<u64, AppendError>;
-}
+    /// Append `event` through the actor that owns its area (a test setting up a story).
+    #[derive(Debug)]
+    pub struct Append<E> {
+        pub event: E,
+        pub correlation: String,
+    }
 
-/// Ask an actor for a copy of its state.
-#[derive(Debug, Default)]
-pub struct GetState<S>(std::marker::PhantomData<S>);
+    impl<E: 'static> Message for Append<E> {
+        type Result = Result<u64, AppendError>;
+    }
 
-impl<S> GetState<S> {
-    pub fn new() -> Self {
-        GetState(std::marker::PhantomData)
+    /// A copy of an actor's state (a test inspecting a fold).
+    #[derive(Debug, Default)]
+    pub struct Inspect<S>(std::marker::PhantomData<S>);
+
+    impl<S> Inspect<S> {
+        pub fn new() -> Self {
+            Inspect(std::marker::PhantomData)
+        }
+    }
+
+    impl<S: 'static> Message for Inspect<S> {
+        type Result = S;
     }
 }
 
-impl<S: 'static> Message for GetState<S> {
-    type Result = S;
-}
-
-/// Implements `Persistent`, `Record<E>` and `GetState<S>` for an actor with fields `journal`
-/// and `state`, folding area event type `E` via `state.apply`.
+/// Implements `Persistent` (and the test doors `testing::Append<E>`, `testing::Inspect<S>`)
+/// for an actor with fields `journal` and `state`, folding area event type `E` via
+/// `state.apply`.
 #[macro_export]
 macro_rules! persistent_actor {
     ($actor:ty, $state:ty, $( $variant:ident($event:ty) => $apply:ident ),+ $(,)?) => {
@@ -167,11 +178,11 @@ macro_rules! persistent_actor {
         }
 
         $(
-        impl ::actix::Handler<$crate::actors::journal::Record<$event>> for $actor {
+        impl ::actix::Handler<$crate::actors::journal::testing::Append<$event>> for $actor {
             type Result = ::actix::AtomicResponse<Self, Result<u64, $crate::events::AppendError>>;
             fn handle(
                 &mut self,
-                msg: $crate::actors::journal::Record<$event>,
+                msg: $crate::actors::journal::testing::Append<$event>,
                 _: &mut Self::Context,
             ) -> Self::Result {
                 ::actix::AtomicResponse::new($crate::actors::journal::commit(
@@ -183,11 +194,11 @@ macro_rules! persistent_actor {
         }
         )+
 
-        impl ::actix::Handler<$crate::actors::journal::GetState<$state>> for $actor {
-            type Result = ::actix::MessageResult<$crate::actors::journal::GetState<$state>>;
+        impl ::actix::Handler<$crate::actors::journal::testing::Inspect<$state>> for $actor {
+            type Result = ::actix::MessageResult<$crate::actors::journal::testing::Inspect<$state>>;
             fn handle(
                 &mut self,
-                _: $crate::actors::journal::GetState<$state>,
+                _: $crate::actors::journal::testing::Inspect<$state>,
                 _: &mut Self::Context,
             ) -> Self::Result {
                 // Through a reference: `state` may be a `published::Shared` of the state.
@@ -195,4 +206,38 @@ macro_rules! persistent_actor {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn no_room_uses_the_test_doors() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        let doors = ["testing::Append", "testing::Inspect", "journal::testing"];
+        let users: Vec<String> = files
+            .iter()
+            .filter(|f| !f.ends_with("actors/journal.rs"))
+            .filter(|f| {
+                let text = std::fs::read_to_string(f).unwrap_or_default();
+                doors.iter().any(|d| text.contains(d))
+            })
+            .map(|f| f.display().to_string())
+            .collect();
+        assert!(users.is_empty(), "test doors used by {users:?}");
+    }
 }

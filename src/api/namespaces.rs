@@ -2,8 +2,6 @@
 //! ConfigMap lives in. Read-only: other verbs are 405 `MethodNotAllowed` (namespace CRUD is out
 //! of scope, controller.md §12.9), saying how a namespace comes to exist.
 
-use crate::actors::configmaps::state::ConfigMapsState;
-use crate::actors::journal::GetState;
 use crate::api::ApiState;
 use crate::api::cluster;
 use crate::api::machinery::objects::{age, derived_uid, list, time, typed};
@@ -30,11 +28,13 @@ type Reply = Result<HttpResponse, ApiError>;
 
 async fn names(state: &ApiState) -> Result<BTreeSet<String>, ApiError> {
     let view = pods_view(state).await?;
-    let cms = cluster(state)?
-        .configmaps
-        .send(GetState::<ConfigMapsState>::new())
+    let cluster = cluster(state)?;
+    let cms = cluster
+        .configmaps_published
+        .read(&cluster.configmaps)
         .await
-        .map_err(|e| ApiError::internal(format!("configmaps actor unavailable: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("configmaps actor unavailable: {e}")))?
+        .state;
     let mut out: BTreeSet<String> = BTreeSet::from(["default".to_string()]);
     let pods = view.pods.pods.values().map(|p| &p.pod.metadata);
     let cms = cms.config_maps.values().map(|c| &c.metadata);

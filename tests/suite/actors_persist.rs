@@ -8,7 +8,7 @@ use mkube::actors::dns::state::DnsState;
 use mkube::actors::images::state::ImagesState;
 use mkube::actors::ipam::state::IpamState;
 use mkube::actors::ipam::{Allocate, AllocateError, Release};
-use mkube::actors::journal::{GetState, Record};
+use mkube::actors::journal::testing::{Append, Inspect};
 use mkube::actors::pods::state::PodsState;
 use mkube::actors::pods::{Declare, Delete, PodsError};
 use mkube::actors::veths::state::VethsState;
@@ -20,8 +20,8 @@ fn of_area(pick: impl Fn(&Event) -> bool) -> Vec<Event> {
     samples::all().into_iter().filter(|e| pick(e)).collect()
 }
 
-fn rec<E>(event: E) -> Record<E> {
-    Record {
+fn rec<E>(event: E) -> Append<E> {
+    Append {
         event,
         correlation: "test".into(),
     }
@@ -81,7 +81,7 @@ async fn pods_actor_persists_declarations_and_lifecycle() {
         };
         c.pods.send(rec(l)).await.unwrap().unwrap();
     }
-    let before = c.pods.send(GetState::<PodsState>::new()).await.unwrap();
+    let before = c.pods.send(Inspect::<PodsState>::new()).await.unwrap();
     assert_eq!(before.pods.keys().collect::<Vec<_>>(), ["default/a"]);
     assert_eq!(before.units.len(), 1);
     assert_eq!(before.units["default_web_web"].restarts, 2);
@@ -89,7 +89,7 @@ async fn pods_actor_persists_declarations_and_lifecycle() {
     assert_eq!(
         replayed
             .pods
-            .send(GetState::<PodsState>::new())
+            .send(Inspect::<PodsState>::new())
             .await
             .unwrap(),
         before
@@ -175,12 +175,12 @@ async fn ipam_actor_persists_allocations_and_keeps_them_after_replay() {
         "3 allocations + 1 release; no-ops append nothing"
     );
 
-    let before = c.ipam.send(GetState::<IpamState>::new()).await.unwrap();
+    let before = c.ipam.send(Inspect::<IpamState>::new()).await.unwrap();
     let replayed = cluster::boot(&cfg).await;
     assert_eq!(
         replayed
             .ipam
-            .send(GetState::<IpamState>::new())
+            .send(Inspect::<IpamState>::new())
             .await
             .unwrap(),
         before
@@ -229,13 +229,13 @@ macro_rules! record_and_replay {
                 };
                 c.$field.send(rec(inner)).await.unwrap().unwrap();
             }
-            let before = c.$field.send(GetState::<$state>::new()).await.unwrap();
+            let before = c.$field.send(Inspect::<$state>::new()).await.unwrap();
             assert_ne!(before, <$state>::default());
             let replayed = cluster::boot(&cfg).await;
             assert_eq!(
                 replayed
                     .$field
-                    .send(GetState::<$state>::new())
+                    .send(Inspect::<$state>::new())
                     .await
                     .unwrap(),
                 before

@@ -6,7 +6,7 @@ use crate::common::cluster;
 use crate::engine_support::*;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use mkube::actors::dns::state::DnsState;
-use mkube::actors::journal::GetState;
+use mkube::actors::journal::testing::Inspect;
 use mkube::actors::pods::Delete;
 use mkube::config::{DhcpReservation, StaticRecord};
 use mkube::sim::microdns::{self, Fault, FaultKind, MicrodnsSimOptions, RunningMicrodns};
@@ -232,7 +232,7 @@ async fn a_wiped_server_is_repopulated_in_one_pass_and_a_quiet_pass_only_lists()
         before,
         "repopulated within one pass"
     );
-    let dns: DnsState = c.dns.send(GetState::<DnsState>::new()).await.unwrap();
+    let dns: DnsState = c.dns.send(Inspect::<DnsState>::new()).await.unwrap();
     let new_id = e.t.zones()[0]["id"].as_str().unwrap().to_string();
     assert_eq!(
         dns.zones["t"].zone_id, new_id,

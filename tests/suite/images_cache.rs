@@ -10,7 +10,7 @@ use mkube::actors::images::state::ImagesState;
 use mkube::actors::images::{
     ClearImage, EnsureImage, EnsuredImage, ImageError, PullCount, PushNotify, RefreshImage,
 };
-use mkube::actors::journal::GetState;
+use mkube::actors::journal::testing::Inspect;
 use mkube::actors::wiring::Cluster;
 use mkube::config::{Config, PersistentMount};
 use registry_support::*;
@@ -88,7 +88,7 @@ async fn pulls(c: &Cluster) -> u64 {
 }
 
 async fn state(c: &Cluster) -> ImagesState {
-    c.images.send(GetState::<ImagesState>::new()).await.unwrap()
+    c.images.send(Inspect::<ImagesState>::new()).await.unwrap()
 }
 
 async fn push_notify(c: &Cluster, image: &str) {

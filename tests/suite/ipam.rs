@@ -13,7 +13,7 @@ use mkube::actors::ipam::{
     Allocate, AllocateError, GetAllocations, GetPorts, IpamActor, Release, ReserveStatics,
     SetDesiredHostnames, SyncObserved, SyncReport,
 };
-use mkube::actors::journal::GetState;
+use mkube::actors::journal::testing::Inspect;
 use mkube::config::Config;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -49,7 +49,7 @@ async fn sync(a: &actix::Addr<IpamActor>, list: &[(&str, &str)]) -> SyncReport {
 }
 
 async fn state(a: &actix::Addr<IpamActor>) -> IpamState {
-    a.send(GetState::<IpamState>::new()).await.unwrap()
+    a.send(Inspect::<IpamState>::new()).await.unwrap()
 }
 
 async fn last_seq(cfg: &Config) -> u64 {

@@ -7,7 +7,7 @@ use crate::common;
 use common::NatsServer;
 use common::api::{Api, assert_status};
 use futures::StreamExt;
-use mkube::actors::journal::Record;
+use mkube::actors::journal::testing::Append;
 use mkube::events::catalogue::{IpamEvent, PodsEvent};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -23,7 +23,7 @@ fn pod(name: &str, image: &str) -> Value {
 async fn record(api: &Api, event: PodsEvent) -> u64 {
     api.cluster
         .pods
-        .send(Record {
+        .send(Append {
             event,
             correlation: "test".into(),
         })
@@ -341,7 +341,7 @@ async fn pod_status_maps_containers_failures_and_ip() {
     .await;
     api.cluster
         .ipam
-        .send(Record {
+        .send(Append {
             event: IpamEvent::IpAllocated {
                 network: s("t"),
                 key: s("veth_default_web_0"),
@@ -1213,8 +1213,6 @@ fn configmap_events_round_trip_on_their_subject() {
 // ConfigMaps are state like any other: replayed into a fresh boot, and into snapshots.
 #[actix_rt::test]
 async fn configmaps_are_replayed_on_boot() {
-    use mkube::actors::configmaps::state::ConfigMapsState;
-    use mkube::actors::journal::GetState;
     let nats = NatsServer::start();
     let api = Api::start(&nats.url()).await;
     for event in common::samples::configmaps().into_iter().take(1) {
@@ -1225,10 +1223,11 @@ async fn configmaps_are_replayed_on_boot() {
     api.stop().await;
     let again = common::cluster::boot(&common::cluster::config(&nats.url())).await;
     let state = again
-        .configmaps
-        .send(GetState::<ConfigMapsState>::new())
+        .configmaps_published
+        .read(&again.configmaps)
         .await
-        .unwrap();
+        .unwrap()
+        .state;
     assert_eq!(
         state.config_maps["default/app-config"]
             .data

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use common::{NatsServer, cluster, samples};
 use futures::StreamExt;
 use mkube::actors::Fold;
-use mkube::actors::journal::{GetState, Record};
+use mkube::actors::journal::testing::{Append, Inspect};
 use mkube::actors::replay::{Visit, fold_log};
 use mkube::actors::veths::state::VethsState;
 use mkube::events::catalogue::VethsEvent;
@@ -113,7 +113,7 @@ async fn an_actor_that_loses_a_race_catches_up_and_succeeds_next() {
         bridge: "t".into(),
     };
     a.veths
-        .send(Record {
+        .send(Append {
             event: created("veth_x"),
             correlation: "a".into(),
         })
@@ -122,7 +122,7 @@ async fn an_actor_that_loses_a_race_catches_up_and_succeeds_next() {
         .unwrap();
     let lost = b
         .veths
-        .send(Record {
+        .send(Append {
             event: VethsEvent::VethRemoved {
                 name: "veth_x".into(),
             },
@@ -135,11 +135,11 @@ async fn an_actor_that_loses_a_race_catches_up_and_succeeds_next() {
         "{lost:?}"
     );
     // b has applied a's event while catching up…
-    let b_state = b.veths.send(GetState::<VethsState>::new()).await.unwrap();
+    let b_state = b.veths.send(Inspect::<VethsState>::new()).await.unwrap();
     assert!(b_state.veths.contains_key("veth_x"));
     // …so its next decision is made on current state and lands.
     b.veths
-        .send(Record {
+        .send(Append {
             event: VethsEvent::VethRemoved {
                 name: "veth_x".into(),
             },
@@ -148,6 +148,6 @@ async fn an_actor_that_loses_a_race_catches_up_and_succeeds_next() {
         .await
         .unwrap()
         .unwrap();
-    let b_state = b.veths.send(GetState::<VethsState>::new()).await.unwrap();
+    let b_state = b.veths.send(Inspect::<VethsState>::new()).await.unwrap();
     assert!(b_state.veths.is_empty());
 }

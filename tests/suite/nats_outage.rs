@@ -7,7 +7,7 @@ use common::mkube::MkubeProcess;
 use common::{NatsServer, cluster};
 use futures::StreamExt;
 use mkube::actors::ClusterState;
-use mkube::actors::journal::Record;
+use mkube::actors::journal::testing::Append;
 use mkube::events::catalogue::VethsEvent;
 use mkube::events::snapshot::SnapshotStore;
 use mkube::events::{AppendError, Event};
@@ -44,7 +44,7 @@ async fn nats_killed_mid_stream_loses_no_acknowledged_event() {
             for j in 0..5 {
                 match c
                     .veths
-                    .send(Record {
+                    .send(Append {
                         event: veth(10_000 + j),
                         correlation: String::new(),
                     })
@@ -66,7 +66,7 @@ async fn nats_killed_mid_stream_loses_no_acknowledged_event() {
         }
         match c
             .veths
-            .send(Record {
+            .send(Append {
                 event: veth(i),
                 correlation: String::new(),
             })

@@ -372,13 +372,12 @@ async fn a_pod_whose_image_is_unavailable_is_left_for_the_next_pass() {
 
 /// The stored data of ConfigMap `key` (`ns/name`).
 async fn stored(c: &Cluster, key: &str) -> Option<std::collections::BTreeMap<String, String>> {
-    use mkube::actors::configmaps::state::ConfigMapsState;
-    use mkube::actors::journal::GetState;
     let state = c
-        .configmaps
-        .send(GetState::<ConfigMapsState>::new())
+        .configmaps_published
+        .read(&c.configmaps)
         .await
-        .unwrap();
+        .unwrap()
+        .state;
     state
         .config_maps
         .get(key)

@@ -117,7 +117,7 @@ async fn intent_without_outcome_is_adopted_after_a_restart() {
     assert!(
         after
             .veths
-            .send(mkube::actors::journal::GetState::<
+            .send(mkube::actors::journal::testing::Inspect::<
                 mkube::actors::veths::state::VethsState,
             >::new())
             .await

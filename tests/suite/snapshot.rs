@@ -4,7 +4,7 @@ use crate::common;
 
 use bytes::Bytes;
 use common::{NatsServer, cluster, samples};
-use mkube::actors::journal::Record as RecordMsg;
+use mkube::actors::journal::testing::Append;
 use mkube::actors::replay::boot_replay;
 use mkube::actors::{ClusterState, Fold};
 use mkube::events::catalogue::*;
@@ -194,7 +194,7 @@ async fn snapshots_are_written_every_n_events() {
             bridge: "t".into(),
         };
         c.veths
-            .send(RecordMsg {
+            .send(Append {
                 event: e,
                 correlation: String::new(),
             })
@@ -230,7 +230,7 @@ async fn a_broken_or_foreign_snapshot_falls_back_to_full_replay() {
         bridge: "t".into(),
     };
     c.veths
-        .send(RecordMsg {
+        .send(Append {
             event: e,
             correlation: String::new(),
         })

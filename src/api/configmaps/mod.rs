@@ -8,7 +8,6 @@ mod watch;
 
 use crate::actors::configmaps::state::{ConfigMapsState, config_map_key};
 use crate::actors::configmaps::{ConfigMapsError, Put, PutMode, Remove};
-use crate::actors::journal::GetState;
 use crate::actors::pods::configsync::SyncConfigFiles;
 use crate::api::ApiState;
 use crate::api::MAX_BODY;
@@ -86,10 +85,12 @@ pub fn render_config_map(cm: &ConfigMap, rv: u64) -> ConfigMap {
 }
 
 async fn fold(state: &ApiState) -> Result<ConfigMapsState, ApiError> {
-    cluster(state)?
-        .configmaps
-        .send(GetState::<ConfigMapsState>::new())
+    let cluster = cluster(state)?;
+    cluster
+        .configmaps_published
+        .read(&cluster.configmaps)
         .await
+        .map(|s| (*s.state).clone())
         .map_err(|e| ApiError::internal(format!("configmaps actor unavailable: {e}")))
 }
 

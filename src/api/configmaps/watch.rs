@@ -3,7 +3,6 @@
 
 use super::render_config_map;
 use crate::actors::configmaps::state::{ConfigMapsState, config_map_key};
-use crate::actors::journal::GetState;
 use crate::api::ApiState;
 use crate::api::machinery::objects::typed;
 use crate::api::machinery::params::ListParams;
@@ -37,10 +36,11 @@ pub async fn watch(
         from,
         send_current,
     } = begin(state, req, &params).await?;
-    let mut local = cluster
-        .configmaps
-        .send(GetState::<ConfigMapsState>::new())
+    let mut local: ConfigMapsState = cluster
+        .configmaps_published
+        .read(&cluster.configmaps)
         .await
+        .map(|s| (*s.state).clone())
         .map_err(|e| ApiError::internal(format!("configmaps actor unavailable: {e}")))?;
     let mut known: BTreeMap<String, u64> = BTreeMap::new();
     let mut initial = Vec::new();

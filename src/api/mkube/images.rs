@@ -2,8 +2,6 @@
 //! push webhook `POST /api/v1/registry/push-notify`.
 
 use crate::actors::images::{ImageError, ListImages, PushNotify};
-use crate::actors::journal::GetState;
-use crate::actors::pods::state::PodsState;
 use crate::actors::wiring::Cluster;
 use crate::api::ApiState;
 use crate::api::MAX_BODY;
@@ -27,11 +25,12 @@ fn cluster(state: &ApiState) -> Result<&Cluster, ApiError> {
 async fn list(state: web::Data<ApiState>) -> Reply {
     let cluster = cluster(&state)?;
     let pods = cluster
-        .pods
-        .send(GetState::<PodsState>::new())
+        .pods_published
+        .read(&cluster.pods)
         .await
         .map_err(|e| ApiError::internal(format!("pods actor unavailable: {e}")))?;
     let pod_images = pods
+        .state
         .pods
         .values()
         .filter_map(|p| p.pod.spec.as_ref())

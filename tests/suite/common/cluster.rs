@@ -66,18 +66,18 @@ pub fn settings(url: &str) -> LogSettings {
 
 /// Records any catalogue event through the actor that owns its area.
 pub async fn record(c: &Cluster, event: mkube::events::Event, correlation: &str) -> u64 {
-    use mkube::actors::journal::Record;
+    use mkube::actors::journal::testing::Append;
     use mkube::events::Event;
     let correlation = correlation.to_string();
     let r = match event {
-        Event::Pods(event) => c.pods.send(Record { event, correlation }).await,
-        Event::Lifecycle(event) => c.pods.send(Record { event, correlation }).await,
-        Event::Ipam(event) => c.ipam.send(Record { event, correlation }).await,
-        Event::Veths(event) => c.veths.send(Record { event, correlation }).await,
-        Event::Dns(event) => c.dns.send(Record { event, correlation }).await,
-        Event::Images(event) => c.images.send(Record { event, correlation }).await,
-        Event::Consistency(event) => c.consistency.send(Record { event, correlation }).await,
-        Event::ConfigMaps(event) => c.configmaps.send(Record { event, correlation }).await,
+        Event::Pods(event) => c.pods.send(Append { event, correlation }).await,
+        Event::Lifecycle(event) => c.pods.send(Append { event, correlation }).await,
+        Event::Ipam(event) => c.ipam.send(Append { event, correlation }).await,
+        Event::Veths(event) => c.veths.send(Append { event, correlation }).await,
+        Event::Dns(event) => c.dns.send(Append { event, correlation }).await,
+        Event::Images(event) => c.images.send(Append { event, correlation }).await,
+        Event::Consistency(event) => c.consistency.send(Append { event, correlation }).await,
+        Event::ConfigMaps(event) => c.configmaps.send(Append { event, correlation }).await,
     };
     r.expect("actor alive").expect("append")
 }

@@ -8,7 +8,6 @@ use crate::routeros_support::{Harness, PACING};
 use k8s_openapi::api::core::v1::Pod;
 use mkube::actors::cluster::Fold;
 use mkube::actors::ipam::state::IpamState;
-use mkube::actors::journal::GetState;
 use mkube::actors::pods::state::PodsState;
 use mkube::actors::pods::{Kick, Kicked};
 use mkube::actors::reconcile::{PassReport, RunPass};
@@ -191,12 +190,16 @@ pub async fn pass(c: &Cluster) -> PassReport {
         .expect("reconcile actor")
 }
 
+/// The pods fold as the pods actor publishes it.
 pub async fn pods_state(c: &Cluster) -> PodsState {
-    c.pods.send(GetState::<PodsState>::new()).await.unwrap()
+    let snapshot = c.pods_published.read(&c.pods).await.unwrap();
+    (*snapshot.state).clone()
 }
 
+/// The IPAM fold as the ipam actor publishes it.
 pub async fn ipam_state(c: &Cluster) -> IpamState {
-    c.ipam.send(GetState::<IpamState>::new()).await.unwrap()
+    let snapshot = c.ipam_published.read(&c.ipam).await.unwrap();
+    (*snapshot.state).clone()
 }
 
 /// A client of the simulator that leaves its journal alone.
