@@ -10,6 +10,7 @@
 
 mod address;
 mod config_volumes;
+mod container;
 pub mod crash;
 mod create;
 pub mod env;
