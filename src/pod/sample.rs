@@ -96,6 +96,17 @@ impl SamplePod {
         self
     }
 
+    /// Another container `name` after the ones already there (nothing else set).
+    pub fn add_container(mut self, name: &str) -> SamplePod {
+        self.container();
+        let spec = self.0.spec.get_or_insert_with(Default::default);
+        spec.containers.push(Container {
+            name: name.into(),
+            ..Default::default()
+        });
+        self
+    }
+
     pub fn restart_policy(mut self, policy: &str) -> SamplePod {
         self.0
             .spec

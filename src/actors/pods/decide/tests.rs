@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::actors::ipam::state::Allocation;
+use crate::pod::sample::SamplePod;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
@@ -460,26 +461,17 @@ fn net1_address_static_then_held_then_the_device_veth() {
     );
 }
 
-fn pod_with(containers: &[&str]) -> Pod {
-    let mut pod = Pod::default();
-    pod.metadata.name = Some("web".into());
-    pod.metadata.namespace = Some("default".into());
-    pod.spec = Some(k8s_openapi::api::core::v1::PodSpec {
-        containers: containers
-            .iter()
-            .map(|n| k8s_openapi::api::core::v1::Container {
-                name: n.to_string(),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    });
-    pod
+/// `default/web` with containers `app` and `side`.
+fn two_containers() -> Pod {
+    SamplePod::new("default", "web")
+        .add_container("side")
+        .build()
 }
 
 #[test]
 fn s3_3_containers_an_update_dropped_are_torn_down() {
-    let mut d = DesiredPod::new(pod_with(&["app"]), crate::events::catalogue::PodSource::Api);
+    let pod = SamplePod::new("default", "web").build();
+    let mut d = DesiredPod::new(pod, crate::events::catalogue::PodSource::Api);
     d.containers.insert("app".into(), rec(Phase::Started));
     d.containers.insert("side".into(), rec(Phase::Intended));
     let dropped: Vec<&str> = dropped(&d).into_iter().map(|(n, _)| n).collect();
@@ -489,7 +481,7 @@ fn s3_3_containers_an_update_dropped_are_torn_down() {
 #[test]
 fn s3_2_l2_teardown_removes_what_the_record_names() {
     let config = Config::default();
-    let pod = pod_with(&["app", "side"]);
+    let pod = two_containers();
     let r = rec(Phase::Started);
     let t = teardown(
         "default",
@@ -526,7 +518,7 @@ fn s3_2_l2_teardown_removes_what_the_record_names() {
 #[test]
 fn s3_2_records_from_before_intents_fall_back_to_the_naming_rule() {
     let config = Config::default();
-    let pod = pod_with(&["app", "side"]);
+    let pod = two_containers();
     let old = DeviceContainer::named("default_web_side");
     let t = teardown("default", "web", &pod, "side", &old, &[], &config);
     assert_eq!(t.veth, "veth_default_web_1");
@@ -541,7 +533,7 @@ fn s3_2_records_from_before_intents_fall_back_to_the_naming_rule() {
 #[test]
 fn s3_2_a_deleted_pod_releases_every_spec_veth_it_may_hold() {
     let config = Config::default();
-    let pod = pod_with(&["app", "side"]);
+    let pod = two_containers();
     assert_eq!(
         leftover_addresses("default", "web", &pod, &config.networks),
         Some((
@@ -556,9 +548,7 @@ fn s3_2_a_deleted_pod_releases_every_spec_veth_it_may_hold() {
 fn name2_the_pod_on_the_device_keeps_a_colliding_veth_name_else_the_smaller_key() {
     // Namespace and pod name are cut to 15 characters in veth names (NAME-2).
     let long = |ns: &str, name: &str| {
-        let mut pod = pod_with(&["app"]);
-        pod.metadata.namespace = Some(ns.into());
-        pod.metadata.name = Some(name.into());
+        let pod = SamplePod::new(ns, name).build();
         DesiredPod::new(pod, crate::events::catalogue::PodSource::Api)
     };
     let a = "default/averyveryverylongname-a";
