@@ -94,8 +94,8 @@ pub fn log_settings(config: &Config) -> LogSettings {
 }
 
 /// `storage.gc*` (images.md §3.12); an interval of 0 minutes disables the collector.
-pub fn gc_schedule(config: &Config) -> super::images::gc::GcSchedule {
-    super::images::gc::GcSchedule {
+pub fn gc_schedule(config: &Config) -> super::reconcile::image_gc::GcSchedule {
+    super::reconcile::image_gc::GcSchedule {
         interval: std::time::Duration::from_secs(config.storage.gc_interval_minutes * 60),
         keep_last_n: config.storage.gc_keep_last_n,
         dry_run: config.storage.gc_dry_run,
@@ -264,7 +264,7 @@ pub async fn boot(
         config.nats.snapshot_every,
         metrics,
     );
-    super::images::gc::spawn(
+    super::reconcile::image_gc::spawn(
         images.clone(),
         pods.clone(),
         pods_published.clone(),

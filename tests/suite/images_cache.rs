@@ -552,8 +552,8 @@ async fn flattened_tarball_extracts_like_the_layered_pull() {
 /// run removes nothing; an image a desired pod uses is never collected.
 #[actix_rt::test]
 async fn gc_removes_the_oldest_unused_tarballs_beyond_keep_last_n() {
-    use mkube::actors::images::gc::{GcSchedule, collect_once};
     use mkube::actors::pods::Declare;
+    use mkube::actors::reconcile::image_gc::{GcSchedule, collect_once};
     use mkube::events::catalogue::PodSource;
 
     let nats = NatsServer::start();

@@ -9,12 +9,8 @@
 use super::names::Normaliser;
 use super::state::ImagesState;
 use super::{ClearImage, ImageError, ImagesActor};
-use crate::actors::pods::PodsActor;
-use crate::actors::pods::state::PodsState;
-use crate::actors::published::Published;
 use actix::prelude::*;
 use std::collections::HashSet;
-use std::time::Duration;
 
 /// What one collection decided.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,11 +45,13 @@ pub fn plan(state: &ImagesState, in_use: &HashSet<String>, keep_last_n: usize) -
     }
 }
 
-/// The container images of every desired pod, normalised as cache keys.
-pub fn images_in_use(pods: &PodsState, normaliser: &Normaliser) -> HashSet<String> {
-    pods.pods
-        .values()
-        .filter_map(|p| p.pod.spec.as_ref())
+/// The container images of `pods`, normalised as cache keys.
+pub fn images_in_use<'p>(
+    pods: impl IntoIterator<Item = &'p k8s_openapi::api::core::v1::Pod>,
+    normaliser: &Normaliser,
+) -> HashSet<String> {
+    pods.into_iter()
+        .filter_map(|p| p.spec.as_ref())
         .flat_map(|spec| spec.containers.iter())
         .filter_map(|c| c.image.as_deref())
         .map(|i| normaliser.normalise(i))
@@ -108,56 +106,6 @@ impl Handler<GetNormaliser> for ImagesActor {
     fn handle(&mut self, _: GetNormaliser, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.settings.normaliser.clone())
     }
-}
-
-/// Settings of the periodic collector (`storage.gc*`).
-#[derive(Debug, Clone)]
-pub struct GcSchedule {
-    /// Zero disables the collector.
-    pub interval: Duration,
-    pub keep_last_n: usize,
-    pub dry_run: bool,
-}
-
-/// Runs a collection every `interval` for as long as the actix system lives.
-pub fn spawn(
-    images: Addr<ImagesActor>,
-    pods: Addr<PodsActor>,
-    pods_view: Published<PodsState>,
-    schedule: GcSchedule,
-) {
-    if schedule.interval.is_zero() {
-        return;
-    }
-    actix::spawn(async move {
-        let mut tick = tokio::time::interval(schedule.interval);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            if let Err(e) = collect_once(&images, &pods, &pods_view, &schedule).await {
-                tracing::warn!(error = %e, "image GC failed");
-            }
-        }
-    });
-}
-
-/// One collection with `inUse` derived from the pods actor's desired pods.
-pub async fn collect_once(
-    images: &Addr<ImagesActor>,
-    pods: &Addr<PodsActor>,
-    pods_view: &Published<PodsState>,
-    schedule: &GcSchedule,
-) -> Result<GcReport, ImageError> {
-    let mailbox = |e: MailboxError| ImageError::Io(format!("actor unavailable: {e}"));
-    let desired = pods_view.read(pods).await.map_err(mailbox)?;
-    let normaliser = images.send(GetNormaliser).await.map_err(mailbox)?;
-    let msg = CollectGarbage {
-        in_use: images_in_use(&desired.state, &normaliser),
-        keep_last_n: schedule.keep_last_n,
-        dry_run: schedule.dry_run,
-        correlation: format!("gc-{}", uuid::Uuid::new_v4()),
-    };
-    images.send(msg).await.map_err(mailbox)?
 }
 
 #[cfg(test)]

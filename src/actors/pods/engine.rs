@@ -5,7 +5,7 @@
 use super::backoff::{Backoff, Backoffs};
 use super::worker::{self, WorkerDeps};
 use super::{JobError, PodsActor};
-use crate::pod::{DesiredPod, pod_key};
+use crate::pod::pod_key;
 use crate::routeros::Observation;
 use actix::prelude::*;
 use std::collections::HashSet;
@@ -45,37 +45,6 @@ impl Engine {
 
     pub fn backing_off(&self, key: &str) -> bool {
         self.backoff.holds(key, Instant::now())
-    }
-}
-
-/// Everything the worker needs to know about one pod key.
-#[derive(Debug, Clone, Default)]
-pub struct PodView {
-    pub desired: Option<DesiredPod>,
-    pub deleting: Option<DesiredPod>,
-    /// Registered lifecycle unit names.
-    pub units: Vec<String>,
-    /// Another desired pod whose veth names collide with this pod's and that keeps them
-    /// (NAME-2 [D]): this pod must not be created.
-    pub veth_clash: Option<String>,
-}
-
-#[derive(Debug, Message)]
-#[rtype(result = "PodView")]
-pub struct GetPod {
-    pub key: String,
-}
-
-impl Handler<GetPod> for PodsActor {
-    type Result = MessageResult<GetPod>;
-
-    fn handle(&mut self, msg: GetPod, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(PodView {
-            desired: self.state.pods.get(&msg.key).cloned(),
-            veth_clash: super::decide::veth_clash(&self.state.pods, &msg.key),
-            deleting: self.state.deleting.get(&msg.key).cloned(),
-            units: self.state.units.keys().cloned().collect(),
-        })
     }
 }
 

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod settled;
 pub mod state;
 pub mod units;
+mod view;
 pub mod worker;
 
 use super::journal::{Journal, commit};
@@ -26,12 +27,13 @@ use crate::events::log::LogError;
 use crate::pod::pod_key;
 use actix::prelude::*;
 use engine::Engine;
-pub use engine::{DeviceObserved, GetPod, Kick, Kicked, PodView, Recreate, Runnable};
+pub use engine::{DeviceObserved, Kick, Kicked, Recreate, Runnable};
 pub use error::{CONFIG_ERROR, JobError};
 pub use facts::RecordRolloutHalt;
 pub use forget::ForgetPod;
 use k8s_openapi::api::core::v1::Pod;
 use state::PodsState;
+pub use view::{GetPod, PodView};
 
 pub struct PodsActor {
     journal: Journal,

@@ -11,6 +11,7 @@
 pub mod coalesce;
 pub mod decide;
 pub mod halts;
+pub mod image_gc;
 pub mod ipam_sync;
 pub mod outputs;
 

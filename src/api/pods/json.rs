@@ -178,7 +178,7 @@ mod tests {
             ] {
                 assert_eq!(
                     r.field(f),
-                    crate::api::pods::read::pod_field(&pod, f),
+                    crate::api::pods::view::pod_field(&pod, f),
                     "{f}"
                 );
             }

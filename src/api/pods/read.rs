@@ -2,16 +2,13 @@
 //! written straight from the published pods fold.
 
 use super::json::RenderedPod;
-use super::view::{PodsView, pods_view, render};
+use super::view::{pods_view, rendered_pods, selected};
 use super::{Reply, current, not_found, table, watch};
 use crate::api::machinery::params::ListParams;
-use crate::api::machinery::status::ApiError;
 use crate::api::machinery::table::wants_table;
-use crate::api::machinery::version::ResourceVersion;
 use crate::api::{ApiState, cluster};
-use crate::pod::{DesiredPod, pod_key};
+use crate::pod::pod_key;
 use actix_web::{HttpRequest, HttpResponse, web};
-use k8s_openapi::api::core::v1::Pod;
 
 pub(super) async fn list_all(state: web::Data<ApiState>, req: HttpRequest) -> Reply {
     list_pods(&state, &req, None).await
@@ -23,56 +20,6 @@ pub(super) async fn list_namespaced(
     path: web::Path<String>,
 ) -> Reply {
     list_pods(&state, &req, Some(path.into_inner())).await
-}
-
-/// Field selectors kubectl uses on pods (`get pod x -w` selects `metadata.name`).
-pub fn pod_field(pod: &Pod, field: &str) -> Option<String> {
-    let m = &pod.metadata;
-    Some(match field {
-        "metadata.name" => m.name.clone().unwrap_or_default(),
-        "metadata.namespace" => m.namespace.clone().unwrap_or_default(),
-        "spec.nodeName" => pod.spec.as_ref()?.node_name.clone().unwrap_or_default(),
-        "status.phase" => pod.status.as_ref()?.phase.clone().unwrap_or_default(),
-        _ => return None,
-    })
-}
-
-/// Desired pods in namespace `ns` (all when `None`) whose labels match, in key order, with
-/// their resource versions.
-fn selected<'v>(
-    view: &'v PodsView,
-    node: &'v str,
-    ns: Option<&'v str>,
-    params: &'v ListParams,
-) -> impl Iterator<Item = (&'v DesiredPod, ResourceVersion)> + 'v {
-    view.pods.pods.values().filter_map(move |desired| {
-        let m = &desired.pod.metadata;
-        let pod_ns = crate::pod::namespace_of(m);
-        if ns.is_some_and(|ns| ns != pod_ns) || !params.labels_match(m.labels.as_ref()) {
-            return None;
-        }
-        let name = m.name.as_deref().unwrap_or_default();
-        Some((desired, view.resource_version(node, pod_ns, name)))
-    })
-}
-
-/// Desired pods rendered with status, filtered by namespace and selectors, in key order.
-pub async fn rendered_pods(
-    state: &ApiState,
-    view: &PodsView,
-    ns: Option<&str>,
-    params: &ListParams,
-) -> Result<Vec<Pod>, ApiError> {
-    let cluster = cluster(state)?;
-    let inputs = state.status_inputs(view);
-    let mut out = Vec::new();
-    for (desired, rv) in selected(view, cluster.log.node(), ns, params) {
-        let pod = render(desired, rv, &inputs);
-        if params.fields_match(|f| pod_field(&pod, f))? {
-            out.push(pod);
-        }
-    }
-    Ok(out)
 }
 
 async fn list_pods(state: &ApiState, req: &HttpRequest, ns: Option<String>) -> Reply {

@@ -6,6 +6,7 @@ use crate::actors::ipam::state::IpamState;
 use crate::actors::observations::ObservationState;
 use crate::actors::pods::state::PodsState;
 use crate::api::machinery::objects::{derived_uid, time};
+use crate::api::machinery::params::ListParams;
 use crate::api::machinery::status::ApiError;
 use crate::api::machinery::version::ResourceVersion;
 use crate::api::{ApiState, cluster};
@@ -161,4 +162,54 @@ pub fn key_of(desired: &DesiredPod) -> String {
         crate::pod::namespace_of(m),
         m.name.as_deref().unwrap_or_default(),
     )
+}
+
+/// Field selectors kubectl uses on pods (`get pod x -w` selects `metadata.name`).
+pub fn pod_field(pod: &Pod, field: &str) -> Option<String> {
+    let m = &pod.metadata;
+    Some(match field {
+        "metadata.name" => m.name.clone().unwrap_or_default(),
+        "metadata.namespace" => m.namespace.clone().unwrap_or_default(),
+        "spec.nodeName" => pod.spec.as_ref()?.node_name.clone().unwrap_or_default(),
+        "status.phase" => pod.status.as_ref()?.phase.clone().unwrap_or_default(),
+        _ => return None,
+    })
+}
+
+/// Desired pods in namespace `ns` (all when `None`) whose labels match, in key order, with
+/// their resource versions.
+pub fn selected<'v>(
+    view: &'v PodsView,
+    node: &'v str,
+    ns: Option<&'v str>,
+    params: &'v ListParams,
+) -> impl Iterator<Item = (&'v DesiredPod, ResourceVersion)> + 'v {
+    view.pods.pods.values().filter_map(move |desired| {
+        let m = &desired.pod.metadata;
+        let pod_ns = crate::pod::namespace_of(m);
+        if ns.is_some_and(|ns| ns != pod_ns) || !params.labels_match(m.labels.as_ref()) {
+            return None;
+        }
+        let name = m.name.as_deref().unwrap_or_default();
+        Some((desired, view.resource_version(node, pod_ns, name)))
+    })
+}
+
+/// Desired pods rendered with status, filtered by namespace and selectors, in key order.
+pub async fn rendered_pods(
+    state: &ApiState,
+    view: &PodsView,
+    ns: Option<&str>,
+    params: &ListParams,
+) -> Result<Vec<Pod>, ApiError> {
+    let cluster = cluster(state)?;
+    let inputs = state.status_inputs(view);
+    let mut out = Vec::new();
+    for (desired, rv) in selected(view, cluster.log.node(), ns, params) {
+        let pod = render(desired, rv, &inputs);
+        if params.fields_match(|f| pod_field(&pod, f))? {
+            out.push(pod);
+        }
+    }
+    Ok(out)
 }

@@ -16,7 +16,7 @@ use crate::api::machinery::params::ListParams;
 use crate::api::machinery::version::ResourceVersion;
 use crate::api::machinery::watch::{Begin, Follow, Reply, Watched, begin, line, respond};
 use crate::api::pods::view::{PodsView, pods_view, render};
-use crate::api::pods::{read, table as pod_table};
+use crate::api::pods::{table as pod_table, view};
 use crate::events::catalogue::{LifecycleEvent, PodSource, PodsEvent};
 use crate::events::{Event, Record};
 use crate::pod::{DesiredPod, pod_key};
@@ -80,7 +80,7 @@ impl PodWatch {
             && self.params.labels_match(pod.metadata.labels.as_ref())
             && self
                 .params
-                .fields_match(|f| read::pod_field(pod, f))
+                .fields_match(|f| view::pod_field(pod, f))
                 .unwrap_or(false)
     }
 
@@ -267,7 +267,7 @@ pub async fn pods(
         send_current,
     } = begin(state, req, &params).await?;
     let view: PodsView = pods_view(state).await?;
-    let current = read::rendered_pods(state, &view, ns.as_deref(), &ListParams::default()).await?;
+    let current = view::rendered_pods(state, &view, ns.as_deref(), &ListParams::default()).await?;
     let resumed_at = params.resource_version.map_or(0, |v| v.generation);
     let mut watch = PodWatch {
         api: state.clone(),
@@ -302,7 +302,7 @@ pub async fn pods(
     }
     // Validated now, so a bad selector is a 400 rather than a silent empty stream.
     for pod in &current {
-        watch.params.fields_match(|f| read::pod_field(pod, f))?;
+        watch.params.fields_match(|f| view::pod_field(pod, f))?;
     }
     if !send_current {
         let earlier_process =
