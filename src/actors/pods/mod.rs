@@ -1,7 +1,9 @@
 //! Desired pods, their device containers and lifecycle units. The actor owns the desired
-//! state (a pod is declared, updated or deleted as a fact in the log; reads are served from
-//! the fold) and supervises one worker job per pod key that makes the device match
-//! (`engine.rs`, `worker.rs`).
+//! state (a pod is declared, updated or deleted as a fact in the log; readers use its
+//! published fold) and supervises one worker job per pod key that makes the device match:
+//! `engine.rs` runs the jobs (one per pod, `backoff.rs` after failures), `decide/` says what a
+//! job must do (pure), `worker/` does it against the device and records the outcomes
+//! (`facts.rs`), `settled.rs` tells listeners when a job ends.
 
 pub mod backoff;
 pub mod configfiles;
@@ -135,14 +137,10 @@ impl Handler<Declare> for PodsActor {
             source: msg.source,
             pod: Box::new(pod.clone()),
         };
-        AtomicResponse::new(Box::pin(commit(self, event.into(), &msg.correlation).map(
-            move |r, _, ctx| {
-                if r.is_ok() {
-                    engine::kick_after_change(ctx, &ns, &n);
-                }
-                r.map(|seq| (pod, seq)).map_err(PodsError::from)
-            },
-        )))
+        AtomicResponse::new(Box::pin(
+            commit_and_run(self, event, &msg.correlation, ns, n)
+                .map(|r, _, _| r.map(|seq| (pod, seq))),
+        ))
     }
 }
 
@@ -168,10 +166,21 @@ fn record_deletion(
         namespace: msg.namespace,
         name: msg.name,
     };
+    commit_and_run(act, event, &msg.correlation, ns, n)
+}
+
+/// Records a change of a pod's desired state and, once recorded, starts its worker.
+fn commit_and_run(
+    act: &mut PodsActor,
+    event: PodsEvent,
+    correlation: &str,
+    namespace: String,
+    name: String,
+) -> ResponseActFuture<PodsActor, Result<u64, PodsError>> {
     Box::pin(
-        commit(act, event.into(), &msg.correlation).map(move |r, _, ctx| {
+        commit(act, event.into(), correlation).map(move |r, _, ctx| {
             if r.is_ok() {
-                engine::kick_after_change(ctx, &ns, &n);
+                engine::kick_after_change(ctx, &namespace, &name);
             }
             r.map_err(PodsError::from)
         }),
@@ -203,14 +212,10 @@ impl Handler<Update> for PodsActor {
             name,
             pod: Box::new(pod.clone()),
         };
-        AtomicResponse::new(Box::pin(commit(self, event.into(), &msg.correlation).map(
-            move |r, _, ctx| {
-                if r.is_ok() {
-                    engine::kick_after_change(ctx, &ns, &n);
-                }
-                r.map(|seq| (pod, seq)).map_err(PodsError::from)
-            },
-        )))
+        AtomicResponse::new(Box::pin(
+            commit_and_run(self, event, &msg.correlation, ns, n)
+                .map(|r, _, _| r.map(|seq| (pod, seq))),
+        ))
     }
 }
 
