@@ -75,6 +75,27 @@ pub trait Persistent: Actor<Context = Context<Self>> {
 /// On a conflict (another writer got there first) the subject is caught up — the other
 /// writer's events are applied — and `Conflict` is returned so the caller can decide again.
 /// Use inside an `AtomicResponse` so one actor's appends never interleave.
+/// Records `events` one after another (each applied after its acknowledgement); stops at
+/// the first refusal. Answers the last sequence (0 for no events).
+pub fn commit_all<A: Persistent>(
+    actor: &mut A,
+    mut events: std::collections::VecDeque<Event>,
+    correlation: String,
+) -> ResponseActFuture<A, Result<u64, AppendError>> {
+    let Some(first) = events.pop_front() else {
+        return Box::pin(fut::ready(Ok(0)));
+    };
+    Box::pin(
+        commit(actor, first, &correlation).then(move |r, act, _| match r {
+            Ok(seq) if events.is_empty() => Box::pin(fut::ready(Ok(seq))),
+            Ok(_) => commit_all(act, events, correlation),
+            Err(e) => {
+                Box::pin(fut::ready(Err(e))) as ResponseActFuture<A, Result<u64, AppendError>>
+            }
+        }),
+    )
+}
+
 pub fn commit<A: Persistent>(
     actor: &mut A,
     event: Event,

@@ -244,6 +244,12 @@ async fn update_to_another_network_moves_veth_and_address() {
     assert_eq!(ports[0].bridge, "u");
     let veth = ros.find_veth("veth_default_mv_0").await.unwrap().unwrap();
     assert!(veth.address.starts_with("127.78.0."), "{}", veth.address);
+    // The move's teardown unregistered the lifecycle unit; the create in the same job
+    // registered it again (LC-1), so keepalive still watches the container.
+    assert!(
+        pods_state(&c).await.units.contains_key("default_mv_app"),
+        "unit registered after the move"
+    );
 }
 
 // §7.4 [D] + DS-2: boot-order pods are seeded after replay and created by priority, not in

@@ -154,8 +154,9 @@ async fn watchdog_starts_a_stopped_container_again_after_the_cooldown() {
 }
 
 // §7.3/LC-6/§3.5: a liveness probe on a port the container does not listen on fails, the
-// unit is restarted up to maxRestarts, then `UnitFailed` and the pod is recreated: a new
-// device container on the same veth and address, the unit's count and mark cleared.
+// unit is restarted up to maxRestarts, then `UnitFailed` and the pod is recreated fresh (issue
+// 13: "max restarts → recreate with a fresh veth"): its container, veth and address are torn
+// down and made anew, the unit's count and mark cleared.
 #[actix_rt::test]
 async fn failing_liveness_restarts_then_recreates_the_pod() {
     let mut env = env().await;
@@ -202,17 +203,36 @@ async fn failing_liveness_restarts_then_recreates_the_pod() {
     .await;
     let after = ros.find_container(UNIT).await.unwrap().unwrap();
     assert_ne!(after.id, before.id, "a fresh device container");
-    assert_eq!(after.interface, before.interface, "same veth");
-    let ipam = ipam_state(&c).await;
     assert_eq!(
-        ipam.pools["t"]["veth_default_web_0"].ip.to_string(),
-        "127.77.0.100",
-        "same address"
+        after.interface, before.interface,
+        "the veth's name is NAME-2's"
     );
+    let (kinds, _) = log_kinds(&env.cfg).await;
+    let tail: Vec<&str> = kinds[recreating..].iter().map(String::as_str).collect();
+    for (earlier, later) in [
+        ("pods.ContainerRemoving", "veths.VethRemoved"),
+        ("veths.VethRemoved", "ipam.IpReleased"),
+        ("ipam.IpReleased", "ipam.IpAllocated"),
+        ("ipam.IpAllocated", "veths.VethCreated"),
+    ] {
+        let at = |k| tail.iter().position(|x| *x == k).unwrap_or(usize::MAX);
+        assert!(
+            at(earlier) < at(later),
+            "{earlier} before {later}: {tail:?}"
+        );
+    }
+    let ipam = ipam_state(&c).await;
     let state = pods_state(&c).await;
     let rec = &state.pods[KEY].containers["app"];
     assert_eq!(rec.device_id, after.id);
-    assert_eq!(rec.ip, "127.77.0.100");
+    assert_eq!(
+        rec.ip,
+        ipam.pools["t"]["veth_default_web_0"].ip.to_string(),
+        "the record holds the new address"
+    );
+    let veth = ros.find_veth("veth_default_web_0").await.unwrap().unwrap();
+    assert_eq!(veth.ipv4().unwrap(), format!("{}/24", rec.ip));
+    assert_eq!(state.units[UNIT].restarts, 0, "counters cleared");
 }
 
 // §7.3: a probe on a port the container listens on (sim knob `probePorts`) keeps the pod

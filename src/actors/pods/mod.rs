@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod facts;
 pub mod forget;
+pub mod fresh;
 pub mod plan;
 pub mod settled;
 pub mod state;
@@ -33,8 +34,10 @@ pub use engine::{DeviceObserved, Kick, Kicked, Recreate, Runnable};
 pub use error::{CONFIG_ERROR, JobError};
 pub use facts::RecordRolloutHalt;
 pub use forget::ForgetPod;
+pub use fresh::RecreateFresh;
 use k8s_openapi::api::core::v1::Pod;
 use state::PodsState;
+pub use units::Recreated;
 pub use view::{GetPod, PodView};
 
 pub struct PodsActor {

@@ -3,7 +3,6 @@
 //! health changes are kept in memory, and `OnFailed` (LC-6) recreates the owning pod.
 
 use super::PodsActor;
-use super::engine::Kick;
 use crate::actors::journal::commit;
 use crate::events::catalogue::LifecycleEvent;
 use actix::prelude::*;
@@ -91,8 +90,9 @@ impl Handler<UnitTransition> for PodsActor {
     }
 }
 
-/// LC-6 `OnFailed` for `unit`: recreate its pod as a queued per-pod job ([F], L-3: no short
-/// deadline). Refused while the pod's worker runs (skip redeploying pods, L-4).
+/// LC-6 `OnFailed` for `unit`: recreate its pod with fresh veths and addresses (§3.5) as a
+/// queued per-pod job ([F], L-3: no short deadline; `fresh.rs`). Refused while the pod's
+/// worker runs (skip redeploying pods, L-4).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Recreated")]
 pub struct RecreateFailedUnit {
@@ -136,17 +136,11 @@ impl Handler<RecreateFailedUnit> for PodsActor {
             pod: pod.clone(),
             reason: msg.reason,
         };
-        AtomicResponse::new(Box::pin(commit(self, event.into(), &msg.correlation).map(
-            move |r, _, ctx| match r {
-                Ok(_) => {
-                    ctx.notify(Kick {
-                        key: pod.clone(),
-                        force: true,
-                    });
-                    Recreated::Queued(pod)
-                }
-                Err(e) => Recreated::Failed(e.to_string()),
-            },
-        )))
+        AtomicResponse::new(super::fresh::recreate(
+            self,
+            pod,
+            [event.into()].into(),
+            msg.correlation,
+        ))
     }
 }

@@ -24,9 +24,9 @@ pub enum LifecycleEvent {
     UnitUnregistered {
         unit: String,
     },
-    /// LC-6 `OnFailed`: the owning pod is recreated fresh (every container rebuilt, veth
-    /// and address kept). Folding clears the pod's units (restarts 0, failure mark gone)
-    /// and bumps the pod's revision so its worker rebuilds.
+    /// LC-6 `OnFailed`: the owning pod is recreated fresh (§3.5: `ContainerRemoving` follows
+    /// for each container, so veths and addresses are made anew). Folding clears the pod's
+    /// units (restarts 0, failure mark gone) and bumps the pod's revision.
     UnitRecreating {
         unit: String,
         pod: String,

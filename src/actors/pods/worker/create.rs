@@ -26,8 +26,12 @@ impl Job {
             .map_err(JobError::Spec)?
             .clone();
         let static_ip = annotations::static_ip(pod).map_err(JobError::Spec)?;
+        // Units as this job leaves them: a teardown unregisters one, and a container created
+        // after it in the same job (a network move, a fresh recreation) registers it again.
+        let mut units = units.to_vec();
         for (container, rec) in decide::dropped(desired) {
-            self.tear_down(pod, container, rec, units).await?;
+            self.tear_down(pod, container, rec, &units).await?;
+            units.retain(|u| *u != rec.device_name);
         }
         let ros = self.ros().await?;
         let ipam = self
@@ -61,7 +65,8 @@ impl Job {
                 match decide::step(&facts, &this, &fetched) {
                     Step::TearDown => {
                         if let Some(r) = rec.take() {
-                            self.tear_down(pod, &c.name, &r, units).await?;
+                            self.tear_down(pod, &c.name, &r, &units).await?;
+                            units.retain(|u| *u != r.device_name);
                         }
                     }
                     Step::CheckDigest => fetched.digest = Some(self.image(pod, c).await?.1),
@@ -95,7 +100,7 @@ impl Job {
                 static_ip,
                 rec: rec.as_ref(),
                 how,
-                units,
+                units: &units,
                 seen,
             };
             self.create_container(&ros, create).await?;
