@@ -33,7 +33,7 @@ pub use files::MoveAside;
 pub use interfaces::{PortOutcome, VethOutcome};
 pub use lists::{MountSpec, SyncReport, is_protected_mount};
 pub use names::{ExistingRootDir, PropertyNames, RosVersion, StateStyle, check_version};
-pub use observed::Observation;
+pub use observed::{Observation, holders as veth_holders};
 pub use pacing::{Pacing, schedule};
 pub use resources::{
     ActiveUser, Bridge, BridgePort, Container, ContainerConfig, ContainerState, Env, FileEntry,

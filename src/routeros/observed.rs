@@ -17,6 +17,8 @@ pub struct Observation {
     pub veths: HashMap<String, String>,
     /// Interfaces with a bridge port.
     pub ports: HashSet<String>,
+    /// Interface → the containers whose `interface` names it.
+    pub holders: HashMap<String, Vec<String>>,
 }
 
 impl Observation {
@@ -35,6 +37,25 @@ impl Observation {
                 .iter()
                 .map(|p| p.interface.clone())
                 .collect(),
+            holders: holders(&snapshot.containers),
         }
     }
+}
+
+/// Interface → the containers using it, from a container listing.
+pub fn holders(containers: &[super::Container]) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for c in containers {
+        for iface in c
+            .interface
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        {
+            out.entry(iface.to_string())
+                .or_default()
+                .push(c.name.clone());
+        }
+    }
+    out
 }

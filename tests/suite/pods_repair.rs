@@ -356,3 +356,67 @@ async fn passes_never_delete_what_mkube_did_not_create() {
             .is_some()
     );
 }
+
+/// Plants a running container `name` on veth `veth` (with address `cidr`) that mkube never
+/// recorded.
+async fn plant_holder(ros: &mkube::routeros::RosClient, name: &str, veth: &str, cidr: &str) {
+    ros.ensure_veth(veth, cidr, "127.77.0.1").await.unwrap();
+    ros.ensure_bridge_port("t", veth).await.unwrap();
+    let mut spec = mkube::routeros::ContainerSpec::new(
+        name,
+        mkube::routeros::ImageSource::File(TARBALL.into()),
+        veth,
+        format!("/raid1/images/{name}"),
+    );
+    spec.start_on_boot = false;
+    let id = ros.add_container(&spec).await.unwrap();
+    ros.wait_extracted(name).await.unwrap();
+    ros.start_container(&id).await.unwrap();
+}
+
+// §3.1 step 2 / §3.5 (issue 13): a veth held by a container mkube did not record is
+// force-released — the holder removed — and the create succeeds instead of backing off.
+#[actix_rt::test]
+async fn a_veth_held_by_an_unrecorded_container_is_force_released() {
+    let env = env().await;
+    let ros = ros(&env.h).await;
+    plant_holder(
+        &ros,
+        "default_ghost_app",
+        "veth_default_web_0",
+        "127.77.0.30/24",
+    )
+    .await;
+    let c = cluster::boot(&env.cfg).await;
+    pass(&c).await; // the pass's observation shows who holds the veth
+    declare_created(&c, pod("web", &[])).await;
+    assert!(
+        ros.find_container("default_ghost_app")
+            .await
+            .unwrap()
+            .is_none(),
+        "the holder was removed"
+    );
+    let row = ros.wait_running("default_web_app").await.unwrap();
+    assert_eq!(row.interface, "veth_default_web_0");
+}
+
+// The same without an observation, and a holder mkube never manages (no `_`): it is kept and
+// the pod says why it cannot be created.
+#[actix_rt::test]
+async fn a_veth_held_by_a_foreign_container_is_not_taken() {
+    let env = env().await;
+    let ros = ros(&env.h).await;
+    plant_holder(&ros, "ghost", "veth_default_web_0", "127.77.0.30/24").await;
+    let c = cluster::boot(&env.cfg).await;
+    declare(&c, pod("web", &[])).await;
+    let err = settle(&c, "default/web").await.unwrap_err();
+    assert!(err.contains("held by container(s) [\"ghost\"]"), "{err}");
+    assert!(ros.find_container("ghost").await.unwrap().is_some(), "kept");
+    assert!(
+        ros.find_container("default_web_app")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

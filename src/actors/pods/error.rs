@@ -35,6 +35,11 @@ pub enum JobError {
         "veth names collide with pod {other} (NAME-2: first 15 characters of namespace and name)"
     )]
     VethClash { other: String },
+    /// §3.5: the veth is held by containers mkube may not remove.
+    #[error(
+        "veth {veth} is held by container(s) {holders:?} that mkube does not manage; remove them or rename the pod"
+    )]
+    VethHeld { veth: String, holders: Vec<String> },
     #[error("container {container} has no image")]
     NoImage { container: String },
     #[error("container {container} missing from the spec")]

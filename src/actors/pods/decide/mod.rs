@@ -289,3 +289,25 @@ pub fn leftover_addresses(
         .collect();
     Some((net.name.clone(), veths))
 }
+
+/// §3.1 step 2 / §3.5 force-release: the other containers holding the veth a container is
+/// about to be created on. Those no pod's record claims and that have a NAME-1 shape (`_`)
+/// are removed; any other holder — a container of another pod, or one without `_` that mkube
+/// never manages (the controller's own, a user's) — makes the create fail with its name.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Holders {
+    pub release: Vec<String>,
+    pub refuse: Vec<String>,
+}
+
+pub fn holders(own: &str, holding: &[String], claimed: impl Fn(&str) -> bool) -> Holders {
+    let mut out = Holders::default();
+    for name in holding.iter().filter(|n| n.as_str() != own) {
+        if !claimed(name) && name.contains('_') {
+            out.release.push(name.clone());
+        } else {
+            out.refuse.push(name.clone());
+        }
+    }
+    out
+}

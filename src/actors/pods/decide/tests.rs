@@ -35,6 +35,7 @@ fn observation(containers: &[&str], veths: &[(&str, &str)], ports: &[&str]) -> O
             .map(|(v, a)| (v.to_string(), a.to_string()))
             .collect::<HashMap<_, _>>(),
         ports: ports.iter().map(|s| s.to_string()).collect::<HashSet<_>>(),
+        holders: HashMap::new(),
     }
 }
 
@@ -571,4 +572,27 @@ fn name2_the_pod_on_the_device_keeps_a_colliding_veth_name_else_the_smaller_key(
     );
     assert_eq!(veth_clash(&pods, b), None);
     assert_eq!(veth_clash(&pods, "default/absent"), None);
+}
+
+// §3.1 step 2 / §3.5 force-release: unrecorded NAME-1-shaped holders of the veth are
+// released; another pod's container or a name mkube never manages is refused by name.
+#[test]
+fn holders_of_the_veth() {
+    let holding = vec![
+        "default_web_app".to_string(),
+        "default_ghost_app".to_string(),
+        "default_other_app".to_string(),
+        "mkube".to_string(),
+    ];
+    let claimed = |n: &str| n == "default_other_app";
+    let v = holders("default_web_app", &holding, claimed);
+    assert_eq!(v.release, vec!["default_ghost_app".to_string()]);
+    assert_eq!(
+        v.refuse,
+        vec!["default_other_app".to_string(), "mkube".to_string()]
+    );
+    let none = holders("default_web_app", &["default_web_app".to_string()], |_| {
+        false
+    });
+    assert_eq!(none, Holders::default(), "its own container is no holder");
 }

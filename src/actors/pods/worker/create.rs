@@ -127,8 +127,13 @@ impl Job {
         let result = match super::env::resolve(node, pod, c, &config_maps, s.net, Some(ip)) {
             Ok(env) => {
                 plan.set_env(env);
-                self.create_on_device(ros, &s, &c.name, &plan, ip, &digest)
-                    .await
+                match self.free_veth(ros, &veth, &plan.spec.name, s.seen).await {
+                    Ok(()) => {
+                        self.create_on_device(ros, &s, &c.name, &plan, ip, &digest)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Err(e) => Err(JobError::from(e)),
         };

@@ -14,6 +14,7 @@ mod container;
 pub mod crash;
 mod create;
 pub mod env;
+mod holders;
 mod teardown;
 
 use super::facts::{Fact, RecordFact};
