@@ -32,6 +32,7 @@ mod microdns_client;
 mod microdns_sim;
 mod microdns_toml_shape;
 mod nats_outage;
+mod networks_api;
 mod pods_configmaps;
 mod pods_crash;
 mod pods_engine;

@@ -1,9 +1,10 @@
 //! mkube's own endpoints beside the Kubernetes API: health and metrics, the image cache and
-//! redeploys, DNS validation.
+//! redeploys, DNS validation, the networks and their allocations.
 
 mod dns;
 mod health;
 mod images;
+mod networks;
 mod redeploy;
 
 use actix_web::web;
@@ -12,5 +13,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
         .configure(images::routes)
         .configure(redeploy::routes)
-        .configure(dns::routes);
+        .configure(dns::routes)
+        .configure(networks::routes);
 }
