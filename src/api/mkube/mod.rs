@@ -1,6 +1,7 @@
 //! mkube's own endpoints beside the Kubernetes API: health and metrics, the image cache and
-//! redeploys, DNS validation.
+//! redeploys, DNS validation, the consistency report and repair.
 
+mod consistency;
 mod dns;
 mod health;
 mod images;
@@ -12,5 +13,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
         .configure(images::routes)
         .configure(redeploy::routes)
-        .configure(dns::routes);
+        .configure(dns::routes)
+        .configure(consistency::routes);
 }

@@ -60,7 +60,7 @@ pub fn config(nats_url: &str, rest_url: &str) -> Config {
 }
 
 /// The config of a real `mkube` process (node `node`) against the simulator at `rest`, in
-/// standalone mode with a pass every `reconcile` seconds.
+/// standalone mode with a pass every `reconcile` seconds (repair pass off, as `cluster::config`).
 pub fn process_config(node: &str, nats: &str, rest: &str, listen: &str, reconcile: f64) -> String {
     format!(
         r#"nodeName: {node}
@@ -80,6 +80,7 @@ storage: {{basePath: /raid1/images}}
 nats: {{url: "{nats}", snapshotEvery: 1000}}
 api: {{listen: "{listen}"}}
 lifecycle: {{bootManifestPath: "", reconcileIntervalSeconds: {reconcile}, createBackoffSeconds: 0.2}}
+consistency: {{repair: false}}
 "#
     )
 }
