@@ -85,18 +85,6 @@ async fn running_id(ros: &RosClient) -> Option<String> {
         .map(|r| r.id)
 }
 
-async fn wait_until<F, Fut>(what: &str, secs: u64, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 // LC-3: a start-on-boot container stopped on the device is started again (same container)
 // and the restart is recorded; LC-4: not again within the cooldown.
 #[actix_rt::test]

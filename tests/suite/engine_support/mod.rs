@@ -225,6 +225,19 @@ pub async fn log_kinds(cfg: &Config) -> (Vec<String>, Fold) {
     (kinds, fold)
 }
 
+/// Waits up to `secs` seconds, polling every 100 ms, until `f` answers true.
+pub async fn wait_until<F, Fut>(what: &str, secs: u64, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// POST/remove/set calls in the simulator journal (reads excluded).
 pub async fn writes(h: &Harness) -> Vec<String> {
     h.journal()
