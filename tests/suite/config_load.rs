@@ -961,7 +961,9 @@ fn consistency_defaults_follow_section_6() {
     assert_eq!(c.max_reap_fraction, 0.5, "L-1 (d): half at once");
     assert_eq!(c.pass_deadline_seconds, 30.0, "§6.3: one 30 s deadline");
     assert_eq!(c.delay_seconds, 5.0, "§6.3: the pass sleeps 5 s");
-    let c = ok("consistency: {dryRun: true, maxReapFraction: 0.2}").config.consistency;
+    let c = ok("consistency: {dryRun: true, maxReapFraction: 0.2}")
+        .config
+        .consistency;
     assert!(c.repair && c.dry_run);
     assert_eq!(c.max_reap_fraction, 0.2);
 }
@@ -979,7 +981,10 @@ fn consistency_values_out_of_range_are_rejected() {
         "consistency: {passDeadlineSeconds: 0}",
         "consistency.passDeadlineSeconds",
     );
-    fails("consistency: {delaySeconds: -1}", "consistency.delaySeconds");
+    fails(
+        "consistency: {delaySeconds: -1}",
+        "consistency.delaySeconds",
+    );
     fails(
         "consistency: {reportMaxAgeSeconds: .inf}",
         "consistency.reportMaxAgeSeconds",

@@ -55,6 +55,17 @@ async fn create(env: &Env, mk: &MkubeProcess, names: &[&str]) {
     }
 }
 
+/// A populated device: pods `p0`…`p2` created through the binary (then killed), running.
+async fn fleet() -> (Env, tempfile::TempDir) {
+    let env = env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = start(&env, dir.path(), &env.nats.url(), None);
+    first.wait_ready(&common::http()).await;
+    create(&env, &first, &["p0", "p1", "p2"]).await;
+    first.kill();
+    (env, dir)
+}
+
 /// Waits until the binary logged `n` more completed repair passes than `since`.
 async fn passes(mk: &MkubeProcess, n: usize) {
     let count = || mk.log_text().matches("CONSISTENCY: pass complete").count();
@@ -86,13 +97,8 @@ async fn removes(env: &Env) -> Vec<String> {
 // and the fleet keeps running.
 #[actix_rt::test]
 async fn a_restart_on_an_unreachable_or_empty_nats_reaps_nothing() {
-    let mut env = env().await;
-    let dir = tempfile::tempdir().unwrap();
+    let (mut env, dir) = fleet().await;
     let url = env.nats.url();
-    let mut first = start(&env, dir.path(), &url, None);
-    first.wait_ready(&common::http()).await;
-    create(&env, &first, &["p0", "p1", "p2"]).await;
-    first.kill();
     let running_fleet = async |env: &Env| {
         for name in ["default_p0_app", "default_p1_app", "default_p2_app"] {
             assert!(running(&env.h, name).await, "{name} still running");
@@ -162,13 +168,8 @@ async fn a_restart_on_an_unreachable_or_empty_nats_reaps_nothing() {
 // object has exactly one `OrphanReaped`.
 #[actix_rt::test]
 async fn a_kill_mid_sweep_reaps_nothing_running_and_the_next_pass_finishes() {
-    let env = env().await;
-    let dir = tempfile::tempdir().unwrap();
+    let (env, dir) = fleet().await;
     let url = env.nats.url();
-    let mut first = start(&env, dir.path(), &url, None);
-    first.wait_ready(&common::http()).await;
-    create(&env, &first, &["p0", "p1", "p2"]).await;
-    first.kill();
     let mut ids = Vec::new();
     for name in ["default_p0_app", "default_p1_app", "default_p2_app"] {
         ids.push(container_id(&env.h, name).await.unwrap());

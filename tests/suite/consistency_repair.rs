@@ -59,31 +59,7 @@ async fn orphans_of_mkubes_naming_are_reaped_and_recorded_foreign_ones_kept() {
         ]
     );
     assert!(report.failed.is_empty(), "{report:?}");
-    let ros = ros(&env.h).await;
-    assert!(
-        ros.find_container("default_gone_app")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        ros.find_veth("veth_default_gone_0")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        ros.ports_of("veth_default_gone_0")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        ros.list_mounts("default_gone_app")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    gone_from_device(&env.h, "default_gone_app", "veth_default_gone_0").await;
     let pool = ipam_state(&c).await.pools["t"].clone();
     assert!(!pool.contains_key("veth_default_gone_0"), "{pool:?}");
     assert!(!pool.contains_key("veth_default_vanished_0"), "{pool:?}");
@@ -214,6 +190,7 @@ async fn a_dry_run_reports_what_it_would_reap_and_reaps_nothing() {
         .await
         .unwrap();
     let item = got
+        .report
         .checks
         .containers
         .iter()

@@ -49,7 +49,8 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 pub use pass::RepairReport;
 pub use release::ReleaseError;
-use report::{Mode, Report};
+use report::Mode;
+pub use report::Served;
 use schedule::{Next, Schedule};
 use state::ConsistencyState;
 use std::sync::Arc;
@@ -108,7 +109,7 @@ impl Settings {
     }
 }
 
-type ReportFuture = Shared<BoxFuture<'static, Arc<Report>>>;
+type ReportFuture = Shared<BoxFuture<'static, Arc<Served>>>;
 
 pub struct ConsistencyActor {
     journal: Journal,
@@ -124,7 +125,7 @@ pub struct ConsistencyActor {
     releases: std::collections::VecDeque<oneshot::Sender<Result<Vec<String>, ReleaseError>>>,
     ages: ages::Ages,
     /// The last report and when its computation began; the computation in flight.
-    cached: Option<(Instant, Arc<Report>)>,
+    cached: Option<(Instant, Arc<Served>)>,
     computing: Option<ReportFuture>,
 }
 
@@ -229,10 +230,13 @@ impl ConsistencyActor {
         let (deps, settings) = (self.deps.clone(), self.settings.clone());
         let (counters, connected) = (self.state.clone(), self.journal.log().is_connected());
         let started = Instant::now();
-        let fut: ReportFuture =
-            async move { Arc::new(observe::compute(&deps, &settings, &counters, connected).await) }
-                .boxed()
-                .shared();
+        let fut: ReportFuture = async move {
+            Arc::new(Served::new(
+                observe::compute(&deps, &settings, &counters, connected).await,
+            ))
+        }
+        .boxed()
+        .shared();
         self.computing = Some(fut.clone());
         let (driver, me) = (fut.clone(), ctx.address());
         actix::spawn(async move {
@@ -356,11 +360,11 @@ impl Handler<ReleaseDone> for ConsistencyActor {
 
 /// The report (§6.1), from the cache or a computation shared with concurrent requests.
 #[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "Arc<Report>")]
+#[rtype(result = "Arc<Served>")]
 pub struct GetReport;
 
 impl Handler<GetReport> for ConsistencyActor {
-    type Result = ResponseFuture<Arc<Report>>;
+    type Result = ResponseFuture<Arc<Served>>;
 
     fn handle(&mut self, _: GetReport, ctx: &mut Context<Self>) -> Self::Result {
         let age = self.cached.as_ref().map(|(at, _)| at.elapsed());
@@ -384,7 +388,7 @@ impl Handler<GetReport> for ConsistencyActor {
 #[rtype(result = "()")]
 struct ReportReady {
     started: Instant,
-    report: Arc<Report>,
+    report: Arc<Served>,
 }
 
 impl Handler<ReportReady> for ConsistencyActor {

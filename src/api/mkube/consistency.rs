@@ -19,12 +19,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn report(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let cluster = crate::api::cluster(&state)?;
-    let report = cluster
+    let served = cluster
         .consistency
         .send(GetReport)
         .await
         .map_err(|e| ApiError::internal(format!("consistency actor unavailable: {e}")))?;
-    Ok(HttpResponse::Ok().json(&*report))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(served.json.clone()))
 }
 
 async fn repair(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {

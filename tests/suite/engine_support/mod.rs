@@ -238,6 +238,22 @@ where
     }
 }
 
+/// Asserts that nothing of container `name` and veth `veth` is left on the device: no
+/// container, no mount list, no veth, no bridge port.
+pub async fn gone_from_device(h: &Harness, name: &str, veth: &str) {
+    let ros = ros(h).await;
+    assert!(ros.find_container(name).await.unwrap().is_none(), "{name}");
+    assert!(
+        ros.list_mounts(name).await.unwrap().is_empty(),
+        "{name}'s mounts"
+    );
+    assert!(ros.find_veth(veth).await.unwrap().is_none(), "{veth}");
+    assert!(
+        ros.ports_of(veth).await.unwrap().is_empty(),
+        "{veth}'s port"
+    );
+}
+
 /// POST/remove/set calls in the simulator journal (reads excluded).
 pub async fn writes(h: &Harness) -> Vec<String> {
     h.journal()

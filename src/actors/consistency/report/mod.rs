@@ -68,6 +68,20 @@ pub struct Checks {
     pub network: Vec<Check>,
 }
 
+/// A report with its JSON rendered once, for every request that is served it.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub report: Report,
+    pub json: bytes::Bytes,
+}
+
+impl Served {
+    pub fn new(report: Report) -> Served {
+        let json = serde_json::to_vec(&report).unwrap_or_default().into();
+        Served { report, json }
+    }
+}
+
 impl Checks {
     fn all(&self) -> impl Iterator<Item = &Check> {
         self.containers
