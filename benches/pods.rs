@@ -21,8 +21,8 @@
 #[path = "../tests/suite/common/nats.rs"]
 mod nats;
 
-#[path = "support/tiny_image.rs"]
-mod tiny_image_support;
+#[path = "support/rig.rs"]
+mod rig;
 use k8s_openapi::api::core::v1::Pod;
 use mkube::actors::pods::Declare;
 use mkube::actors::reconcile::RunPass;
@@ -32,24 +32,13 @@ use mkube::events::catalogue::PodSource;
 use mkube::events::log::EventLog;
 use mkube::metrics::Metrics;
 use mkube::pod::sample::SamplePod;
-use mkube::sim::routeros::{RunningSim, SimOptions, start};
-use nats::{NatsServer, free_port};
+use nats::NatsServer;
+use rig::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tiny_image_support::tiny_image;
-
-const TARBALL: &str = "raid1/cache/app.tar";
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn wanted(part: u32) -> bool {
     match std::env::var("MKUBE_BENCH_ONLY") {
@@ -58,110 +47,14 @@ fn wanted(part: u32) -> bool {
     }
 }
 
-/// mkube's configuration for the bench: one network with room for 241 addresses.
+/// mkube's configuration for the bench (`rig::config_yaml`, no DNS server, no manifest).
 fn config_yaml(nats_url: &str, rest_url: &str, standalone: bool, listen: &str) -> String {
-    assert!(rest_url.starts_with("http://127.0.0.1:"), "loopback only");
-    format!(
-        r#"
-nodeName: bench-node
-standalone: {standalone}
-routeros: {{restUrl: "{rest_url}", user: admin, password: ""}}
-networks:
-  - name: t
-    bridge: t
-    cidr: 127.77.0.0/24
-    gateway: 127.77.0.1
-    ipamStart: 127.77.0.10
-    ipamEnd: 127.77.0.250
-    dns: {{endpoint: "http://127.0.0.1:9", zone: t.lo, server: 127.77.0.252, staticRecords: []}}
-nats: {{url: "{nats_url}", snapshotEvery: 1000}}
-storage: {{basePath: /raid1/images}}
-lifecycle: {{bootManifestPath: ""}}
-api: {{listen: "{listen}"}}
-"#
-    )
+    let base = rig::config_yaml(nats_url, rest_url, standalone, "http://127.0.0.1:9", listen);
+    format!("{base}lifecycle: {{bootManifestPath: \"\"}}\n")
 }
 
 fn pod(name: &str) -> Pod {
     SamplePod::on_device("default", name, TARBALL).build()
-}
-
-struct Device {
-    sim: RunningSim,
-    _disk: tempfile::TempDir,
-    http: reqwest::Client,
-}
-
-impl Device {
-    async fn start(latency_ms: u64, serial: bool, clock: f64) -> Device {
-        let disk = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(disk.path().join("raid1/cache")).unwrap();
-        std::fs::create_dir_all(disk.path().join("raid1/images")).unwrap();
-        tiny_image(&disk.path().join(TARBALL));
-        let sim = start(SimOptions {
-            latency: Duration::from_millis(latency_ms),
-            serial,
-            ..SimOptions::new(disk.path().to_path_buf())
-        })
-        .await
-        .unwrap();
-        let d = Device {
-            sim,
-            _disk: disk,
-            http: reqwest::Client::new(),
-        };
-        d.control(
-            reqwest::Method::PATCH,
-            "knobs",
-            json!({"clockFactor": clock}),
-        )
-        .await;
-        d.control(reqwest::Method::POST, "seed", json!({"bridges": ["t"]}))
-            .await;
-        d
-    }
-
-    async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let mut req = self
-            .http
-            .request(method, format!("{}/{path}", self.sim.control_url()));
-        if !body.is_null() {
-            req = req.json(&body);
-        }
-        let r = req.send().await.unwrap();
-        assert!(r.status().is_success(), "control {path}: {}", r.status());
-        r.json().await.unwrap_or(Value::Null)
-    }
-
-    async fn clear_journal(&self) {
-        self.control(reqwest::Method::DELETE, "journal", Value::Null)
-            .await;
-    }
-
-    async fn journal(&self) -> Vec<Value> {
-        self.control(reqwest::Method::GET, "journal", Value::Null)
-            .await
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// `/container` rows as the REST API lists them (journalled: call it outside a window).
-    async fn containers(&self) -> Vec<Value> {
-        self.http
-            .get(format!("{}/container", self.sim.rest_url()))
-            .basic_auth("admin", Some(""))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
-
-fn is_running(row: &Value) -> bool {
-    row["running"].as_str() == Some("true") || row["status"].as_str() == Some("running")
 }
 
 /// An in-process cluster booted as `mkube run` does, in standalone mode against `device`.
@@ -210,39 +103,6 @@ async fn wait_started(c: &Cluster, names: &[String], limit: Duration) {
         assert!(Instant::now() < deadline, "pods not started in {limit:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// `GET /container?name=…` → `GET /container?name`; ids in paths → `*`.
-fn class(e: &Value) -> String {
-    let method = e["method"].as_str().unwrap_or("");
-    let path = e["path"].as_str().unwrap_or("").trim_start_matches("/rest");
-    let path: Vec<&str> = path
-        .split('/')
-        .map(|s| if s.starts_with('*') { "*" } else { s })
-        .collect();
-    let query = e["query"].as_str().unwrap_or("");
-    let keys: Vec<&str> = query
-        .split('&')
-        .filter(|q| !q.is_empty())
-        .map(|q| q.split('=').next().unwrap_or(""))
-        .collect();
-    if keys.is_empty() {
-        format!("{method} {}", path.join("/"))
-    } else {
-        format!("{method} {}?{}", path.join("/"), keys.join("&"))
-    }
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[i.clamp(1, sorted.len()) - 1]
-}
-
-fn yes(ok: bool) -> &'static str {
-    if ok { "yes" } else { "no" }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,70 +341,6 @@ async fn part2() {
 
 // ---------------------------------------------------------------------------------------------
 // Parts 3 and 4: the mkube binary
-
-struct Mkube {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Mkube {
-    async fn start(yaml_for: impl Fn(&str) -> String) -> Mkube {
-        let dir = tempfile::tempdir().unwrap();
-        let listen = format!("127.0.0.1:{}", free_port());
-        let conf = dir.path().join("config.yaml");
-        std::fs::write(&conf, yaml_for(&listen)).unwrap();
-        let log = std::fs::File::create(dir.path().join("mkube.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_mkube"))
-            .arg("run")
-            .arg("--config")
-            .arg(&conf)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let m = Mkube {
-            child,
-            base: format!("http://{listen}"),
-            _dir: dir,
-        };
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ok = http
-                .get(format!("{}/readyz", m.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ok {
-                break;
-            }
-            assert!(Instant::now() < deadline, "mkube did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        m
-    }
-
-    fn status(&self) -> (u64, u64) {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb = |key: &str| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        (kb("VmRSS:"), kb("VmHWM:"))
-    }
-}
-
-impl Drop for Mkube {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn pod_json(name: &str) -> Value {
     serde_json::to_value(pod(name)).unwrap()

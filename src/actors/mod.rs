@@ -2,6 +2,7 @@
 //! `apply`), its typed messages and its effects; `cluster.rs` folds the log into all of them,
 //! `wiring.rs` boots them in order.
 
+pub mod checks;
 pub mod cluster;
 pub mod configmaps;
 pub mod consistency;

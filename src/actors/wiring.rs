@@ -2,7 +2,7 @@
 
 use super::configmaps::ConfigMapsActor;
 use super::configmaps::state::ConfigMapsState;
-use super::consistency::ConsistencyActor;
+use super::consistency::{ConsistencyActor, Deps as ConsistencyDeps};
 use super::device::DeviceLink;
 use super::dns::DnsActor;
 use super::images::ImagesActor;
@@ -11,6 +11,7 @@ use super::ipam::state::IpamState;
 use super::journal::Journal;
 use super::lifecycle::LifecycleActor;
 use super::pods::PodsActor;
+use super::pods::settled::Listeners;
 use super::pods::state::PodsState;
 use super::pods::worker::WorkerDeps;
 use super::published::Published;
@@ -190,6 +191,14 @@ pub async fn boot(
     let configmaps_published = configmaps.published();
     let configmaps = configmaps.start();
     let config_arc = Arc::new(config.clone());
+    // The checker hears of every settled pod job; it starts below, once it can ask the pods
+    // actor, so its address exists first (messages wait in its mailbox).
+    let consistency_ctx = Context::<ConsistencyActor>::new();
+    let settled = Listeners(vec![
+        dns.clone().recipient(),
+        consistency_ctx.address().recipient(),
+    ])
+    .start();
     let mut pods = PodsActor::new(journal(PodsActor::NAME, PodsActor::AREAS), state.pods);
     let pods_published = pods.published();
     if engine {
@@ -203,15 +212,10 @@ pub async fn boot(
             images: images.clone(),
             configmaps: configmaps.clone(),
             configmaps_view: configmaps_published.clone(),
-            settled: Some(dns.clone().recipient()),
+            settled: Some(settled.recipient()),
         });
     }
     let pods = pods.start();
-    let consistency = ConsistencyActor::new(
-        journal(ConsistencyActor::NAME, ConsistencyActor::AREAS),
-        state.consistency,
-    )
-    .start();
     // §7: the watchdog starts after replay, like reconcile (L-1).
     let observations = super::observations::Observations::new(&config.node_name);
     let lifecycle = engine.then(|| {
@@ -228,6 +232,22 @@ pub async fn boot(
         let roller = Roller::new(config, device.clone(), pods.clone(), pods_published.clone());
         RolloutActor::new(roller, images.clone()).start()
     });
+    // §6: the checker, after replay reached the stream's last sequence (L-1 (a)).
+    let consistency = consistency_ctx.run(ConsistencyActor::new(
+        journal(ConsistencyActor::NAME, ConsistencyActor::AREAS),
+        state.consistency,
+        ConsistencyDeps {
+            config: config_arc.clone(),
+            device: engine.then(|| device.clone()),
+            pods: pods.clone(),
+            pods_view: pods_published.clone(),
+            ipam: ipam.clone(),
+            ipam_view: ipam_published.clone(),
+            dns: dns.clone(),
+            veths: veths.clone(),
+            rollout: rollout.clone(),
+        },
+    ));
     let outputs = super::reconcile::outputs::Outputs {
         dns: dns.clone(),
         configmaps: configmaps.clone(),
@@ -246,6 +266,7 @@ pub async fn boot(
         .with_rollout(rollout)
         .with_outputs(outputs.clone())
         .with_observations(observations.clone())
+        .with_listener(consistency.clone().recipient())
         .start();
         // §5: a push runs a pass at once.
         images.do_send(super::images::SubscribePushes(r.clone().recipient()));

@@ -6,7 +6,7 @@
 //! each with its routes, rendering and watch; `machinery/` holds what every resource shares
 //! (decoding, patches, parameters, write options, `v1.Status` errors, resource versions,
 //! tables, the watch loop); `mkube/` holds mkube's own endpoints (health, metrics, images,
-//! redeploy, DNS validation); `discovery.rs` and `openapi.rs` answer what kubectl asks first;
+//! redeploy, DNS validation, consistency); `discovery.rs` and `openapi.rs` answer what kubectl asks first;
 //! `auth.rs` and `tls.rs` guard the listener.
 
 mod auth;

@@ -29,9 +29,9 @@ pub use network::{
     DhcpConfig, DhcpReservation, DnsConfig, LegacyNetworkConfig, Network, StaticRecord,
 };
 pub use schema::{
-    ApiConfig, BmhConfig, Config, DzoConfig, LifecycleConfig, LoggingConfig, NamespaceConfig,
-    NatsConfig, PersistentMount, RegistryConfig, RouterOsConfig, StorageConfig, StormbaseConfig,
-    WatchImage,
+    ApiConfig, BmhConfig, Config, ConsistencyConfig, DzoConfig, LifecycleConfig, LoggingConfig,
+    NamespaceConfig, NatsConfig, PersistentMount, RegistryConfig, RouterOsConfig, StorageConfig,
+    StormbaseConfig, WatchImage,
 };
 
 /// Where `--config` points by default (§8.1).

@@ -37,6 +37,7 @@ pub struct Config {
     pub bmh: BmhConfig,
     pub nats: NatsConfig,
     pub api: ApiConfig,
+    pub consistency: ConsistencyConfig,
 }
 
 impl Default for Config {
@@ -59,6 +60,7 @@ impl Default for Config {
             bmh: BmhConfig::default(),
             nats: NatsConfig::default(),
             api: ApiConfig::default(),
+            consistency: ConsistencyConfig::default(),
         }
     }
 }
@@ -347,6 +349,40 @@ impl Default for ApiConfig {
             token_file: String::new(),
             tls_cert: String::new(),
             tls_key: String::new(),
+        }
+    }
+}
+
+/// The consistency checker (§6): the report is always served; these govern the repair pass
+/// (§6.3) that follows creates, deletes and reconcile passes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ConsistencyConfig {
+    /// `false`: no repair pass at all (the report and `POST /api/v1/consistency/repair` stay).
+    pub repair: bool,
+    /// The pass decides and reports what it would reap and rebuild, and changes nothing.
+    pub dry_run: bool,
+    /// L-1 (d): a pass that would remove more than this fraction of the managed containers,
+    /// veths or allocations refuses (logs, a `fail` report item) and stops; 0 < f ≤ 1.
+    pub max_reap_fraction: f64,
+    /// One deadline for a whole pass (§6.3: 30 s).
+    pub pass_deadline_seconds: f64,
+    /// Pause between a trigger and its pass (§6.3: 5 s); triggers meanwhile fold into it.
+    pub delay_seconds: f64,
+    /// A report this young is served from the cache; an older one (up to ten times this age)
+    /// is served while a fresh one is computed; older still, the request waits for it.
+    pub report_max_age_seconds: f64,
+}
+
+impl Default for ConsistencyConfig {
+    fn default() -> Self {
+        ConsistencyConfig {
+            repair: true,
+            dry_run: false,
+            max_reap_fraction: 0.5,
+            pass_deadline_seconds: 30.0,
+            delay_seconds: 5.0,
+            report_max_age_seconds: 5.0,
         }
     }
 }

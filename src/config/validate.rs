@@ -32,6 +32,7 @@ impl Config {
         check_networks(&self.networks, &mut out);
         check_nats(self, &mut out);
         check_api(self, &mut out);
+        check_consistency(self, &mut out);
         for (i, addr) in self.registry.local_addresses.iter().enumerate() {
             if addr.trim().is_empty() {
                 out.push(Problem::new(
@@ -317,5 +318,38 @@ fn check_api(cfg: &Config, out: &mut Vec<Problem>) {
             "required when api.tlsKey is set",
         )),
         _ => {}
+    }
+}
+
+/// `consistency.*`: a fraction in (0, 1] and finite, non-negative durations (a deadline of 0
+/// would end every pass before it began).
+fn check_consistency(cfg: &Config, out: &mut Vec<Problem>) {
+    let c = &cfg.consistency;
+    let f = c.max_reap_fraction;
+    if !(f.is_finite() && f > 0.0 && f <= 1.0) {
+        out.push(Problem::new(
+            "consistency.maxReapFraction",
+            format!("{f} is not a fraction in (0, 1]"),
+        ));
+    }
+    if !(c.pass_deadline_seconds.is_finite() && c.pass_deadline_seconds > 0.0) {
+        out.push(Problem::new(
+            "consistency.passDeadlineSeconds",
+            format!(
+                "{} must be a positive number of seconds",
+                c.pass_deadline_seconds
+            ),
+        ));
+    }
+    for (field, v) in [
+        ("consistency.delaySeconds", c.delay_seconds),
+        ("consistency.reportMaxAgeSeconds", c.report_max_age_seconds),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            out.push(Problem::new(
+                field,
+                format!("{v} must be zero or a positive number of seconds"),
+            ));
+        }
     }
 }

@@ -38,6 +38,36 @@ pub fn veth_names(pod: &Pod) -> Vec<String> {
     (0..n).map(|i| veth_name(ns, name, i)).collect()
 }
 
+/// Whether a device container's name has NAME-1's shape — `<ns>_<pod>_<container>` as
+/// [`container_name`] writes it: at most 64 bytes of `[a-z0-9_-]` with at least two `_`.
+/// Only such names are ever reaped as orphans (CC-R1); a name without `_` (the controller's
+/// own, a user's), with upper case, or with a single `_` never is.
+pub fn is_container_name_shape(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && name.bytes().filter(|b| *b == b'_').count() >= 2
+}
+
+/// Whether a veth's name has NAME-2's shape — `veth_<ns>_<pod>_<i>` as [`veth_name`] writes
+/// it: the `veth_` prefix, a non-empty namespace and pod part, and a decimal index. Only such
+/// veths (and their IPAM entries) are ever reaped as orphans (CC-R2, CC-R3).
+pub fn is_veth_name_shape(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("veth_") else {
+        return false;
+    };
+    let Some((head, index)) = rest.rsplit_once('_') else {
+        return false;
+    };
+    let index_ok = !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit());
+    index_ok
+        && head
+            .split_once('_')
+            .is_some_and(|(ns, pod)| !ns.is_empty() && !pod.is_empty())
+}
+
 /// NAME-4: `<basePath>/<container name>`.
 pub fn root_dir(base_path: &str, container: &str) -> String {
     format!("{}/{container}", base_path.trim_end_matches('/'))
@@ -88,6 +118,47 @@ mod tests {
             veth_name("averyverylongnamespace", "My.Pod", 1),
             "veth_averyverylongna_My.Pod_1"
         );
+    }
+
+    #[test]
+    fn only_name1_and_name2_shapes_are_managed_names() {
+        for ok in [
+            "default_web_app",
+            "g10_dns_microdns",
+            "a_b_c_d",
+            "infra_nats-x_nats",
+        ] {
+            assert!(is_container_name_shape(ok), "{ok}");
+        }
+        assert!(is_container_name_shape(&container_name(
+            "Ns", "My.Pod", "Web"
+        )));
+        for no in [
+            "selfctl",
+            "ops_tool",
+            "Default_web_app",
+            "a b_c_d",
+            "",
+            "kube.gt.lo",
+        ] {
+            assert!(!is_container_name_shape(no), "{no}");
+        }
+        assert!(!is_container_name_shape(&format!("a_b_{}", "c".repeat(70))));
+        for ok in ["veth_default_nginx_0", "veth_averyverylongna_My.Pod_12"] {
+            assert!(is_veth_name_shape(ok), "{ok}");
+        }
+        assert!(is_veth_name_shape(&veth_name("infra", "fastregistry", 3)));
+        for no in [
+            "veth-mkube",
+            "veth_x",
+            "veth_ns_0",
+            "veth__pod_0",
+            "veth_ns_pod_",
+            "veth_ns_pod_x",
+            "eth_ns_pod_0",
+        ] {
+            assert!(!is_veth_name_shape(no), "{no}");
+        }
     }
 
     #[test]

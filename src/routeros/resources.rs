@@ -99,6 +99,21 @@ impl ContainerState {
         *self == ContainerState::Running
     }
 
+    /// The state as RouterOS words it (`running`, `stopped`, …).
+    pub fn label(&self) -> &str {
+        match self {
+            ContainerState::Extracting => "extracting",
+            ContainerState::Stopped => "stopped",
+            ContainerState::Starting => "starting",
+            ContainerState::Running => "running",
+            ContainerState::Stopping => "stopping",
+            ContainerState::Deleting => "deleting",
+            ContainerState::Failed => "error",
+            ContainerState::Settling => "settling",
+            ContainerState::Other(s) => s,
+        }
+    }
+
     /// Running, starting or stopping: `remove` would be refused.
     pub fn is_active(&self) -> bool {
         matches!(

@@ -951,3 +951,42 @@ fn missing_manifest_is_a_read_error() {
     let err = load_manifest(Path::new("/nonexistent/boot-order.yaml")).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }), "{err:?}");
 }
+
+// ---------------------------------------------------------------- consistency (§6.3)
+
+#[test]
+fn consistency_defaults_follow_section_6() {
+    let c = ok("").config.consistency;
+    assert!(c.repair && !c.dry_run);
+    assert_eq!(c.max_reap_fraction, 0.5, "L-1 (d): half at once");
+    assert_eq!(c.pass_deadline_seconds, 30.0, "§6.3: one 30 s deadline");
+    assert_eq!(c.delay_seconds, 5.0, "§6.3: the pass sleeps 5 s");
+    let c = ok("consistency: {dryRun: true, maxReapFraction: 0.2}")
+        .config
+        .consistency;
+    assert!(c.repair && c.dry_run);
+    assert_eq!(c.max_reap_fraction, 0.2);
+}
+
+#[test]
+fn consistency_values_out_of_range_are_rejected() {
+    for bad in ["0", "-0.1", "1.5", ".nan"] {
+        let r = fails(
+            &format!("consistency: {{maxReapFraction: {bad}}}"),
+            "consistency.maxReapFraction",
+        );
+        assert!(r.contains("fraction in (0, 1]"), "{r}");
+    }
+    fails(
+        "consistency: {passDeadlineSeconds: 0}",
+        "consistency.passDeadlineSeconds",
+    );
+    fails(
+        "consistency: {delaySeconds: -1}",
+        "consistency.delaySeconds",
+    );
+    fails(
+        "consistency: {reportMaxAgeSeconds: .inf}",
+        "consistency.reportMaxAgeSeconds",
+    );
+}

@@ -87,7 +87,11 @@ async fn with_the_key_file_names_are_registered() {
         .iter()
         .find(|c| c.name == "zone/t/reachable")
         .unwrap();
-    assert_eq!(reachable.status, "pass", "{reachable:?}");
+    assert_eq!(
+        reachable.status,
+        mkube::actors::checks::Status::Pass,
+        "{reachable:?}"
+    );
     assert!(e.t.requests().iter().all(|r| r.api_key_sent));
 
     let cfg = &e.env.cfg;

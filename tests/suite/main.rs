@@ -5,6 +5,7 @@
 //! still runs every test in its own process, so isolation and parallelism are unchanged.
 
 mod common;
+mod consistency_support;
 mod engine_support;
 mod registry_support;
 mod routeros_support;
@@ -16,6 +17,9 @@ mod api_input;
 mod boot;
 mod cli;
 mod config_load;
+mod consistency_guards;
+mod consistency_repair;
+mod consistency_report;
 mod dns_api_key;
 mod dns_cli;
 mod dns_namespaces;

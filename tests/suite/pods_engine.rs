@@ -94,31 +94,7 @@ async fn deleted_pod_leaves_nothing_behind() {
         .unwrap();
     settle(&c, "default/gone").await.expect("deleted");
 
-    let ros = ros(&env.h).await;
-    assert!(
-        ros.find_container("default_gone_app")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        ros.find_veth("veth_default_gone_0")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        ros.ports_of("veth_default_gone_0")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        ros.list_mounts("default_gone_app")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    gone_from_device(&env.h, "default_gone_app", "veth_default_gone_0").await;
     assert!(
         ipam_state(&c)
             .await

@@ -317,7 +317,8 @@ async fn a_device_down_at_boot_is_connected_later() {
 }
 
 // L-1 / L-2: containers and veths mkube did not create (even with mkube-like names) survive
-// any number of passes over an empty desired state; nothing is written.
+// any number of reconcile passes over an empty desired state; nothing is written. (The
+// repair pass is off here; with it on, safeToReap refuses the same device: `consistency_*`.)
 #[actix_rt::test]
 async fn passes_never_delete_what_mkube_did_not_create() {
     let env = env().await;

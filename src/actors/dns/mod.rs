@@ -1,9 +1,10 @@
 //! Zones and records in each network's microdns server (microdns-api.md §3–§4, DNS-1).
 //! The actor keeps each zone's id and the records mkube registered as events; its effects go
 //! through the microdns client: the per-pass zone sync (`sync`) and a pod's own names as it
-//! comes and goes (`pod_names`).
+//! comes and goes (`pod_names`); reports read the zones through `listing` (one list each).
 
 pub mod expected;
+pub mod listing;
 pub mod plan;
 pub mod pod_names;
 mod record;
@@ -20,6 +21,7 @@ use state::DnsState;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+pub use listing::{ListZones, ZoneListing};
 pub use pod_names::{DeregisterPod, RegisterPod};
 pub use sync::{DnsPassReport, SyncZones, ZoneReport};
 

@@ -5,12 +5,13 @@
 
 use super::DnsActor;
 use super::expected::zone_want;
+use super::listing::{a_records, zoned_networks};
+use crate::actors::checks::{Check, Status};
 use crate::actors::pods::state::PodsState;
 use crate::config::{Config, Network};
 use crate::microdns::MicrodnsClient;
 use crate::microdns::liveness::resolve_a;
 use actix::prelude::*;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -18,24 +19,6 @@ use std::time::Duration;
 
 /// R12's limit for a forward lookup.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
-    pub name: String,
-    pub status: &'static str,
-    pub message: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub details: String,
-}
-
-fn check(name: String, status: &'static str, message: &str, details: String) -> Check {
-    Check {
-        name,
-        status,
-        message: message.to_string(),
-        details,
-    }
-}
 
 /// Validate every network with an endpoint and a zone.
 #[derive(Debug, Message)]
@@ -58,11 +41,7 @@ impl Handler<Validate> for DnsActor {
             .collect();
         Box::pin(async move {
             let mut out = Vec::new();
-            for network in config
-                .networks
-                .iter()
-                .filter(|n| !n.dns.endpoint.trim().is_empty() && !n.dns.zone.trim().is_empty())
-            {
+            for network in zoned_networks(&config.networks) {
                 out.extend(
                     zone_checks(&config, network, &msg.pods, &zone_ids, client.as_ref()).await,
                 );
@@ -83,46 +62,52 @@ async fn zone_checks(
     let net = &network.name;
     let reachable = format!("zone/{net}/reachable");
     let (Some(id), Some(client)) = (zone_ids.get(net), client) else {
-        return vec![check(
+        return vec![Check::new(
             reachable,
-            "fail",
+            Status::Fail,
             "zone ID not known (DNS not initialized)",
             String::new(),
         )];
     };
     let endpoint = network.dns.endpoint.trim().trim_end_matches('/');
-    let records = match client.list_records(endpoint, id).await {
-        Ok(r) => r,
-        Err(e) => return vec![check(reachable, "fail", "zone unreachable", e.to_string())],
-    };
-    let mut actual: BTreeMap<&str, Vec<Ipv4Addr>> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.kind() == "A") {
-        if let Some(ip) = r.value_str().and_then(|v| v.trim().parse().ok()) {
-            actual.entry(r.name.as_str()).or_default().push(ip);
+    let (records, actual) = match a_records(client, endpoint, id).await {
+        Ok(listed) => listed,
+        Err(e) => {
+            return vec![Check::new(
+                reachable,
+                Status::Fail,
+                "zone unreachable",
+                e.to_string(),
+            )];
         }
-    }
-    let mut out = vec![check(
+    };
+    let mut out = vec![Check::new(
         reachable,
-        "pass",
+        Status::Pass,
         "zone reachable",
-        format!("records={}", records.len()),
+        format!("records={records}"),
     )];
     for (name, want) in zone_want(config, network, pods).records {
-        let got = actual.get(name.as_str()).cloned().unwrap_or_default();
+        let got = actual.get(&name).cloned().unwrap_or_default();
         let label = format!("zone/{net}/{}/{name}", want.kind);
         out.push(if got.contains(&want.ip) {
-            check(label, "pass", "record correct", format!("ip={}", want.ip))
-        } else if got.is_empty() {
-            check(
+            Check::new(
                 label,
-                "fail",
+                Status::Pass,
+                "record correct",
+                format!("ip={}", want.ip),
+            )
+        } else if got.is_empty() {
+            Check::new(
+                label,
+                Status::Fail,
                 "DNS record missing",
                 format!("expected A record -> {}", want.ip),
             )
         } else {
-            check(
+            Check::new(
                 label,
-                "fail",
+                Status::Fail,
                 "DNS record has wrong IP",
                 format!("expected={} actual={got:?}", want.ip),
             )
@@ -131,9 +116,9 @@ async fn zone_checks(
     for (name, ips) in &actual {
         let mut seen = std::collections::BTreeSet::new();
         if let Some(ip) = ips.iter().find(|ip| !seen.insert(**ip)) {
-            out.push(check(
+            out.push(Check::new(
                 format!("zone/{net}/duplicate/{name}"),
-                "warn",
+                Status::Warn,
                 "the same address is registered twice",
                 format!("ip={ip}"),
             ));
@@ -159,17 +144,25 @@ async fn forward_checks(config: &Config) -> Vec<Check> {
             let addr = SocketAddr::from((*server, 53));
             jobs.push(async move {
                 match resolve_a(addr, &qname, FORWARD_TIMEOUT).await {
-                    Ok(Some(ips)) if !ips.is_empty() => {
-                        check(label, "pass", "resolved", format!("{qname} -> {ips:?}"))
-                    }
-                    Ok(Some(_)) => check(
+                    Ok(Some(ips)) if !ips.is_empty() => Check::new(
                         label,
-                        "fail",
+                        Status::Pass,
+                        "resolved",
+                        format!("{qname} -> {ips:?}"),
+                    ),
+                    Ok(Some(_)) => Check::new(
+                        label,
+                        Status::Fail,
                         "no address in the answer",
                         format!("{qname} at {addr}"),
                     ),
-                    Ok(None) => check(label, "fail", "no answer", format!("{qname} at {addr}")),
-                    Err(e) => check(label, "fail", "lookup failed", e.to_string()),
+                    Ok(None) => Check::new(
+                        label,
+                        Status::Fail,
+                        "no answer",
+                        format!("{qname} at {addr}"),
+                    ),
+                    Err(e) => Check::new(label, Status::Fail, "lookup failed", e.to_string()),
                 }
             });
         }

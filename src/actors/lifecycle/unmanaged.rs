@@ -2,7 +2,10 @@
 //! operator's own, or mkube's predecessor's) are watched as unmanaged units: the watchdog
 //! starts them again when they stop (LC-3), with the same cooldown (LC-4). They have no
 //! probes and no recorded facts; their runtime lives in this actor's memory. Containers whose
-//! name has no `_` (the controller's own, CC-R1) are never touched.
+//! name has no `_` (the controller's own, CC-R1) are never touched. A NAME-1-shaped one
+//! (`<ns>_<pod>_<container>`) is an orphan to the consistency checker, which reaps it when the
+//! repair pass is on and its guards allow (CC-R1); until then, and always with repair off or
+//! in a dry run, it is kept running here.
 
 use crate::actors::pods::state::PodsState;
 use crate::routeros::Container;

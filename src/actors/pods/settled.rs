@@ -1,6 +1,7 @@
 //! What the pods actor tells others when a pod's job ends: the pod as the job found it and as
-//! it left it. The dns actor listens (R9: names follow a pod's addresses); the pods actor does
-//! not know who listens (wiring connects them), so it depends on no other area.
+//! it left it. The dns actor listens (R9: names follow a pod's addresses), and so does the
+//! consistency checker (§3.1 step 11: a repair pass follows); the pods actor does not know
+//! who listens (wiring connects them through `Listeners`), so it depends on no other area.
 
 use super::state::PodsState;
 use crate::pod::DesiredPod;
@@ -38,5 +39,22 @@ pub(super) fn announce(
             before,
             after: state.pods.get(key).cloned(),
         });
+    }
+}
+
+/// Hands each `PodSettled` to every listener (the pods actor tells one recipient).
+pub struct Listeners(pub Vec<Recipient<PodSettled>>);
+
+impl Actor for Listeners {
+    type Context = Context<Self>;
+}
+
+impl Handler<PodSettled> for Listeners {
+    type Result = ();
+
+    fn handle(&mut self, msg: PodSettled, _: &mut Context<Self>) {
+        for listener in &self.0 {
+            listener.do_send(msg.clone());
+        }
     }
 }

@@ -51,6 +51,8 @@ pub struct ReconcileActor {
     halts: halts::Halts,
     /// Where each pass's container listing goes (pod status, §3.6).
     observations: Option<super::observations::Observations>,
+    /// Told when a pass ends (§5 step 8: the consistency checker's repair pass follows).
+    listener: Option<Recipient<Reconciled>>,
 }
 
 impl ReconcileActor {
@@ -78,7 +80,14 @@ impl ReconcileActor {
             outputs: None,
             halts: halts::Halts::default(),
             observations: None,
+            listener: None,
         }
+    }
+
+    /// Tell `listener` after every pass (§5 step 8).
+    pub fn with_listener(mut self, listener: Recipient<Reconciled>) -> Self {
+        self.listener = Some(listener);
+        self
     }
 
     /// Record each pass's container listing for pod status (with `with_outputs`: the listing
@@ -120,6 +129,11 @@ impl Actor for ReconcileActor {
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "PassReport")]
 pub struct RunPass;
+
+/// A reconcile pass ended (§5 step 8: the consistency checker schedules its repair pass).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Reconciled;
 
 /// What a pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -180,7 +194,13 @@ impl Handler<RunPass> for ReconcileActor {
             halts: self.halts.clone(),
             observations: self.observations.clone(),
         });
-        AtomicResponse::new(Box::pin(pass.into_actor(self)))
+        let listener = self.listener.clone();
+        AtomicResponse::new(Box::pin(pass.into_actor(self).map(move |report, _, _| {
+            if let Some(l) = listener {
+                l.do_send(Reconciled);
+            }
+            report
+        })))
     }
 }
 

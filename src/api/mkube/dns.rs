@@ -1,6 +1,7 @@
 //! `GET /api/v1/dns/validate` (R12): the zones against what mkube expects, and cross-network
 //! forwarding. Always 200 with `{timestamp, summary: {pass, warn, fail}, checks: [...]}`.
 
+use crate::actors::checks::Summary;
 use crate::actors::dns::validate::Validate;
 use crate::api::ApiState;
 use crate::api::machinery::status::ApiError;
@@ -18,10 +19,9 @@ async fn validate(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> 
         .send(Validate { pods: view.pods })
         .await
         .map_err(|e| ApiError::internal(format!("dns actor unavailable: {e}")))?;
-    let count = |s: &str| checks.iter().filter(|c| c.status == s).count();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "summary": {"pass": count("pass"), "warn": count("warn"), "fail": count("fail")},
+        "summary": Summary::of(&checks),
         "checks": checks,
     })))
 }

@@ -1,6 +1,8 @@
 //! mkube's own endpoints beside the Kubernetes API: health and metrics, the image cache and
-//! redeploys, DNS validation, the networks and their allocations.
+//! redeploys, DNS validation, the networks and their allocations, the consistency report
+//! and repair.
 
+mod consistency;
 mod dns;
 mod health;
 mod images;
@@ -14,5 +16,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(images::routes)
         .configure(redeploy::routes)
         .configure(dns::routes)
-        .configure(networks::routes);
+        .configure(networks::routes)
+        .configure(consistency::routes);
 }

@@ -7,7 +7,9 @@ use mkube::metrics::Metrics;
 
 pub const NODE: &str = "test-node";
 
-/// A loopback config with two networks, for actors that need pools.
+/// A loopback config with two networks, for actors that need pools. The repair pass (§6.3)
+/// is off: tests that plant device objects of mkube's naming on purpose (LC-1, L-2) keep
+/// their meaning; the consistency tests turn it on.
 pub fn config(nats_url: &str) -> Config {
     let yaml = format!(
         r#"
@@ -27,6 +29,7 @@ networks:
     dns: {{endpoint: "http://127.0.0.1:9", zone: u.lo, server: 127.78.0.252, staticRecords: []}}
 nats: {{url: "{nats_url}", snapshotEvery: 1000}}
 lifecycle: {{bootManifestPath: ""}}
+consistency: {{repair: false}}
 "#
     );
     config::from_yaml_str(&yaml, "test")

@@ -173,6 +173,8 @@ pub fn all() -> Vec<Event> {
         ConsistencyEvent::OrphanReaped {
             resource: s("container"),
             name: s("default_old_web"),
+            id: s("*1F"),
+            reason: s("CC-R1: no desired or deleting pod claims it"),
         }
         .into(),
     ]

@@ -60,7 +60,7 @@ pub fn config(nats_url: &str, rest_url: &str) -> Config {
 }
 
 /// The config of a real `mkube` process (node `node`) against the simulator at `rest`, in
-/// standalone mode with a pass every `reconcile` seconds.
+/// standalone mode with a pass every `reconcile` seconds (repair pass off, as `cluster::config`).
 pub fn process_config(node: &str, nats: &str, rest: &str, listen: &str, reconcile: f64) -> String {
     format!(
         r#"nodeName: {node}
@@ -80,6 +80,7 @@ storage: {{basePath: /raid1/images}}
 nats: {{url: "{nats}", snapshotEvery: 1000}}
 api: {{listen: "{listen}"}}
 lifecycle: {{bootManifestPath: "", reconcileIntervalSeconds: {reconcile}, createBackoffSeconds: 0.2}}
+consistency: {{repair: false}}
 "#
     )
 }
@@ -222,6 +223,35 @@ pub async fn log_kinds(cfg: &Config) -> (Vec<String>, Fold) {
     .await
     .unwrap();
     (kinds, fold)
+}
+
+/// Waits up to `secs` seconds, polling every 100 ms, until `f` answers true.
+pub async fn wait_until<F, Fut>(what: &str, secs: u64, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Asserts that nothing of container `name` and veth `veth` is left on the device: no
+/// container, no mount list, no veth, no bridge port.
+pub async fn gone_from_device(h: &Harness, name: &str, veth: &str) {
+    let ros = ros(h).await;
+    assert!(ros.find_container(name).await.unwrap().is_none(), "{name}");
+    assert!(
+        ros.list_mounts(name).await.unwrap().is_empty(),
+        "{name}'s mounts"
+    );
+    assert!(ros.find_veth(veth).await.unwrap().is_none(), "{veth}");
+    assert!(
+        ros.ports_of(veth).await.unwrap().is_empty(),
+        "{veth}'s port"
+    );
 }
 
 /// POST/remove/set calls in the simulator journal (reads excluded).
