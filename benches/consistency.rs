@@ -51,6 +51,19 @@ fn pod_json(name: &str) -> Value {
         .unwrap()
 }
 
+/// The report's items that are not `pass`, as `name (status: message)`.
+fn not_passing(report: &Value) -> String {
+    let mut out = Vec::new();
+    for (_, items) in report["checks"].as_object().into_iter().flatten() {
+        for i in items.as_array().into_iter().flatten() {
+            if i["status"] != "pass" {
+                out.push(format!("{} ({}: {})", i["name"], i["status"], i["message"]));
+            }
+        }
+    }
+    out.join(", ")
+}
+
 /// Journal entries by class (`GET /container`, …).
 fn classes(journal: &[Value]) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
@@ -229,9 +242,10 @@ async fn part1(w: &World) {
         classes(&journal)
     );
     println!(
-        "| Report summary at the end | {} ({} bytes of JSON) | | |",
+        "| Report summary at the end | {} ({} bytes of JSON); not pass: {} | | |",
         last["summary"],
-        last.to_string().len()
+        last.to_string().len(),
+        not_passing(&last)
     );
     println!(
         "| VmRSS / VmHWM after the window | {:.1} MiB / {:.1} MiB | ≤ 30 MiB | {} |",
