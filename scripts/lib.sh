@@ -116,3 +116,14 @@ ensure_readelf() {
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binutils >&2
   fi
 }
+
+# glibc's static archives (libc6-dev): the image binaries link with +crt-static.
+ensure_static_libc() {
+  local libc
+  libc=$(cc -print-file-name=libc.a 2>/dev/null || true)
+  if [ ! -f "$libc" ]; then
+    echo ">> installing libc6-dev (static glibc)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libc6-dev >&2
+  fi
+}
