@@ -6,6 +6,7 @@
 
 mod common;
 mod engine_support;
+mod images_support;
 mod registry_support;
 mod routeros_support;
 mod sim_common;
@@ -22,6 +23,7 @@ mod dns_namespaces;
 mod dns_pods;
 mod events_codec;
 mod generated_configmaps;
+mod images;
 mod images_api;
 mod images_cache;
 mod ipam;
@@ -63,6 +65,7 @@ mod sim_container;
 mod sim_control;
 mod sim_import;
 mod sim_knobs;
+mod sim_process;
 mod sim_pull;
 mod sim_rest;
 mod sim_transport;
