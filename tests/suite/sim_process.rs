@@ -463,6 +463,38 @@ async fn sim_process_exit_codes_start_failures_and_stop_grace() {
     assert_eq!(comment(&row), "execvpe /nope: No such file or directory");
     assert!(log_has(&sim, "container,error", "container missing: execvpe /nope").await);
 
+    // A veth address outside 127.0.0.0/8 is refused: processes only bind loopback here.
+    let (s, v) = sim
+        .rest(
+            "PUT",
+            "/interface/veth",
+            Some(json!({"name": "veth-lan", "address": "192.168.200.9/24"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = sim
+        .rest(
+            "PUT",
+            "/container",
+            Some(json!({"name": "lan", "file": file, "interface": "veth-lan",
+                "root-dir": "raid1/images/lan"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    sim.wait_flag("lan", "stopped").await;
+    sim.ok("/container/start", json!({"numbers": "lan"})).await;
+    let row = sim
+        .wait_for("lan", "start refused", |r| {
+            r.is_some_and(|r| !comment(r).is_empty())
+        })
+        .await
+        .unwrap();
+    assert!(flag(&row, "stopped"));
+    assert!(
+        comment(&row).contains("192.168.200.9 is outside 127.0.0.0/8"),
+        "{row}"
+    );
+
     // A process ignoring SIGTERM is killed once stop-time has passed.
     add(
         &sim,
