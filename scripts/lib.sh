@@ -96,3 +96,34 @@ ensure_rust_tools() {
   command -v cargo >/dev/null || { echo "cargo is required (rustup)" >&2; return 1; }
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >&2 || true
 }
+
+# buildah: builds the scratch images (scripts/images) with vfs storage and chroot isolation,
+# which work as root without a container daemon.
+ensure_buildah() {
+  if ! command -v buildah >/dev/null 2>&1; then
+    echo ">> installing buildah" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah >&2
+  fi
+  command -v buildah >/dev/null || { echo "buildah still missing" >&2; return 1; }
+}
+
+# readelf (binutils): scripts/images checks that every image binary has no dynamic section.
+ensure_readelf() {
+  if ! command -v readelf >/dev/null 2>&1; then
+    echo ">> installing binutils (readelf)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binutils >&2
+  fi
+}
+
+# glibc's static archives (libc6-dev): the image binaries link with +crt-static.
+ensure_static_libc() {
+  local libc
+  libc=$(cc -print-file-name=libc.a 2>/dev/null || true)
+  if [ ! -f "$libc" ]; then
+    echo ">> installing libc6-dev (static glibc)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libc6-dev >&2
+  fi
+}

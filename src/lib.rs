@@ -11,6 +11,7 @@ pub mod oci;
 pub mod pod;
 pub mod process;
 pub mod registry;
+pub mod resolve;
 pub mod routeros;
 pub mod sim;
 pub mod tls;

@@ -40,6 +40,10 @@ struct Args {
     tls_cert: Option<PathBuf>,
     #[arg(long)]
     tls_key: Option<PathBuf>,
+    /// Run started containers as real processes, each in its own mount and UTS namespace with
+    /// its root-dir as `/` (needs root; refused where the machine does not allow it).
+    #[arg(long)]
+    run_containers: bool,
 }
 
 #[tokio::main]
@@ -62,10 +66,17 @@ async fn main() -> std::io::Result<()> {
     opts.password = args.password;
     opts.latency = Duration::from_millis(args.latency_ms);
     opts.serial = args.serial;
+    opts.run_containers = args.run_containers;
     if let (Some(c), Some(k)) = (args.tls_cert, args.tls_key) {
         opts.tls = Some((std::fs::read(c)?, std::fs::read(k)?));
     }
-    let sim = routeros::start(opts).await?;
+    let sim = match routeros::start(opts).await {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("routeros-sim: {e}");
+            std::process::exit(1);
+        }
+    };
     tracing::info!(rest = %sim.rest_url(), control = %sim.control_url(), "routeros-sim ready");
     mkube::process::shutdown_requested().await;
     tracing::info!("routeros-sim stopping");

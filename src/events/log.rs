@@ -119,7 +119,7 @@ impl EventLog {
                     let _ = tx.send(event);
                 }
             })
-            .connect(settings.url.as_str())
+            .connect(crate::resolve::nats_url(&settings.url).await.as_str())
             .await
             .map_err(|e| LogError::Other(format!("connecting to {}: {e}", settings.url)))?;
         let mut js = jetstream::new(client.clone());

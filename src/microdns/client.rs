@@ -43,8 +43,12 @@ impl MicrodnsClient {
 
     /// A client with another overall per-request limit (the DZO readiness wait uses 5 s).
     pub fn with_timeout(timeout: Duration) -> Result<Self, MicrodnsError> {
-        crate::tls::ensure_ring_provider();
+        // Built-in webpki roots, not the platform verifier: a scratch image has no CA files,
+        // and the platform verifier refuses to build without them.
+        let tls = crate::tls::public_roots_config(&[]).map_err(MicrodnsError::Config)?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .dns_resolver(crate::resolve::Resolver::for_http())
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()

@@ -35,6 +35,7 @@ impl Registry {
     pub fn http_client(opts: &ClientOptions) -> Result<reqwest::Client, OciError> {
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config(opts)?)
+            .dns_resolver(crate::resolve::Resolver::for_http())
             .no_proxy()
             .connect_timeout(opts.connect_timeout)
             .read_timeout(opts.read_timeout)

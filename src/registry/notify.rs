@@ -251,6 +251,7 @@ fn build_client(options: &NotifyOptions) -> Result<reqwest::Client, String> {
     let tls = crate::tls::client_config(false, &cas)?;
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
+        .dns_resolver(crate::resolve::Resolver::for_http())
         .timeout(options.timeout)
         .connect_timeout(options.timeout)
         .pool_max_idle_per_host(1)

@@ -266,6 +266,7 @@ impl Http {
         let max = opts.max_connections.max(1);
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
+            .dns_resolver(crate::resolve::Resolver::for_http())
             .connect_timeout(opts.connect_timeout)
             .pool_max_idle_per_host(max)
             .pool_idle_timeout(Duration::from_secs(60))

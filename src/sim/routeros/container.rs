@@ -40,6 +40,8 @@ pub struct CRuntime {
     pub stopped_at: Option<Instant>,
     pub drop_start_until: Option<Instant>,
     pub start_pending: bool,
+    /// Process mode: the start delay ran out, the supervisor starts the process.
+    pub launch: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,7 +92,7 @@ fn overlaps(a: &str, b: &str) -> bool {
 }
 
 /// `10s`, `500ms`, `1m`, or plain seconds → milliseconds.
-fn parse_duration_ms(s: &str) -> Option<f64> {
+pub(super) fn parse_duration_ms(s: &str) -> Option<f64> {
     let s = s.trim();
     if let Some(v) = s.strip_suffix("ms") {
         return v.parse().ok();
@@ -251,6 +253,8 @@ impl Device {
                 .unwrap_or(true);
             let opt = |k: &str| self.t.config.get(k).filter(|s| !s.is_empty()).cloned();
             let opts = PullOptions {
+                arch: self.arch().into(),
+                fetch_config: self.rt.processes,
                 check_certificate: check,
                 default_registry: opt("registry-url").unwrap_or_default(),
                 bytes_per_sec: knobs.pull_bytes_per_sec,
@@ -541,11 +545,16 @@ impl Device {
                             "container,error",
                             format!("container {name}: could not acquire interface: no device (6)"),
                         ));
+                    } else if self.rt.processes {
+                        // The supervisor starts the process and reports R or S.
+                        c.rt.launch = true;
                     } else {
                         c.state = CState::Running;
                         logs.push(("container,info", format!("container {name}: started")));
                     }
                 }
+                // The supervisor reports S once the process is gone.
+                CState::Stopping if self.rt.processes => c.rt.deadline = None,
                 CState::Stopping => {
                     c.state = CState::Stopped;
                     c.rt.deadline = None;
@@ -586,7 +595,8 @@ impl Device {
                 let mut r = c.props.clone();
                 r.insert(".id".into(), fmt_id(c.id));
                 r.entry("os".into()).or_insert_with(|| "linux".into());
-                r.entry("arch".into()).or_insert_with(|| "arm64".into());
+                // Process containers run on this machine, in its architecture.
+                r.entry("arch".into()).or_insert_with(|| self.arch().into());
                 r.entry("stop-signal".into()).or_insert_with(|| "15".into());
                 if let Some(img) = c.props.get("remote-image") {
                     r.insert("repo".into(), img.clone());
@@ -617,6 +627,16 @@ impl Device {
                 r
             })
             .collect()
+    }
+
+    /// The architecture rows show and pulls pick: arm64 (an RDS2216), or this machine's when
+    /// containers run as processes here.
+    pub fn arch(&self) -> &'static str {
+        if self.rt.processes {
+            crate::oci::manifest::normalise_arch(std::env::consts::ARCH)
+        } else {
+            "arm64"
+        }
     }
 
     /// Veth names used by running containers.

@@ -129,7 +129,11 @@ fn route(sh: &Arc<Shared>, method: &str, path: &str, body: &[u8]) -> HttpRespons
                     .strip_prefix("containers/")
                     .and_then(|r| r.strip_suffix("/crash"))
             {
-                return match sh.dev().container_crash(name, Instant::now()) {
+                let crashed = match sh.processes() {
+                    Some(mut p) => p.crash(&sh.dev(), name),
+                    None => sh.dev().container_crash(name, Instant::now()),
+                };
+                return match crashed {
                     Ok(()) => ok(json!({})),
                     Err(e) => bad(e),
                 };

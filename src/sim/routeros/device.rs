@@ -55,6 +55,8 @@ pub struct Runtime {
     pub removed: Vec<(String, String, Instant)>,
     pub dirty: bool,
     pub rng: StdRng,
+    /// `--run-containers`: started containers run as processes (see `process`).
+    pub processes: bool,
 }
 
 pub struct Device {
@@ -146,6 +148,7 @@ impl Device {
                 removed: Vec::new(),
                 dirty: false,
                 rng: StdRng::seed_from_u64(seed),
+                processes: false,
             },
             profile,
             disk_root,

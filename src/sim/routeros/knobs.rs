@@ -51,6 +51,9 @@ pub struct Knobs {
     pub probe_ports: Vec<u16>,
     /// Give every row a fresh id on reboot.
     pub renumber_on_reboot: bool,
+    /// Process containers: wall-clock time between the stop signal and SIGKILL when the
+    /// container has no `stop-time`.
+    pub process_stop_grace_ms: u64,
 }
 
 impl Default for Knobs {
@@ -84,6 +87,7 @@ impl Default for Knobs {
             start_refused_during_extract: true,
             probe_ports: Vec::new(),
             renumber_on_reboot: false,
+            process_stop_grace_ms: 10_000,
         }
     }
 }

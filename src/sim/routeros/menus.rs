@@ -554,6 +554,7 @@ async fn add(sh: &Arc<Shared>, menu: Menu, body: &Map<String, Value>) -> Result<
 
 /// Runs an import off the request: extraction on the blocking pool, pulls as a task.
 pub fn spawn_import(sh: Arc<Shared>, job: ImportJob) {
+    let keep_config = sh.processes.is_some();
     actix_rt::spawn(async move {
         let (id, res) = match job {
             ImportJob::Archive { id, archive, root } => {
@@ -562,8 +563,8 @@ pub fn spawn_import(sh: Arc<Shared>, job: ImportJob) {
                         .map_err(|e| e.to_string())
                         .and_then(|_| {
                             super::import::extract_docker_archive(&archive, &root)
-                                .map(|_| ())
                                 .map_err(|e| e.to_string())
+                                .and_then(|o| keep_image_config(keep_config, &root, &o))
                         })
                 })
                 .await
@@ -579,14 +580,28 @@ pub fn spawn_import(sh: Arc<Shared>, job: ImportJob) {
                 let _ = std::fs::create_dir_all(&root);
                 let res = super::import::pull_remote_image(&reference, &root, &opts)
                     .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string());
+                    .map_err(|e| e.to_string())
+                    .and_then(|o| keep_image_config(keep_config, &root, &o));
                 (id, res)
             }
         };
         sh.dev().import_finished(id, res);
         sh.persist_if_dirty();
     });
+}
+
+/// Process containers: the image's run config beside root-dir, for the start.
+fn keep_image_config(
+    keep: bool,
+    root: &std::path::Path,
+    outcome: &super::import::ImportOutcome,
+) -> Result<(), String> {
+    let (true, Some(bytes)) = (keep, &outcome.config) else {
+        return Ok(());
+    };
+    super::process::image::ImageConfig::from_image_json(bytes)?
+        .save(root)
+        .map_err(|e| format!("image config: {e}"))
 }
 
 async fn set(sh: &Arc<Shared>, menu: Menu, body: &Map<String, Value>) -> Result<(), ApiError> {

@@ -10,6 +10,9 @@
 //! (see [`faults::Fault`]), `POST reboot {"downSeconds":N}`, `POST seed`,
 //! `POST containers/<name>/crash`, `GET health`.
 //!
+//! With [`SimOptions::run_containers`] a started container runs its image as a real, isolated
+//! process (see [`process`]); the start refuses when the machine cannot isolate it.
+//!
 //! Time: every simulated device duration (extraction, start/stop/remove delays, windows,
 //! settle, `/file` cost, reboot downtime) is divided by the `clockFactor` knob; HTTP
 //! latency knobs and `requestCapMs` are wall-clock.
@@ -27,6 +30,7 @@ pub mod knobs;
 pub mod menus;
 pub mod persist;
 pub mod probes;
+pub mod process;
 pub mod profile;
 pub mod rows;
 pub mod server;
@@ -61,6 +65,8 @@ pub struct SimOptions {
     pub serial: bool,
     /// (certificate chain PEM, private key PEM) to serve HTTPS.
     pub tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// Run started containers as isolated processes (mount + UTS namespaces, chroot).
+    pub run_containers: bool,
 }
 
 impl SimOptions {
@@ -75,6 +81,7 @@ impl SimOptions {
             latency: Duration::ZERO,
             serial: false,
             tls: None,
+            run_containers: false,
         }
     }
 }
@@ -127,6 +134,15 @@ fn tls_config(cert: &[u8], key: &[u8]) -> std::io::Result<rustls::ServerConfig> 
 
 fn build_shared(opts: &SimOptions) -> std::io::Result<Arc<Shared>> {
     std::fs::create_dir_all(&opts.disk_root)?;
+    if opts.run_containers {
+        process::check_isolation(&opts.disk_root).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("cannot run containers: {e}"),
+            )
+        })?;
+        tracing::info!("routeros-sim: containers run as processes (mount+UTS namespaces, chroot)");
+    }
     let loaded = match &opts.state_file {
         Some(p) => persist::load(p)?,
         None => None,
@@ -139,6 +155,7 @@ fn build_shared(opts: &SimOptions) -> std::io::Result<Arc<Shared>> {
         opts.user.clone(),
         tables,
     );
+    dev.rt.processes = opts.run_containers;
     if restarted {
         // A restart behaves like a reboot (§5.1-17).
         dev.reboot(Duration::ZERO, Instant::now());
@@ -154,6 +171,7 @@ fn build_shared(opts: &SimOptions) -> std::io::Result<Arc<Shared>> {
         serial: opts.serial.then(|| tokio::sync::Mutex::new(())),
         in_flight: AtomicUsize::new(0),
         fixed_latency: opts.latency,
+        processes: opts.run_containers.then(Default::default),
     }))
 }
 
@@ -183,6 +201,9 @@ pub async fn start(opts: SimOptions) -> std::io::Result<RunningSim> {
                 let ticker = actix_rt::spawn(ticker(shared.clone()));
                 let _ = srv.await;
                 ticker.abort();
+                if let Some(mut p) = shared.processes() {
+                    p.shutdown();
+                }
                 shared.persist_if_dirty();
             });
         })?;
@@ -230,7 +251,8 @@ fn bind(
     Ok((server.run(), addr))
 }
 
-/// Drives timed transitions, probe listeners and the state file.
+/// Drives timed transitions, probe listeners, container processes and the state file. Runs on
+/// the simulator's thread, which container processes are tied to.
 async fn ticker(sh: Arc<Shared>) {
     let mut probes = probes::Probes::default();
     loop {
@@ -240,6 +262,9 @@ async fn ticker(sh: Arc<Shared>) {
             probes::wanted(&d)
         };
         probes.sync(&want);
+        if let Some(mut p) = sh.processes() {
+            p.sync(&sh);
+        }
         sh.persist_if_dirty();
     }
 }

@@ -21,6 +21,8 @@ pub struct Shared {
     pub serial: Option<tokio::sync::Mutex<()>>,
     pub in_flight: AtomicUsize,
     pub fixed_latency: std::time::Duration,
+    /// `--run-containers`: the live container processes.
+    pub processes: Option<Mutex<super::process::Supervisor>>,
 }
 
 impl Shared {
@@ -53,6 +55,13 @@ impl Shared {
             }
             Err(e) => tracing::warn!(error = %e, "routeros-sim: state serialisation failed"),
         }
+    }
+
+    /// Locks the process supervisor, if containers run as processes.
+    pub fn processes(&self) -> Option<MutexGuard<'_, super::process::Supervisor>> {
+        self.processes
+            .as_ref()
+            .map(|p| p.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn in_flight(&self) -> usize {

@@ -52,7 +52,15 @@ pub(crate) fn extract(archive: &Path, root: &Path) -> Result<ImportOutcome, Impo
         .into_iter()
         .next()
         .ok_or_else(|| ImportError::Malformed("empty manifest.json".into()))?;
-    lookup(&index, &image.config)?;
+    let (config_at, config_size) = lookup(&index, &image.config)?;
+    let config = if config_size <= MAX_MANIFEST {
+        let mut buf = Vec::new();
+        tarfile.seek(SeekFrom::Start(config_at))?;
+        (&mut tarfile).take(config_size).read_to_end(&mut buf)?;
+        Some(buf)
+    } else {
+        None
+    };
     let slots = image
         .layers
         .iter()
@@ -71,6 +79,7 @@ pub(crate) fn extract(archive: &Path, root: &Path) -> Result<ImportOutcome, Impo
         bytes,
         layers,
         digest: None,
+        config,
     })
 }
 

@@ -15,7 +15,7 @@ mod archive;
 mod compression;
 mod layers;
 mod pull;
-mod safe_path;
+pub(super) mod safe_path;
 mod scratch;
 
 use std::path::Path;
@@ -30,6 +30,9 @@ pub struct ImportOutcome {
     pub layers: usize,
     /// For pulls: digest of the platform image manifest whose layers were extracted.
     pub digest: Option<String>,
+    /// The image's config JSON (entrypoint, cmd, env, …): always for `file=`, for pulls only
+    /// with [`PullOptions::fetch_config`].
+    pub config: Option<Vec<u8>>,
 }
 
 /// Why an import failed: the OCI client's error (its `Display` texts are short and
@@ -51,6 +54,8 @@ pub struct PullOptions {
     pub bytes_per_sec: Option<u64>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// Also download the image config (process containers need its entrypoint and cmd).
+    pub fetch_config: bool,
 }
 
 impl PullOptions {
@@ -76,6 +81,7 @@ impl Default for PullOptions {
             bytes_per_sec: None,
             username: None,
             password: None,
+            fetch_config: false,
         }
     }
 }

@@ -27,6 +27,11 @@ pub(crate) async fn pull(
             other => other,
         })?;
 
+    let config = if opts.fetch_config {
+        Some(oci::fetch_small_blob(&mut registry, &manifest.config.digest).await?)
+    } else {
+        None
+    };
     let mut extractor = LayerExtractor::new(root)?;
     let mut throttle = Throttle::new(opts.bytes_per_sec);
     let mut bytes = 0;
@@ -56,5 +61,6 @@ pub(crate) async fn pull(
         bytes,
         layers,
         digest: Some(digest),
+        config,
     })
 }
