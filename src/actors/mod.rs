@@ -18,6 +18,7 @@ pub mod reconcile;
 pub mod replay;
 pub mod rollout;
 pub mod snapshotter;
+pub mod updater;
 pub mod veths;
 pub mod wiring;
 
