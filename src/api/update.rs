@@ -10,10 +10,7 @@ use actix::Addr;
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/api/v1/update-container",
-        web::post().to(update_container),
-    );
+    cfg.route("/api/v1/update-container", web::post().to(update_container));
 }
 
 async fn update_container(
@@ -25,9 +22,9 @@ async fn update_container(
     tracing::info!(container = %req.name, image = %req.image, "update-container");
     match updater.send(UpdateContainer(req)).await {
         Ok(Ok(())) => Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))),
-        Ok(Err(UpdateFailed::NotFound(n))) => Err(ApiError::not_found(format!(
-            "container {n} not found"
-        ))),
+        Ok(Err(UpdateFailed::NotFound(n))) => {
+            Err(ApiError::not_found(format!("container {n} not found")))
+        }
         Ok(Err(UpdateFailed::Busy(n))) => Err(ApiError::conflict(format!(
             "a swap of {n} is already in progress"
         ))),

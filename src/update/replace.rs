@@ -281,10 +281,19 @@ pub async fn recover(ros: &RosClient, policy: &Policy, mark: &SwapMark) -> Recov
     };
     match row {
         Some(r) if mark.old_id.as_deref() == Some(r.id.as_str()) => {
-            // Stopped (or not) but never removed: the old one stays.
-            match ensure_running(ros, &r).await {
-                Ok(()) => Recovered::KeptOld,
-                Err(e) => Recovered::Failed(e),
+            // The old row: never removed (it stays), or being removed (then the swap goes on).
+            let settled = ros
+                .poll_container(name, schedule::GONE_TIMEOUT, "settling", |row| {
+                    row.is_none_or(|c| c.state.is_stopped() || c.state.is_running())
+                })
+                .await;
+            match settled {
+                Ok(None) => finish_from_scratch(ros, policy, mark, "old row removed".into()).await,
+                Ok(Some(r)) => match ensure_running(ros, &r).await {
+                    Ok(()) => Recovered::KeptOld,
+                    Err(e) => Recovered::Failed(e),
+                },
+                Err(e) => Recovered::Failed(e.to_string()),
             }
         }
         Some(r) => {

@@ -10,6 +10,7 @@ mod images_support;
 mod registry_support;
 mod routeros_support;
 mod sim_common;
+mod update_support;
 
 mod actors_persist;
 mod api_admission;
@@ -71,3 +72,4 @@ mod sim_rest;
 mod sim_transport;
 mod snapshot;
 mod subscriber;
+mod update_cycle;
