@@ -72,4 +72,5 @@ mod sim_rest;
 mod sim_transport;
 mod snapshot;
 mod subscriber;
+mod update_api;
 mod update_cycle;

@@ -205,3 +205,58 @@ impl Site {
 pub fn s(row: &Value, key: &str) -> String {
     row[key].as_str().unwrap_or("").to_string()
 }
+
+/// mkube's update API (the real listener and updater actor of `mkube run`) for this site's
+/// device, on a free loopback port; `self_container` is handed to `updater_url`.
+pub struct UpdateApi {
+    pub base: String,
+    pub marks: tempfile::TempDir,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl UpdateApi {
+    pub async fn start(site: &Site, self_container: &str, updater_url: &str) -> UpdateApi {
+        use actix::Actor as _;
+        let mut cfg = mkube::config::Config::default();
+        cfg.routeros.rest_url = site.sim.sim.rest_url();
+        cfg.routeros.user = "admin".into();
+        cfg.routeros.password = String::new();
+        cfg.routeros.pacing = 0.01;
+        let marks = tempfile::tempdir().unwrap();
+        let listen = format!("127.0.0.1:{}", crate::registry_support::free_port());
+        cfg.update = mkube::config::UpdateApiConfig {
+            listen: listen.clone(),
+            self_container: self_container.into(),
+            updater_url: updater_url.into(),
+            mark_dir: marks.path().display().to_string(),
+            health_seconds: 0.3,
+        };
+        let link = mkube::actors::device::DeviceLink::new(&cfg);
+        let actor = mkube::actors::updater::UpdaterActor::new(link, &cfg.update).start();
+        let server = mkube::api::update::server(&listen, actor).expect("bind update API");
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        UpdateApi {
+            base: format!("http://{listen}"),
+            marks,
+            handle,
+        }
+    }
+
+    /// POSTs `body` (raw) to `/api/v1/update-container`: (status, JSON answer).
+    pub async fn post(&self, body: &str) -> (u16, Value) {
+        let r = http_client()
+            .post(format!("{}/api/v1/update-container", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("update API answers");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
