@@ -73,4 +73,5 @@ mod sim_transport;
 mod snapshot;
 mod subscriber;
 mod update_api;
+mod update_bootstrap;
 mod update_cycle;

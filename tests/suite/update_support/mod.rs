@@ -260,3 +260,18 @@ impl UpdateApi {
         self.handle.stop(true).await;
     }
 }
+
+impl Site {
+    /// An updater whose `bootstrap` block is `bootstrap` (YAML, top level).
+    pub async fn updater_with_bootstrap(&self, bootstrap: &str) -> Updater {
+        let text = self.config_text("");
+        let start = text.find("bootstrap:\n").unwrap();
+        let end = text[start..].find("\n  tarballDeviceDir").unwrap() + start;
+        let end = end + text[end + 1..].find('\n').unwrap() + 2;
+        let text = format!("{}{}{}", &text[..start], bootstrap, &text[end..]);
+        let cfg = mkube::update::config::parse(&text).expect("config");
+        let mut cfg = cfg;
+        cfg.bootstrap.tarball_dir = self.data_dir().display().to_string();
+        Updater::connect(cfg).await.expect("updater connects")
+    }
+}
