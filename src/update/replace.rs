@@ -299,7 +299,9 @@ pub async fn recover(ros: &RosClient, policy: &Policy, mark: &SwapMark) -> Recov
         Some(r) => {
             let row = match settle(ros, &r).await {
                 Ok(row) => row,
-                Err(e) => return finish_from_scratch(ros, policy, mark, e).await,
+                // Neither running nor stopped in time (or its import failed): whatever is
+                // there is taken down and the previous image brought back.
+                Err(reason) => return rolled_back(roll_back(ros, policy, mark, reason).await),
             };
             let is_new = mark.new_image.made(&row);
             let checked = up_and_healthy(ros, policy, name, || async {
@@ -312,15 +314,19 @@ pub async fn recover(ros: &RosClient, policy: &Policy, mark: &SwapMark) -> Recov
             match (checked, is_new) {
                 (Ok(_), true) => Recovered::Finished,
                 (Ok(_), false) => Recovered::RolledBack("found the previous image running".into()),
-                (Err(reason), true) => match roll_back(ros, policy, mark, reason).await {
-                    Err(SwapError::RolledBack { reason, .. }) => Recovered::RolledBack(reason),
-                    Err(e) => Recovered::Failed(e.to_string()),
-                    Ok(_) => Recovered::Finished,
-                },
+                (Err(reason), true) => rolled_back(roll_back(ros, policy, mark, reason).await),
                 (Err(reason), false) => Recovered::Failed(reason),
             }
         }
         None => finish_from_scratch(ros, policy, mark, "no container".into()).await,
+    }
+}
+
+fn rolled_back(result: Result<Container, SwapError>) -> Recovered {
+    match result {
+        Err(SwapError::RolledBack { reason, .. }) => Recovered::RolledBack(reason),
+        Err(e) => Recovered::Failed(e.to_string()),
+        Ok(_) => Recovered::Finished,
     }
 }
 

@@ -74,4 +74,5 @@ mod snapshot;
 mod subscriber;
 mod update_api;
 mod update_bootstrap;
+mod update_crash;
 mod update_cycle;
