@@ -76,3 +76,4 @@ mod update_api;
 mod update_bootstrap;
 mod update_crash;
 mod update_cycle;
+mod update_process;
