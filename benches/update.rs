@@ -49,7 +49,10 @@ async fn push(http: &reqwest::Client, base: &str, mb: u64, seed: u8) {
     .into_bytes();
     for blob in [&config, &layer] {
         let r = http
-            .post(format!("{base}/v2/mkube/blobs/uploads/?digest={}", sha(blob)))
+            .post(format!(
+                "{base}/v2/mkube/blobs/uploads/?digest={}",
+                sha(blob)
+            ))
             .body(blob.to_vec())
             .send()
             .await
@@ -111,7 +114,9 @@ async fn main() {
         .await
         .unwrap();
     assert!(veth.status().is_success());
-    let data = dir.path().join("disk/raid1/volumes/mkube-update-updater/data");
+    let data = dir
+        .path()
+        .join("disk/raid1/volumes/mkube-update-updater/data");
     let cfg = format!(
         "registryURL: {base}\nrouterosURL: {rest}\nrouterosUser: admin\nrouterosPassword: \"\"\nregistryCACert: /nonexistent\ndataDir: {}\neventsURL: {}/events\nhealthSeconds: 0\nbootstrap:\n  enabled: true\n  image: upstream.example/glennswest/mkube:edge\n  container:\n    name: kube.gt.lo\n    interface: veth-mkube\n    rootDir: /raid1/images/kube.gt.lo\n    dns: 127.42.0.199\n    mountLists: []\nwatches:\n  - repo: mkube\n    tags: [edge, latest]\n    container: kube.gt.lo\n",
         data.display(),
@@ -144,7 +149,10 @@ async fn main() {
     println!("| run | push → running | device calls | of which container polls | cycle |");
     println!("|---|---|---|---|---|");
     for run in 1..=runs {
-        http.delete(format!("{control}/journal")).send().await.unwrap();
+        http.delete(format!("{control}/journal"))
+            .send()
+            .await
+            .unwrap();
         push(&http, &base, mb, run as u8).await;
         let pushed = Instant::now();
         let (done, out) = loop {

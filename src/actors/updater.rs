@@ -18,18 +18,22 @@ pub struct UpdaterActor {
     marks: Marks,
     policy: Policy,
     config: UpdateApiConfig,
-    http: reqwest::Client,
+    /// The client for the hand-over (an error when it could not be built).
+    http: Result<reqwest::Client, String>,
 }
 
 impl UpdaterActor {
     pub fn new(link: DeviceLink, config: &UpdateApiConfig) -> UpdaterActor {
-        let http = reqwest::Client::builder()
-            .dns_resolver(crate::resolve::Resolver::for_http())
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(600))
-            .build()
-            .unwrap_or_default();
+        let http = crate::tls::client_config(false, &[]).and_then(|tls| {
+            reqwest::Client::builder()
+                .tls_backend_preconfigured(tls)
+                .dns_resolver(crate::resolve::Resolver::for_http())
+                .no_proxy()
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(600))
+                .build()
+                .map_err(|e| e.to_string())
+        });
         UpdaterActor {
             link,
             marks: Marks::new(Path::new(&config.mark_dir)),
@@ -96,7 +100,7 @@ impl Handler<UpdateContainer> for UpdaterActor {
         let (link, marks, policy) = (self.link.clone(), self.marks.clone(), self.policy.clone());
         let forward = (req.name == self.config.self_container).then(|| {
             (
-                self.http.clone(),
+                self.http.clone().map_err(UpdateFailed::Failed),
                 format!(
                     "{}/api/v1/update-container",
                     self.config.updater_url.trim_end_matches('/')
@@ -106,7 +110,7 @@ impl Handler<UpdateContainer> for UpdaterActor {
         AtomicResponse::new(Box::pin(
             async move {
                 if let Some((http, url)) = forward {
-                    return hand_over(&http, &url, &req).await;
+                    return hand_over(&http?, &url, &req).await;
                 }
                 let ros = link
                     .get()

@@ -14,7 +14,15 @@ const RECONNECT: Duration = Duration::from_secs(5);
 
 /// Follows `url` forever, notifying `wake` on every push and every (re)connect.
 pub async fn follow(url: String, wake: Arc<Notify>) {
+    let tls = match crate::tls::client_config(false, &[]) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "event stream client; polling only");
+            return;
+        }
+    };
     let client = match reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .dns_resolver(crate::resolve::Resolver::for_http())
         .no_proxy()
         .connect_timeout(Duration::from_secs(10))

@@ -65,7 +65,9 @@ impl Updater {
             start_retries: cfg.start_retries.max(1),
             ..Policy::default()
         };
+        let tls = crate::tls::client_config(false, &[])?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .dns_resolver(crate::resolve::Resolver::for_http())
             .no_proxy()
             .connect_timeout(Duration::from_secs(10))

@@ -263,3 +263,57 @@ async fn own_container_is_handed_to_mkube_update() {
     let _ = child.wait();
     api.stop().await;
 }
+
+/// `mkube run` serves the update API on `update.listen` from the start, before (and without)
+/// the log: the NATS URL here answers nothing, yet the API takes a request to the device.
+#[actix_web::test]
+async fn mkube_run_serves_the_update_api_before_replay() {
+    use crate::common::mkube::{MkubeProcess, config_text};
+    let site = Site::start().await;
+    site.push("app", "edge", "v1").await;
+    site.container("app1", &site.image("app", "edge"), json!({}))
+        .await;
+    site.push("app", "v2", "v2").await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::registry_support::free_port();
+    let marks = dir.path().join("marks");
+    let rest = site.sim.sim.rest_url();
+    let mut proc = MkubeProcess::start_config(dir.path(), |listen| {
+        config_text("n1", "nats://127.0.0.1:9", listen, "")
+            .replace(
+                "restUrl: http://127.0.0.1:9/rest",
+                &format!("restUrl: {rest}\n  user: admin\n  password: \"\"\n  pacing: 0.01"),
+            )
+            .replace(
+                "update:\n  listen: \"\"\n",
+                &format!(
+                    "update:\n  listen: 127.0.0.1:{port}\n  markDir: {}\n  healthSeconds: 0.3\n",
+                    marks.display()
+                ),
+            )
+    });
+    let url = format!("http://127.0.0.1:{port}/api/v1/update-container");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let bad = loop {
+        match http.post(&url).body("{").send().await {
+            Ok(r) => break r,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("update API never answered: {e}"),
+        }
+    };
+    assert_eq!(bad.status(), 400);
+    let r = http
+        .post(&url)
+        .json(&json!({"name": "app1", "tag": site.image("app", "v2")}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    assert_eq!(status, 200, "{}", r.text().await.unwrap());
+    assert_eq!(site.marker(&site.row("app1").await.unwrap()), "v2");
+    let _ = proc.child.kill();
+    let _ = proc.child.wait();
+}
