@@ -76,4 +76,5 @@ mod update_api;
 mod update_bootstrap;
 mod update_crash;
 mod update_cycle;
+mod update_events;
 mod update_process;
