@@ -15,3 +15,4 @@ pub mod resolve;
 pub mod routeros;
 pub mod sim;
 pub mod tls;
+pub mod update;

@@ -19,6 +19,7 @@ pub mod reconcile;
 pub mod replay;
 pub mod rollout;
 pub mod snapshotter;
+pub mod updater;
 pub mod veths;
 pub mod wiring;
 

@@ -19,6 +19,7 @@ mod namespaces;
 mod openapi;
 mod pods;
 mod tls;
+pub mod update;
 
 use crate::actors::wiring::Cluster;
 use crate::config::{ApiConfig, Network};

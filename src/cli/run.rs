@@ -61,6 +61,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let server_task = actix_web::rt::spawn(server);
     tracing::info!(listen = %cfg.api.listen, "API listening (health now, data after replay)");
     clock.phase("HTTP listening");
+    let update_server = start_update_api(&cfg);
 
     let booting = async {
         let mut delay = Duration::from_secs(1);
@@ -92,6 +93,33 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "final snapshot not written"),
     }
     handle.stop(true).await;
+    if let Some(h) = update_server {
+        h.stop(true).await;
+    }
     let _ = server_task.await;
     Ok(())
+}
+
+/// The update API (images.md §4.6) on its own listener, independent of the log: it needs only
+/// the device. A listener that cannot bind is logged, and mkube runs on without it.
+fn start_update_api(cfg: &config::Config) -> Option<actix_web::dev::ServerHandle> {
+    use actix::Actor as _;
+    let listen = cfg.update.listen.trim();
+    if listen.is_empty() {
+        return None;
+    }
+    let link = mkube::actors::device::DeviceLink::new(cfg);
+    let updater = mkube::actors::updater::UpdaterActor::new(link, &cfg.update).start();
+    match api::update::server(listen, updater) {
+        Ok(server) => {
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            tracing::info!(listen, "update API listening");
+            Some(handle)
+        }
+        Err(e) => {
+            tracing::error!(listen, error = %e, "update API not started");
+            None
+        }
+    }
 }

@@ -31,7 +31,7 @@ pub use network::{
 pub use schema::{
     ApiConfig, BmhConfig, Config, ConsistencyConfig, DzoConfig, LifecycleConfig, LoggingConfig,
     NamespaceConfig, NatsConfig, PersistentMount, RegistryConfig, RouterOsConfig, StorageConfig,
-    StormbaseConfig, WatchImage,
+    StormbaseConfig, UpdateApiConfig, WatchImage,
 };
 
 /// Where `--config` points by default (§8.1).

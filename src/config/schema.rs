@@ -38,6 +38,8 @@ pub struct Config {
     pub nats: NatsConfig,
     pub api: ApiConfig,
     pub consistency: ConsistencyConfig,
+    /// The update API (images.md §4.6).
+    pub update: UpdateApiConfig,
 }
 
 impl Default for Config {
@@ -61,6 +63,7 @@ impl Default for Config {
             nats: NatsConfig::default(),
             api: ApiConfig::default(),
             consistency: ConsistencyConfig::default(),
+            update: UpdateApiConfig::default(),
         }
     }
 }
@@ -383,6 +386,37 @@ impl Default for ConsistencyConfig {
             pass_deadline_seconds: 30.0,
             delay_seconds: 5.0,
             report_max_age_seconds: 5.0,
+        }
+    }
+}
+
+/// The update API (images.md §4.6): `POST /api/v1/update-container` on its own listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UpdateApiConfig {
+    /// Socket address (`127.0.0.1:8080`; the site uses `192.168.200.2:8080`); empty = off.
+    pub listen: String,
+    /// mkube's own container: a request for it is handed to mkube-update, since a process
+    /// cannot replace the container it runs in.
+    pub self_container: String,
+    /// mkube-update's endpoint for that hand-over.
+    #[serde(rename = "updaterURL")]
+    pub updater_url: String,
+    /// Where swap marks are kept (a persistent mount), so a swap cut short by a crash is
+    /// finished or rolled back at the next start.
+    pub mark_dir: String,
+    /// How long a new container must stay running before the swap counts.
+    pub health_seconds: f64,
+}
+
+impl Default for UpdateApiConfig {
+    fn default() -> Self {
+        UpdateApiConfig {
+            listen: "127.0.0.1:8080".into(),
+            self_container: "kube.gt.lo".into(),
+            updater_url: "http://192.168.200.5:8081".into(),
+            mark_dir: "/data/update".into(),
+            health_seconds: 15.0,
         }
     }
 }

@@ -167,22 +167,48 @@ impl RosClient {
             .ok_or_else(|| RosError::Missing {
                 what: format!("container {name}"),
             })?;
+        self.take_down(&old).await?;
+        let spec = ContainerSpec::from_container(&old, image);
+        self.bring_up(&spec, 60.0).await?;
+        self.wait_running(name).await
+    }
+
+    /// The first half of a replace: stop (if not stopped) and wait → settle
+    /// 2 s → remove (3 tries) → wait until the name is gone (15 s).
+    pub async fn take_down(&self, old: &Container) -> Result<(), RosError> {
         if !old.state.is_stopped() {
-            self.stop_and_wait(&old).await?;
+            self.stop_and_wait(old).await?;
         }
         self.pacing().sleep_secs(schedule::REPLACE_SETTLE).await;
-        self.remove_container_with(&old.id, name, &schedule::REMOVE[..2])
+        self.remove_container_with(&old.id, &old.name, &schedule::REMOVE[..2])
             .await?;
-        self.wait_gone(name).await?;
-        let spec = ContainerSpec::from_container(&old, image);
+        self.wait_gone(&old.name).await
+    }
+
+    /// The second half of a replace: move the root-dir aside (so the new
+    /// image is extracted into a fresh one, §3.10) → add (root-dir overlap
+    /// retried) → wait for extraction (`extract_secs`) → start unless it
+    /// auto-started. Returns the row id; the caller waits for running.
+    pub async fn bring_up(
+        &self,
+        spec: &ContainerSpec,
+        extract_secs: f64,
+    ) -> Result<String, RosError> {
         self.move_aside(&spec.root_dir).await?;
-        let id = self.add_container(&spec).await?;
-        let row = self.wait_extracted_for(name, 60.0).await?;
+        let id = self.add_container(spec).await?;
+        let row = match self.wait_extracted_for(&spec.name, extract_secs).await {
+            Ok(row) => row,
+            Err(e) => {
+                // A failed import leaves no row but maybe a half-written root-dir.
+                let _ = self.move_aside(&spec.root_dir).await;
+                return Err(e);
+            }
+        };
+        let id = if id.is_empty() { row.id.clone() } else { id };
         if !row.state.is_running() {
-            let id = if id.is_empty() { row.id.clone() } else { id };
             self.start_container(&id).await?;
         }
-        self.wait_running(name).await
+        Ok(id)
     }
 
     /// Installer: veth add, bridge port add and mount adds, each ignoring

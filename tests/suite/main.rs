@@ -11,6 +11,7 @@ mod images_support;
 mod registry_support;
 mod routeros_support;
 mod sim_common;
+mod update_support;
 
 mod actors_persist;
 mod api_admission;
@@ -75,3 +76,9 @@ mod sim_rest;
 mod sim_transport;
 mod snapshot;
 mod subscriber;
+mod update_api;
+mod update_bootstrap;
+mod update_crash;
+mod update_cycle;
+mod update_events;
+mod update_process;

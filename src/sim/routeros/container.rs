@@ -106,6 +106,19 @@ pub(super) fn parse_duration_ms(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().map(|x| x * 1000.0)
 }
 
+/// The `startFailImages` knob: the row's name or image source matches.
+fn broken(patterns: &[String], props: &Row) -> bool {
+    let source = ["name", "remote-image", "file"]
+        .iter()
+        .filter_map(|k| props.get(*k))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    patterns
+        .iter()
+        .any(|p| !p.is_empty() && source.contains(p.as_str()))
+}
+
 fn dir_has_content(p: &Path) -> bool {
     std::fs::read_dir(p)
         .map(|mut d| d.next().is_some())
@@ -548,6 +561,16 @@ impl Device {
                     } else if self.rt.processes {
                         // The supervisor starts the process and reports R or S.
                         c.rt.launch = true;
+                    } else if broken(&knobs.start_fail_images, &c.props) {
+                        c.state = CState::Stopped;
+                        c.rt.stopped_at = Some(now);
+                        c.props
+                            .insert("comment".into(), "exited with status 1".into());
+                        logs.push(("container,info", format!("container {name}: started")));
+                        logs.push((
+                            "container,error",
+                            format!("container {name}: exited with status 1"),
+                        ));
                     } else {
                         c.state = CState::Running;
                         logs.push(("container,info", format!("container {name}: started")));

@@ -54,6 +54,10 @@ pub struct Knobs {
     /// Process containers: wall-clock time between the stop signal and SIGKILL when the
     /// container has no `stop-time`.
     pub process_stop_grace_ms: u64,
+    /// Without process containers: a container whose `name`, `remote-image` or `file`
+    /// contains one of these strings exits right after it starts (a broken image), like a
+    /// binary that ends at once: the row goes back to stopped with `exited with status 1`.
+    pub start_fail_images: Vec<String>,
 }
 
 impl Default for Knobs {
@@ -88,6 +92,7 @@ impl Default for Knobs {
             probe_ports: Vec::new(),
             renumber_on_reboot: false,
             process_stop_grace_ms: 10_000,
+            start_fail_images: Vec::new(),
         }
     }
 }

@@ -27,7 +27,7 @@ pub fn write_config(dir: &Path, node: &str, nats_url: &str, listen: &str, extra:
 
 pub fn config_text(node: &str, nats_url: &str, listen: &str, extra: &str) -> String {
     format!(
-        "nodeName: {node}\nstandalone: true\nrouteros:\n  restUrl: http://127.0.0.1:9/rest\nnetworks:\n  - name: t\n    bridge: t\n    cidr: 127.77.0.0/24\n    gateway: 127.77.0.1\n    dns:\n      endpoint: http://127.0.0.1:9\n      zone: t.lo\n      server: 127.77.0.252\n      staticRecords: []\nnats:\n  url: {nats_url}\n  snapshotEvery: 1000\napi:\n  listen: {listen}\nlifecycle:\n  bootManifestPath: \"\"\nconsistency:\n  repair: false\n{extra}"
+        "nodeName: {node}\nstandalone: true\nrouteros:\n  restUrl: http://127.0.0.1:9/rest\nnetworks:\n  - name: t\n    bridge: t\n    cidr: 127.77.0.0/24\n    gateway: 127.77.0.1\n    dns:\n      endpoint: http://127.0.0.1:9\n      zone: t.lo\n      server: 127.77.0.252\n      staticRecords: []\nnats:\n  url: {nats_url}\n  snapshotEvery: 1000\napi:\n  listen: {listen}\nlifecycle:\n  bootManifestPath: \"\"\nconsistency:\n  repair: false\nupdate:\n  listen: \"\"\n{extra}"
     )
 }
 
