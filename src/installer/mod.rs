@@ -130,8 +130,14 @@ async fn steps(o: &InstallOptions, p: &mut Progress) -> Result<RunReport, StepEr
     };
     done(p, &summary, &client);
 
+    let reconfigured = |container: &str| {
+        let dir = layout::volume(container, "config");
+        written.iter().any(|w| w.starts_with(&dir))
+    };
+
     p.begin("registry");
-    let summary = ensure_registry(o, &client, &observed, &site_certs.ca_pem, certs_changed).await?;
+    let restart = certs_changed || reconfigured(layout::REGISTRY);
+    let summary = ensure_registry(o, &client, &observed, &site_certs.ca_pem, restart).await?;
     done(p, &summary, &client);
 
     p.begin("seed");
@@ -139,8 +145,10 @@ async fn steps(o: &InstallOptions, p: &mut Progress) -> Result<RunReport, StepEr
     done(p, &summary, &client);
 
     p.begin("nats");
-    let outcome = ensure(&client, &observed, &nats::wanted(o), "nats").await?;
-    done(p, &outcome.describe(layout::NATS), &client);
+    let restart = reconfigured(layout::NATS);
+    let summary =
+        ensure_reconfigured(&client, &observed, &nats::wanted(o), "nats", restart).await?;
+    done(p, &summary, &client);
 
     p.begin("cleanup");
     let summary = match observed.container(layout::LEFTOVER_INSTALLER) {
@@ -162,8 +170,16 @@ async fn steps(o: &InstallOptions, p: &mut Progress) -> Result<RunReport, StepEr
     done(p, &summary, &client);
 
     p.begin("mkube-update");
-    let outcome = ensure(&client, &observed, &updater::wanted(o), "mkube-update").await?;
-    done(p, &outcome.describe(layout::UPDATER), &client);
+    let restart = reconfigured(layout::UPDATER);
+    let summary = ensure_reconfigured(
+        &client,
+        &observed,
+        &updater::wanted(o),
+        "mkube-update",
+        restart,
+    )
+    .await?;
+    done(p, &summary, &client);
 
     Ok(RunReport {
         calls: calls(&client),
@@ -211,22 +227,10 @@ async fn ensure_registry(
     client: &RosClient,
     observed: &Observed,
     ca_pem: &str,
-    certs_changed: bool,
+    restart: bool,
 ) -> Result<String, StepError> {
     let wanted = registry::wanted(o);
-    let row = observed.container(layout::REGISTRY);
-    let mut outcome = ensure(client, observed, &wanted, "registry").await?;
-    let mut summary = outcome.describe(layout::REGISTRY);
-    if certs_changed && outcome == Outcome::AlreadyRunning {
-        if let Some(row) = row {
-            containers::restart(client, row).await.map_err(|e| {
-                device_error("registry", e, "start registry.gt.lo by hand or run again")
-            })?;
-        }
-        outcome = Outcome::Started;
-        summary = format!("{} restarted with the new certificate", layout::REGISTRY);
-    }
-    let _ = outcome;
+    let summary = ensure_reconfigured(client, observed, &wanted, "registry", restart).await?;
     registry::wait_healthy(o, ca_pem, o.health_timeout)
         .await
         .map_err(|e| {
@@ -244,6 +248,28 @@ async fn ensure_registry(
         "{summary}; https://{}/v2/ healthy",
         o.registry_host()
     ))
+}
+
+/// [`ensure`], and a container that was already running is restarted when its configuration
+/// (or certificate) changed in this run, so it reads the new files.
+async fn ensure_reconfigured(
+    client: &RosClient,
+    observed: &Observed,
+    wanted: &containers::Wanted,
+    step: &'static str,
+    restart: bool,
+) -> Result<String, StepError> {
+    let name = wanted.spec.name.as_str();
+    let outcome = ensure(client, observed, wanted, step).await?;
+    if !(restart && outcome == Outcome::AlreadyRunning) {
+        return Ok(outcome.describe(name));
+    }
+    if let Some(row) = observed.container(name) {
+        containers::restart(client, row)
+            .await
+            .map_err(|e| device_error(step, e, &format!("start {name} by hand or run again")))?;
+    }
+    Ok(format!("{name} restarted to read its new configuration"))
 }
 
 async fn seed_all(o: &InstallOptions, ca_pem: &str) -> Result<String, StepError> {

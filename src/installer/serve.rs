@@ -141,6 +141,7 @@ mod tests {
 
     #[tokio::test]
     async fn serves_offered_files_only() {
+        crate::tls::ensure_ring_provider();
         let s = FileServer::start("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();

@@ -7,6 +7,7 @@
 mod common;
 mod engine_support;
 mod images_support;
+mod installer_support;
 mod registry_support;
 mod routeros_support;
 mod sim_common;
@@ -26,6 +27,7 @@ mod generated_configmaps;
 mod images;
 mod images_api;
 mod images_cache;
+mod installer;
 mod ipam;
 mod k8s_api;
 mod kubectl;
