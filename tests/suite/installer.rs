@@ -308,3 +308,27 @@ fn installer_refuses_malformed_flags_clearly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an image reference"));
 }
+
+/// Bench (benches/RESULTS.md, issue 15): the installer's device calls on a bare device and on a
+/// re-run, with 100 ms of latency on every REST request. Run with
+/// `cargo nextest run --run-ignored only -E 'test(installer_device_calls)' --no-capture`.
+#[actix_rt::test]
+#[ignore = "bench: run explicitly"]
+async fn installer_device_calls_with_100ms_latency() {
+    let site = Site::start().await;
+    site.control("PATCH", "/knobs", Some(json!({"latencyMs": 100})))
+        .await;
+    for run in ["bare device", "re-run"] {
+        site.clear_journal().await;
+        let started = std::time::Instant::now();
+        site.install(&[]).ok();
+        let took = started.elapsed();
+        let writes = site.journal_writes().await.len();
+        let reads = site.journal_reads().await;
+        println!(
+            "BENCH installer {run}: {reads} reads, {writes} writes, {:.1} s",
+            took.as_secs_f64()
+        );
+    }
+    site.sim.stop().await;
+}
