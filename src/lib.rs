@@ -5,6 +5,7 @@ pub mod actors;
 pub mod api;
 pub mod config;
 pub mod events;
+pub mod installer;
 pub mod metrics;
 pub mod microdns;
 pub mod oci;

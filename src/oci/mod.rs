@@ -11,12 +11,14 @@
 //! - [`registry`]: HTTP(S) transport to one repository with Basic/Bearer auth.
 //! - [`manifest`]: manifests, indexes and platform selection.
 //! - [`blob`]: verified, optionally throttled blob downloads to disk.
+//! - [`push`]: blob uploads, manifest puts, and copying an image between registries.
 
 pub mod blob;
 pub mod challenge;
 pub mod error;
 pub mod manifest;
 pub mod options;
+pub mod push;
 pub mod reference;
 pub mod registry;
 
@@ -26,6 +28,7 @@ pub use blob::{Throttle, download};
 pub use error::OciError;
 pub use manifest::{Descriptor, Fetched, ImageManifest, Platform};
 pub use options::{ClientOptions, tls_config};
+pub use push::{Copied, copy_image, platform_manifest};
 pub use reference::Reference;
 pub use registry::Registry;
 

@@ -19,14 +19,14 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A connected registry for one repository.
 #[derive(Debug)]
 pub struct Registry {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     /// `scheme://host[:port]`
-    base: String,
-    repo: String,
+    pub(super) base: String,
+    pub(super) repo: String,
     username: Option<String>,
     password: Option<String>,
     /// Current `Authorization` header value, once a challenge was answered.
-    auth: Option<String>,
+    pub(super) auth: Option<String>,
 }
 
 impl Registry {
@@ -175,7 +175,7 @@ impl Registry {
         }
     }
 
-    fn host(&self) -> &str {
+    pub(super) fn host(&self) -> &str {
         self.base.split_once("://").map_or(&self.base, |(_, h)| h)
     }
 

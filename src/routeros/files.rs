@@ -2,7 +2,7 @@
 
 use super::client::{RosClient, ok_if_gone};
 use super::error::{ErrorKind, RosError};
-use super::resources::FileEntry;
+use super::resources::{FileEntry, FromRow};
 use super::values::{Props, Row, normalize_path, rows_of};
 
 /// What [`RosClient::move_aside`] did.
@@ -67,6 +67,19 @@ impl RosClient {
         Ok(())
     }
 
+    /// Creates one directory whose parent exists (`/file/add type=directory`); `already
+    /// exist` is success.
+    pub async fn add_directory(&self, path: &str) -> Result<(), RosError> {
+        let body = Props::new()
+            .set("name", normalize_path(path))
+            .set("type", "directory");
+        match self.post("/file/add", &body).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is(ErrorKind::AlreadyExists) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether `dir` is known to exist (created or found by [`RosClient::ensure_directory`]).
     fn dir_known(&self, dir: &str) -> bool {
         self.shared()
@@ -96,6 +109,49 @@ impl RosClient {
         let name = normalize_path(path);
         let rows: Vec<FileEntry> = self.get_rows("/file", &[("name", name)]).await?;
         Ok(rows.into_iter().find(|f| f.name == name))
+    }
+
+    /// The entries among `paths` that exist, in one `POST /file/print` whose `.query` ORs the
+    /// names (the device walks its tree once, not once per path). Small files carry their
+    /// `contents`.
+    pub async fn files_named(&self, paths: &[String]) -> Result<Vec<FileEntry>, RosError> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = Vec::with_capacity(paths.len() * 2);
+        for (i, p) in paths.iter().enumerate() {
+            query.push(format!("name={}", normalize_path(p)));
+            if i > 0 {
+                query.push("#|".to_string());
+            }
+        }
+        let proplist = ["name", "type", "size", "contents"].map(String::from);
+        let body = Props::new()
+            .set_words(".query", &query)
+            .set_words(".proplist", &proplist);
+        let value = self.post("/file/print", &body).await?;
+        Ok(rows_of(value).iter().map(FileEntry::from_row).collect())
+    }
+
+    /// Writes a small text file (§4.7): `/file/add type=file contents=` when `exists` is
+    /// false, else `/file/set contents=` on the existing file. The parent directory must exist.
+    pub async fn write_small_file(
+        &self,
+        path: &str,
+        contents: &str,
+        exists: bool,
+    ) -> Result<(), RosError> {
+        let name = normalize_path(path);
+        let body = if exists {
+            Props::new().set("numbers", name).set("contents", contents)
+        } else {
+            Props::new()
+                .set("name", name)
+                .set("type", "file")
+                .set("contents", contents)
+        };
+        let path = if exists { "/file/set" } else { "/file/add" };
+        self.post(path, &body).await.map(|_| ())
     }
 
     /// `POST /tool/fetch {"url", "dst-path", "mode":"http"}`: the device

@@ -45,4 +45,4 @@ pub use sequences::{
 pub use snapshot::{DeviceSnapshot, SnapshotOptions};
 pub use stats::{CallStats, EndpointStats, StatsSnapshot};
 pub use tls::client_config as tls_client_config;
-pub use values::{Props, Row, fmt_bool, normalize_path, parse_bool};
+pub use values::{Props, Row, first_ipv4_cidr, fmt_bool, normalize_path, parse_bool};

@@ -368,6 +368,8 @@ pub struct FileEntry {
     pub kind: String,
     pub size: u64,
     pub last_modified: String,
+    /// The text of a small file, when the device shows it.
+    pub contents: Option<String>,
 }
 
 impl FileEntry {
@@ -384,6 +386,7 @@ impl FromRow for FileEntry {
             kind: r.str("type"),
             size: r.u64("size"),
             last_modified: r.first_of(&["last-modified", "creation-time"]),
+            contents: r.opt("contents"),
         }
     }
 }

@@ -155,6 +155,13 @@ impl Props {
         }
     }
 
+    /// Sets a list of words (`.query`, `.proplist` as an array).
+    pub fn set_words(mut self, key: &str, words: &[String]) -> Props {
+        let words = words.iter().cloned().map(Value::String).collect();
+        self.0.insert(key.to_string(), Value::Array(words));
+        self
+    }
+
     /// Sets a boolean as `"yes"`/`"no"`.
     pub fn flag(self, key: &str, value: bool) -> Props {
         self.set(key, fmt_bool(value))

@@ -621,11 +621,16 @@ async fn set(sh: &Arc<Shared>, menu: Menu, body: &Map<String, Value>) -> Result<
         Menu::File => {
             let t = target(body, &[".id", "numbers"])?;
             let olds = d.file_targets(&t)?;
-            let new = props
-                .get("name")
-                .cloned()
-                .ok_or_else(|| ApiError::bad("missing value for argument name"))?;
+            // `set contents=` alone rewrites a file in place; `name=` renames (§4.7).
+            let new = match (props.get("name"), props.get("contents")) {
+                (Some(n), _) => n.clone(),
+                (None, Some(_)) => olds[0].clone(),
+                (None, None) => return Err(ApiError::bad("missing value for argument name")),
+            };
             if let Some(c) = props.get("contents") {
+                if d.disk_root.join(&olds[0]).is_dir() {
+                    return Err(ApiError::failure("cannot set contents of a directory"));
+                }
                 let abs = d.disk_root.join(&olds[0]);
                 std::fs::write(abs, c).map_err(|e| ApiError::failure(&e.to_string()))?;
             }

@@ -16,10 +16,11 @@ use nix::fcntl::{Flock, FlockArg};
 
 /// The images of a site, as `scripts/images` names them, with the program each holds and
 /// arguments that make it print something and exit 0.
-pub const IMAGES: [(&str, &str, &[&str]); 5] = [
+pub const IMAGES: [(&str, &str, &[&str]); 6] = [
     ("mkube", "mkube", &["version"]),
     ("mkube-registry", "mkube-registry", &["--help"]),
     ("mkube-update", "mkube-update", &["--help"]),
+    ("mkube-installer", "mkube-installer", &["--help"]),
     ("nats", "nats-server", &["--version"]),
     ("microdns-sim", "microdns-sim", &["--help"]),
 ];

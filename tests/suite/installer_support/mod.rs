@@ -1,0 +1,316 @@
+//! A bare simulated device that runs containers as processes, an upstream `mkube-registry`
+//! holding the site images (put there with skopeo), and `mkube-installer` run as its binary.
+//! Shared by the installer tests and the installer bench.
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use mkube::registry::{self, RegistryOptions};
+use mkube::sim::routeros::SimOptions;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::images_support::{archives, probe_archive};
+use crate::registry_support::skopeo;
+use crate::sim_common::{Sim, start_with};
+
+pub const BRIDGE: &str = "bridge-site";
+
+/// The site images the upstream holds: (name, archive). mkube-update's own image is not built
+/// on this branch yet; the probe program (static, `stay` keeps it running) stands in for it.
+fn upstream_images() -> Vec<(&'static str, PathBuf)> {
+    let a = archives();
+    vec![
+        ("mkube-registry", a.join("mkube-registry.tar")),
+        ("nats", a.join("nats.tar")),
+        ("mkube", a.join("mkube.tar")),
+        ("mkube-update", stand_in_archive()),
+    ]
+}
+
+/// A docker-save archive of the probe program that skopeo accepts (its config names the
+/// layer's diff id): entrypoint `/probe`, cmd `stay`.
+fn stand_in_archive() -> PathBuf {
+    let probe = probe_archive().with_file_name("probe");
+    let dir = tempfile::Builder::new()
+        .prefix("stand-in")
+        .tempdir()
+        .unwrap()
+        .keep();
+    let mut layer = tar::Builder::new(Vec::new());
+    let bin = std::fs::read(&probe).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o755);
+    h.set_size(bin.len() as u64);
+    h.set_mtime(0);
+    layer.append_data(&mut h, "probe", bin.as_slice()).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&layer)));
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Entrypoint": ["/probe"], "Cmd": ["stay"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    })
+    .to_string();
+    let manifest = serde_json::json!([{"Config": "config.json",
+        "RepoTags": ["mkube-update:edge"], "Layers": ["layer/layer.tar"]}])
+    .to_string();
+    let mut outer = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("manifest.json", manifest.as_bytes()),
+        ("config.json", config.as_bytes()),
+        ("layer/layer.tar", layer.as_slice()),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_mtime(0);
+        outer.append_data(&mut h, name, data).unwrap();
+    }
+    let path = dir.join("stand-in.tar");
+    std::fs::write(&path, outer.into_inner().unwrap()).unwrap();
+    path
+}
+
+/// A loopback /24 of its own: the registry at .3, mkube .2, mkube-update .5, NATS .10, with
+/// their ports free.
+pub fn site_net() -> [u8; 3] {
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64;
+    for i in 0..50u64 {
+        let n = seed.wrapping_add(i * 7919);
+        let net = [127, 130 + (n % 60) as u8, (n / 60 % 250) as u8 + 2];
+        let free = [
+            (3, 5000),
+            (3, 5001),
+            (10, 4222),
+            (10, 8222),
+            (2, 8082),
+            (5, 8081),
+        ]
+        .iter()
+        .all(|(host, port)| {
+            let ip = Ipv4Addr::new(net[0], net[1], net[2], *host);
+            TcpListener::bind(SocketAddr::from((ip, *port))).is_ok()
+        });
+        if free {
+            return net;
+        }
+    }
+    panic!("no free loopback /24");
+}
+
+pub struct Site {
+    pub sim: Sim,
+    pub upstream: registry::RunningRegistry,
+    pub net: [u8; 3],
+    _store: tempfile::TempDir,
+}
+
+impl Site {
+    /// A bare process-running device with one bridge, and an upstream holding the images.
+    pub async fn start() -> Site {
+        let store = tempfile::tempdir().unwrap();
+        let upstream = registry::start(RegistryOptions::new(store.path().join("store")))
+            .await
+            .unwrap();
+        for (name, archive) in upstream_images() {
+            let src = format!("docker-archive:{}", archive.display());
+            let dst = format!("docker://{}/{name}:edge", upstream.host());
+            skopeo(&["copy", "--quiet", "--dest-tls-verify=false", &src, &dst]);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = SimOptions::new(dir.path().join("disk"));
+        opts.run_containers = true;
+        let sim = start_with(opts, dir).await;
+        std::fs::create_dir_all(sim.disk().join("raid1")).unwrap();
+        sim.seed_bridge(BRIDGE).await;
+        Site {
+            sim,
+            upstream,
+            net: site_net(),
+            _store: store,
+        }
+    }
+
+    pub fn ip(&self, host: u8) -> Ipv4Addr {
+        Ipv4Addr::new(self.net[0], self.net[1], self.net[2], host)
+    }
+
+    pub fn registry_host(&self) -> String {
+        format!("{}:5000", self.ip(3))
+    }
+
+    /// The installer's flags for this site (loopback everywhere), plus `extra` (which replaces a
+    /// default of the same flag).
+    pub fn args(&self, extra: &[&str]) -> Vec<String> {
+        let up = self.upstream.host();
+        let mut a: Vec<String> = [
+            "--device",
+            "127.0.0.1",
+            "--rest-url",
+            &self.sim.sim.rest_url(),
+            "--ros-user",
+            "admin",
+            "--ros-password",
+            "",
+            "--upstream",
+            &up,
+            "--seed",
+            "mkube-registry,nats,mkube-update,mkube",
+            "--bridge",
+            BRIDGE,
+            "--gateway",
+            "127.0.0.1",
+            "--dns",
+            "127.0.0.1",
+            "--arch",
+            "amd64",
+            "--container-rest-url",
+            &self.sim.sim.rest_url(),
+            "--serve-address",
+            "127.0.0.1:0",
+            "--health-timeout",
+            "30",
+            "--extract-timeout",
+            "60",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for (flag, host) in [
+            ("--registry-ip", 3),
+            ("--mkube-ip", 2),
+            ("--mkube-update-ip", 5),
+            ("--nats-ip", 10),
+        ] {
+            a.push(flag.into());
+            a.push(self.ip(host).to_string());
+        }
+        // A flag given in `extra` replaces the default pair.
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < a.len() {
+            let overridden = a[i].starts_with("--") && extra.contains(&a[i].as_str());
+            let pair = i + 1 < a.len() && !a[i + 1].starts_with("--") || a[i] == "--ros-password";
+            if !overridden {
+                out.push(a[i].clone());
+                if pair {
+                    out.push(a[i + 1].clone());
+                }
+            }
+            i += if pair { 2 } else { 1 };
+        }
+        out.extend(extra.iter().map(|s| s.to_string()));
+        out
+    }
+
+    /// Runs `mkube-installer` with this site's flags plus `extra`.
+    pub fn install(&self, extra: &[&str]) -> Installed {
+        let out = Command::new(env!("CARGO_BIN_EXE_mkube-installer"))
+            .args(self.args(extra))
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run mkube-installer");
+        Installed(out)
+    }
+
+    /// A control call on a fresh connection (the installer runs long enough for the
+    /// simulator to close idle ones).
+    pub async fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.sim.sim.control_url());
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut rb = fresh_client().request(m, url);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.expect("control request");
+        assert!(
+            resp.status().is_success(),
+            "control {path}: {}",
+            resp.status()
+        );
+        resp.json().await.unwrap_or(Value::Null)
+    }
+
+    /// The writes among the journal's entries since it was last cleared.
+    pub async fn journal_writes(&self) -> Vec<String> {
+        let j = self.control("GET", "/journal", None).await;
+        j.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                let m = e["method"].as_str().unwrap_or("");
+                let p = e["path"].as_str().unwrap_or("");
+                m != "GET" && !p.ends_with("/print")
+            })
+            .map(|e| format!("{} {}", e["method"], e["path"]))
+            .collect()
+    }
+
+    pub async fn journal_reads(&self) -> usize {
+        let j = self.control("GET", "/journal", None).await;
+        j.as_array().unwrap().len() - self.journal_writes().await.len()
+    }
+
+    pub async fn clear_journal(&self) {
+        self.control("DELETE", "/journal", None).await;
+    }
+
+    pub fn disk_file(&self, path: &str) -> Vec<u8> {
+        std::fs::read(self.sim.disk().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// `GET /rest<menu>` on a fresh connection.
+    pub async fn rows(&self, menu: &str) -> Vec<Value> {
+        let url = format!("{}{menu}", self.sim.sim.rest_url());
+        let resp = fresh_client()
+            .get(url)
+            .basic_auth("admin", Some(""))
+            .send()
+            .await
+            .expect("rest request");
+        assert_eq!(resp.status(), 200, "{menu}");
+        let v: Value = resp.json().await.unwrap();
+        v.as_array().cloned().unwrap_or_default()
+    }
+}
+
+fn fresh_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+/// A finished installer run.
+pub struct Installed(pub Output);
+
+impl Installed {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    /// Panics with the whole output unless the run exited 0.
+    pub fn ok(self) -> Installed {
+        assert_eq!(
+            self.code(),
+            0,
+            "installer failed:\n{}\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
