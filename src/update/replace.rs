@@ -68,13 +68,28 @@ pub async fn replace(
     policy: &Policy,
     swap: Swap,
 ) -> Result<Container, SwapError> {
+    replace_from(ros, marks, policy, swap, None).await
+}
+
+/// [`replace`] starting from `seen`, the container's row as read a moment ago by the caller
+/// under the same device lock (it is not read again); `None` reads it.
+pub async fn replace_from(
+    ros: &RosClient,
+    marks: &Marks,
+    policy: &Policy,
+    swap: Swap,
+    seen: Option<Container>,
+) -> Result<Container, SwapError> {
     if marks.exists(&swap.container) {
         return Err(SwapError::Busy(swap.container));
     }
-    let old = ros
-        .find_container(&swap.container)
-        .await?
-        .ok_or_else(|| SwapError::Missing(swap.container.clone()))?;
+    let old = match seen.filter(|row| row.name == swap.container && !row.id.is_empty()) {
+        Some(row) => row,
+        None => ros
+            .find_container(&swap.container)
+            .await?
+            .ok_or_else(|| SwapError::Missing(swap.container.clone()))?,
+    };
     let mark = SwapMark {
         container: swap.container.clone(),
         old_id: Some(old.id.clone()),
