@@ -402,9 +402,13 @@ impl RosClient {
     /// Polls until the row is running (30 s), first looking 0.3 s in (a
     /// start returns at once). A vanished row is `Missing`;
     /// a row seen starting and then stopped again is `StartFailed` with the
-    /// device's comment.
+    /// device's comment. So is a row seen stopped at two looks in a row
+    /// (≥ 0.7 s apart): a start that fails fast can take the row N → S
+    /// before the first look, and a start the device accepted does not
+    /// leave the row in S for that long (§3.3 "start returns at once").
     pub async fn wait_running(&self, name: &str) -> Result<Container, RosError> {
         let mut seen_starting = false;
+        let mut stopped_looks = 0;
         let row = self
             .poll_container_with(
                 name,
@@ -417,7 +421,14 @@ impl RosClient {
                         seen_starting = true;
                         false
                     }
-                    Some(c) => c.state.is_running() || (seen_starting && c.state.is_stopped()),
+                    Some(c) if c.state.is_stopped() => {
+                        stopped_looks += 1;
+                        seen_starting || stopped_looks >= 2
+                    }
+                    Some(c) => {
+                        stopped_looks = 0;
+                        c.state.is_running()
+                    }
                 },
             )
             .await?;

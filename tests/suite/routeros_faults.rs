@@ -334,6 +334,24 @@ async fn replace_falls_back_when_remove_stays_refused() {
     assert!(posts(&calls, "/container/stop").len() >= 2);
 }
 
+/// A start that fails at once (the row back to stopped before the first look, 0.3 s in) is
+/// `StartFailed` with the device's comment after a second look, not a 30 s wait timeout.
+#[tokio::test]
+async fn a_start_that_fails_before_the_first_look_is_start_failed() {
+    let h = Harness::start(Profile::V7_22).await;
+    let client = h.client().await;
+    let file = h.tarball("broken", "x");
+    h.knobs(json!({"startFailImages": ["broken"]})).await;
+    client.create_pod_container(&plan(&file)).await.unwrap();
+    match client.wait_running(NAME).await {
+        Err(RosError::StartFailed { name, comment }) => {
+            assert_eq!(name, NAME);
+            assert!(comment.contains("exited"), "{comment}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn root_dir_overlap_window_is_retried() {
     let h = Harness::start(Profile::V7_22).await;
