@@ -6,7 +6,7 @@
 //! wait after that). Device calls are read from the simulator's journal.
 //!
 //! `MKUBE_BENCH_LAYER_MB` (16) sizes the image's layer; `MKUBE_BENCH_LATENCY_MS` (100);
-//! `MKUBE_BENCH_RUNS` (3). Without `--bench` it does nothing.
+//! `MKUBE_BENCH_RUNS` (3); `MKUBE_BENCH_JOURNAL` set prints each run's device calls. Without `--bench` it does nothing.
 
 use mkube::registry::{self, RegistryOptions};
 use mkube::sim::routeros::{SimOptions, start};
@@ -165,6 +165,19 @@ async fn main() {
             }
         };
         let calls = journal(&http, &control).await;
+        if std::env::var_os("MKUBE_BENCH_JOURNAL").is_some() {
+            for e in &calls {
+                println!(
+                    "  {} {} {}?{} {} ({:.0} ms)",
+                    e["seq"],
+                    e["method"],
+                    e["path"],
+                    e["query"].as_str().unwrap_or(""),
+                    e["status"],
+                    e["latencyMs"].as_f64().unwrap_or(0.0)
+                );
+            }
+        }
         let polls = calls
             .iter()
             .filter(|e| e["method"] == "GET" && e["path"] == "/rest/container")

@@ -4,7 +4,7 @@
 use super::client::RosClient;
 use super::error::{ErrorKind, RosError};
 use super::names::PropertyNames;
-use super::pacing::schedule;
+use super::pacing::{Polls, schedule};
 use super::resources::{Container, ContainerState, FromRow, LogEntry};
 use super::values::{Props, join_list};
 use std::time::{Duration, Instant};
@@ -201,12 +201,30 @@ impl RosClient {
         Ok(None)
     }
 
-    /// Polls `GET /container?name=` every poll interval until `done` holds
-    /// for the observation (`None` = no row) or `timeout_secs` of device
-    /// time pass. Transport faults during the poll are tolerated.
+    /// Polls `GET /container?name=` at once and then every poll interval
+    /// until `done` holds for the observation (`None` = no row) or
+    /// `timeout_secs` of device time pass. Transport faults during the poll
+    /// are tolerated.
     pub async fn poll_container<F>(
         &self,
         name: &str,
+        timeout_secs: f64,
+        what: &str,
+        done: F,
+    ) -> Result<Option<Container>, RosError>
+    where
+        F: FnMut(Option<&Container>) -> bool,
+    {
+        self.poll_container_with(name, schedule::POLL_NOW, timeout_secs, what, done)
+            .await
+    }
+
+    /// [`RosClient::poll_container`] reading on another schedule (e.g. a
+    /// first look shortly after a command, then backing off to 1 s).
+    pub async fn poll_container_with<F>(
+        &self,
+        name: &str,
+        polls: Polls,
         timeout_secs: f64,
         what: &str,
         mut done: F,
@@ -217,7 +235,10 @@ impl RosClient {
         let pacing = self.pacing();
         let started = Instant::now();
         let deadline = pacing.secs(timeout_secs);
+        let mut reads = 0;
         loop {
+            pacing.sleep_secs(polls.delay(reads)).await;
+            reads += 1;
             match self.find_container(name).await {
                 Ok(row) => {
                     if done(row.as_ref()) {
@@ -233,7 +254,6 @@ impl RosClient {
                     waited: Duration::from_secs_f64(timeout_secs),
                 });
             }
-            pacing.sleep_secs(schedule::POLL).await;
         }
     }
 
@@ -252,12 +272,40 @@ impl RosClient {
         name: &str,
         timeout_secs: f64,
     ) -> Result<Container, RosError> {
+        self.wait_extracted_polling(name, schedule::POLL_NOW, timeout_secs)
+            .await
+    }
+
+    /// [`RosClient::wait_extracted_for`] after an `add` that took `add_took`:
+    /// an add that held the request through the import (§1.9) is read at
+    /// once; one that returned early is looked at after half a second and
+    /// then more often than the steady rate for the first seconds.
+    pub async fn wait_extracted_after_add(
+        &self,
+        name: &str,
+        add_took: Duration,
+        timeout_secs: f64,
+    ) -> Result<Container, RosError> {
+        let polls = if add_took >= self.pacing().secs(schedule::ADD_BLOCKED) {
+            schedule::POLL_NOW
+        } else {
+            schedule::AFTER_ADD
+        };
+        self.wait_extracted_polling(name, polls, timeout_secs).await
+    }
+
+    async fn wait_extracted_polling(
+        &self,
+        name: &str,
+        polls: Polls,
+        timeout_secs: f64,
+    ) -> Result<Container, RosError> {
         let started = Instant::now();
         let grace = self.pacing().secs(schedule::ROW_GRACE);
         let mut seen = false;
         let mut failed = false;
         let row = self
-            .poll_container(name, timeout_secs, "extraction", |row| match row {
+            .poll_container_with(name, polls, timeout_secs, "extraction", |row| match row {
                 Some(c) => {
                     seen = true;
                     if c.state == ContainerState::Failed {
@@ -336,30 +384,53 @@ impl RosClient {
         }
     }
 
-    /// Stops and polls until the row is stopped or gone (30 s).
+    /// Stops and polls until the row is stopped or gone (30 s); the first
+    /// look is half a second after the stop.
     pub async fn stop_and_wait(&self, c: &Container) -> Result<(), RosError> {
         self.stop_container(&c.id).await?;
-        self.poll_container(&c.name, schedule::STOP_TIMEOUT, "stop", |row| {
-            row.is_none_or(|c| !c.state.is_active())
-        })
+        self.poll_container_with(
+            &c.name,
+            schedule::AFTER_STOP,
+            schedule::STOP_TIMEOUT,
+            "stop",
+            |row| row.is_none_or(|c| !c.state.is_active()),
+        )
         .await
         .map(|_| ())
     }
 
-    /// Polls until the row is running (30 s). A vanished row is `Missing`;
+    /// Polls until the row is running (30 s), first looking 0.3 s in (a
+    /// start returns at once). A vanished row is `Missing`;
     /// a row seen starting and then stopped again is `StartFailed` with the
-    /// device's comment.
+    /// device's comment. So is a row seen stopped at two looks in a row
+    /// (≥ 0.7 s apart): a start that fails fast can take the row N → S
+    /// before the first look, and a start the device accepted does not
+    /// leave the row in S for that long (§3.3 "start returns at once").
     pub async fn wait_running(&self, name: &str) -> Result<Container, RosError> {
         let mut seen_starting = false;
+        let mut stopped_looks = 0;
         let row = self
-            .poll_container(name, schedule::RUNNING_TIMEOUT, "start", |row| match row {
-                None => true,
-                Some(c) if c.state == ContainerState::Starting => {
-                    seen_starting = true;
-                    false
-                }
-                Some(c) => c.state.is_running() || (seen_starting && c.state.is_stopped()),
-            })
+            .poll_container_with(
+                name,
+                schedule::AFTER_START,
+                schedule::RUNNING_TIMEOUT,
+                "start",
+                |row| match row {
+                    None => true,
+                    Some(c) if c.state == ContainerState::Starting => {
+                        seen_starting = true;
+                        false
+                    }
+                    Some(c) if c.state.is_stopped() => {
+                        stopped_looks += 1;
+                        seen_starting || stopped_looks >= 2
+                    }
+                    Some(c) => {
+                        stopped_looks = 0;
+                        c.state.is_running()
+                    }
+                },
+            )
             .await?;
         match row {
             None => Err(RosError::Missing {
@@ -397,29 +468,12 @@ impl RosClient {
         name: &str,
         delays: &[f64],
     ) -> Result<bool, RosError> {
-        let body = Props::new().set(".id", id);
         let mut delays = delays.iter();
         loop {
-            let err = match self.post("/container/remove", &body).await {
-                Ok(_) => return Ok(true),
-                Err(e) if e.is_gone() => return Ok(false),
-                Err(e) => e,
+            let (err, running) = match self.try_remove(id, name).await? {
+                Removal::Done(removed) => return Ok(removed),
+                Removal::Refused { err, running } => (err, running),
             };
-            let running = err.is(ErrorKind::CannotRemoveRunning)
-                || err.detail().to_ascii_lowercase().contains("running");
-            if !running && !err.is_indeterminate() {
-                return Err(err);
-            }
-            if err.is_indeterminate() {
-                // Unknown outcome: read state before anything else.
-                match self.find_container(name).await {
-                    Ok(None) => return Ok(true),
-                    Ok(Some(c)) if c.id != id || c.state == ContainerState::Deleting => {
-                        return Ok(true);
-                    }
-                    _ => {}
-                }
-            }
             let Some(d) = delays.next() else {
                 return Err(err);
             };
@@ -431,11 +485,74 @@ impl RosClient {
         }
     }
 
-    /// Polls until no row has the name (15 s).
+    /// One `POST /container/remove {".id"}`. A refusal that mentions
+    /// running, or a transport fault after which the row is still there, is
+    /// `Refused`; any other error is returned.
+    async fn try_remove(&self, id: &str, name: &str) -> Result<Removal, RosError> {
+        let body = Props::new().set(".id", id);
+        let err = match self.post("/container/remove", &body).await {
+            Ok(_) => return Ok(Removal::Done(true)),
+            Err(e) if e.is_gone() => return Ok(Removal::Done(false)),
+            Err(e) => e,
+        };
+        let running = err.is(ErrorKind::CannotRemoveRunning)
+            || err.detail().to_ascii_lowercase().contains("running");
+        if !running && !err.is_indeterminate() {
+            return Err(err);
+        }
+        if err.is_indeterminate() {
+            // Unknown outcome: read state before anything else.
+            match self.find_container(name).await {
+                Ok(None) => return Ok(Removal::Done(true)),
+                Ok(Some(c)) if c.id != id || c.state == ContainerState::Deleting => {
+                    return Ok(Removal::Done(true));
+                }
+                _ => {}
+            }
+        }
+        Ok(Removal::Refused { err, running })
+    }
+
+    /// Removal right after a stop (replace): `/container/remove` is tried on
+    /// [`schedule::REMOVE_AFTER_STOP`] (the first try at once when `stopped`
+    /// says no stop was issued), and `cannot remove running` only means the
+    /// stop has not finished yet — the device refuses a remove while the row
+    /// is running or stopping, and for a short while after it shows stopped
+    /// (routeros-rest.md §3.3). So each try doubles as the read of "stopped"
+    /// and no fixed settle is slept. `Ok(None)` when still refused at the end
+    /// of the schedule; else whether a row was removed.
+    pub async fn remove_after_stop(
+        &self,
+        id: &str,
+        name: &str,
+        stopped: bool,
+    ) -> Result<Option<bool>, RosError> {
+        for (i, d) in schedule::REMOVE_AFTER_STOP.iter().enumerate() {
+            if i > 0 || !stopped {
+                self.pacing().sleep_secs(*d).await;
+            }
+            match self.try_remove(id, name).await? {
+                Removal::Done(removed) => return Ok(Some(removed)),
+                Removal::Refused { err, .. } => {
+                    tracing::debug!(id, error = %err, "remove refused after stop, trying again");
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Polls until no row has the name (15 s); the first look is half a
+    /// second in (removal is asynchronous, §3.3).
     pub async fn wait_gone(&self, name: &str) -> Result<(), RosError> {
-        self.poll_container(name, schedule::GONE_TIMEOUT, "removal", |row| row.is_none())
-            .await
-            .map(|_| ())
+        self.poll_container_with(
+            name,
+            schedule::AFTER_REMOVE,
+            schedule::GONE_TIMEOUT,
+            "removal",
+            |row| row.is_none(),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Stops (if active), waits, and removes the named container. `false`
@@ -449,6 +566,14 @@ impl RosClient {
         }
         self.remove_container(&c.id, name).await
     }
+}
+
+/// The outcome of one remove call.
+enum Removal {
+    /// Accepted (`true`) or the row was already gone (`false`).
+    Done(bool),
+    /// Not removed; `running` when the device said the container runs.
+    Refused { err: RosError, running: bool },
 }
 
 #[cfg(test)]

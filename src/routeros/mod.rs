@@ -34,7 +34,7 @@ pub use interfaces::{PortOutcome, VethOutcome};
 pub use lists::{MountSpec, SyncReport, is_protected_mount};
 pub use names::{ExistingRootDir, PropertyNames, RosVersion, StateStyle, check_version};
 pub use observed::{Observation, holders as veth_holders};
-pub use pacing::{Pacing, schedule};
+pub use pacing::{Pacing, Polls, schedule};
 pub use resources::{
     ActiveUser, Bridge, BridgePort, Container, ContainerConfig, ContainerState, Env, FileEntry,
     FromRow, IpAddress, LogEntry, Mount, Service, SystemResource, Veth,

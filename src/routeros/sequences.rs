@@ -151,11 +151,11 @@ impl RosClient {
         })
     }
 
-    /// Replace (update): read row → stop → wait stopped → settle 2 s →
-    /// remove (3 tries) → wait until the name is gone (15 s) → move the
-    /// root-dir aside → add with the same properties and a new image
-    /// (root-dir overlap retried) → wait for the row (60 s) → start → wait
-    /// running (30 s).
+    /// Replace (update): read row → stop → remove, retried while the stop
+    /// finishes → wait until the name is gone (15 s) → move the root-dir
+    /// aside → add with the same properties and a new image (root-dir
+    /// overlap retried) → wait for the row (60 s) → start → wait running
+    /// (30 s). See [`RosClient::take_down`] for why there is no fixed settle.
     pub async fn replace_container(
         &self,
         name: &str,
@@ -173,15 +173,33 @@ impl RosClient {
         self.wait_running(name).await
     }
 
-    /// The first half of a replace: stop (if not stopped) and wait → settle
-    /// 2 s → remove (3 tries) → wait until the name is gone (15 s).
+    /// The first half of a replace: stop (if not stopped) → remove → wait
+    /// until the name is gone (15 s).
+    ///
+    /// §2.3 wrote this as "stop → wait stopped → settle 2 s → remove (3
+    /// tries)". The settle only covers the device refusing a remove with
+    /// `cannot remove running` for a short while after the row shows
+    /// stopped (§3.3 [obs]; the simulator's post-stop window, §5.2), and the
+    /// device says so in that case, so the remove's own retry covers it:
+    /// removes are tried on [`schedule::REMOVE_AFTER_STOP`] (≈ 4 s), each
+    /// a read of "stopped and settled" as cheap as a poll. Only if that runs
+    /// out does it fall back to the long form: stop again and wait (30 s),
+    /// then remove (3 tries, each refusal re-issuing the stop, as DeletePod).
     pub async fn take_down(&self, old: &Container) -> Result<(), RosError> {
-        if !old.state.is_stopped() {
-            self.stop_and_wait(old).await?;
+        let stopped = old.state.is_stopped();
+        if !stopped {
+            self.stop_container(&old.id).await?;
         }
-        self.pacing().sleep_secs(schedule::REPLACE_SETTLE).await;
-        self.remove_container_with(&old.id, &old.name, &schedule::REMOVE[..2])
-            .await?;
+        if self
+            .remove_after_stop(&old.id, &old.name, stopped)
+            .await?
+            .is_none()
+        {
+            tracing::info!(container = %old.name, "remove still refused after the stop: waiting for stopped");
+            self.stop_and_wait(old).await?;
+            self.remove_container_with(&old.id, &old.name, &schedule::REMOVE[..2])
+                .await?;
+        }
         self.wait_gone(&old.name).await
     }
 
@@ -195,8 +213,12 @@ impl RosClient {
         extract_secs: f64,
     ) -> Result<String, RosError> {
         self.move_aside(&spec.root_dir).await?;
+        let began = Instant::now();
         let id = self.add_container(spec).await?;
-        let row = match self.wait_extracted_for(&spec.name, extract_secs).await {
+        let row = match self
+            .wait_extracted_after_add(&spec.name, began.elapsed(), extract_secs)
+            .await
+        {
             Ok(row) => row,
             Err(e) => {
                 // A failed import leaves no row but maybe a half-written root-dir.

@@ -10,6 +10,7 @@ use super::mark::{Settings, Source};
 use super::replace;
 use super::updater::Updater;
 use crate::routeros::Container;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bootstrapped {
@@ -21,6 +22,10 @@ pub enum Bootstrapped {
     /// A swap of the container is in progress.
     SwapInProgress,
 }
+
+/// How long the bootstrap check's row stands in for a fresh read by the replace that follows it
+/// in the same cycle (registry lookups in between take milliseconds).
+const SEEN_FOR: Duration = Duration::from_secs(2);
 
 /// Lookups before the container counts as missing.
 const LOOKUPS: usize = 5;
@@ -52,6 +57,18 @@ impl Updater {
         }
     }
 
+    /// Keeps a row just read for a replace later in this cycle ([`Updater::recently_seen`]).
+    fn remember(&self, row: Container) {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some((row, Instant::now()));
+    }
+
+    /// The row of `name` the bootstrap check read in this cycle, if it is at most
+    /// [`SEEN_FOR`] old; taken, so it serves one replace at most.
+    pub(super) fn recently_seen(&self, name: &str) -> Option<Container> {
+        let (row, at) = self.seen.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+        (row.name == name && at.elapsed() <= SEEN_FOR).then_some(row)
+    }
+
     /// Reads the container, retrying a failed read [`LOOKUPS`] times one poll apart.
     async fn lookup(&self, name: &str) -> Result<Option<Container>, String> {
         let mut last = String::new();
@@ -76,7 +93,10 @@ impl Updater {
             return Ok(Bootstrapped::SwapInProgress);
         }
         match self.lookup(&name).await? {
-            Some(row) if row.state.is_running() => Ok(Bootstrapped::AlreadyRunning),
+            Some(row) if row.state.is_running() => {
+                self.remember(row);
+                Ok(Bootstrapped::AlreadyRunning)
+            }
             Some(row) => {
                 let row = if row.state.is_stopped() {
                     row

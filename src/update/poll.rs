@@ -35,6 +35,7 @@ impl Updater {
     /// One cycle over the bootstrap container and every watch.
     pub async fn cycle(&self) -> Vec<(String, WatchOutcome)> {
         let _busy = self.busy.lock().await;
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = None;
         if self.cfg.bootstrap.enabled {
             match self.ensure_bootstrapped().await {
                 Ok(outcome) => tracing::debug!(?outcome, "bootstrap check"),
@@ -165,7 +166,8 @@ impl Updater {
                 digest: digest.to_string(),
             };
             tracing::info!(container = %target, %image, %tag, "replacing");
-            match replace::replace(&self.ros, &self.marks, &self.policy, swap).await {
+            let seen = self.recently_seen(target);
+            match replace::replace_from(&self.ros, &self.marks, &self.policy, swap, seen).await {
                 Ok(_) => {
                     let _ = self.record.update(|r| {
                         r.deployed.insert(target.clone(), digest.to_string());

@@ -68,13 +68,28 @@ pub async fn replace(
     policy: &Policy,
     swap: Swap,
 ) -> Result<Container, SwapError> {
+    replace_from(ros, marks, policy, swap, None).await
+}
+
+/// [`replace`] starting from `seen`, the container's row as read a moment ago by the caller
+/// under the same device lock (it is not read again); `None` reads it.
+pub async fn replace_from(
+    ros: &RosClient,
+    marks: &Marks,
+    policy: &Policy,
+    swap: Swap,
+    seen: Option<Container>,
+) -> Result<Container, SwapError> {
     if marks.exists(&swap.container) {
         return Err(SwapError::Busy(swap.container));
     }
-    let old = ros
-        .find_container(&swap.container)
-        .await?
-        .ok_or_else(|| SwapError::Missing(swap.container.clone()))?;
+    let old = match seen.filter(|row| row.name == swap.container && !row.id.is_empty()) {
+        Some(row) => row,
+        None => ros
+            .find_container(&swap.container)
+            .await?
+            .ok_or_else(|| SwapError::Missing(swap.container.clone()))?,
+    };
     let mark = SwapMark {
         container: swap.container.clone(),
         old_id: Some(old.id.clone()),
@@ -223,7 +238,7 @@ where
             }
         }
         match ros.wait_running(name).await {
-            Ok(_) => match healthy(ros, policy, name).await {
+            Ok(row) => match healthy(ros, policy, row).await {
                 Ok(c) => return Ok(c),
                 Err(e) => last = e,
             },
@@ -233,15 +248,18 @@ where
     Err(last)
 }
 
-/// The container stays running for the whole health window (polled every second).
-pub async fn healthy(ros: &RosClient, policy: &Policy, name: &str) -> Result<Container, String> {
+/// The container stays running for the whole health window (polled every second). `running` is
+/// the row that was just read running (by `wait_running`): it is the window's first look, so the
+/// check reads again only after a second, and a zero window reads nothing.
+pub async fn healthy(
+    ros: &RosClient,
+    policy: &Policy,
+    running: Container,
+) -> Result<Container, String> {
     let deadline = Instant::now() + policy.health;
+    let name = running.name.clone();
+    let mut row = running;
     loop {
-        let row = ros
-            .find_container(name)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("container {name} vanished during the health check"))?;
         if !row.state.is_running() {
             let why = if row.comment.is_empty() {
                 format!("{:?}", row.state)
@@ -255,6 +273,11 @@ pub async fn healthy(ros: &RosClient, policy: &Policy, name: &str) -> Result<Con
             return Ok(row);
         }
         tokio::time::sleep((deadline - now).min(Duration::from_secs(1))).await;
+        row = ros
+            .find_container(&name)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("container {name} vanished during the health check"))?;
     }
 }
 

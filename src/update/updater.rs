@@ -21,6 +21,9 @@ pub struct Updater {
     pub stage: Stage,
     pub(super) http: reqwest::Client,
     pub(super) busy: tokio::sync::Mutex<()>,
+    /// The row the cycle's bootstrap check just read, with when; a replace of that container
+    /// right after (same cycle, same lock) starts from it instead of reading it again.
+    pub(super) seen: std::sync::Mutex<Option<(Container, std::time::Instant)>>,
 }
 
 impl Updater {
@@ -85,6 +88,7 @@ impl Updater {
             stage,
             http,
             busy: tokio::sync::Mutex::new(()),
+            seen: std::sync::Mutex::new(None),
         })
     }
 

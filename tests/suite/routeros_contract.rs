@@ -222,7 +222,8 @@ async fn replace_happy_path_journal() {
         vec![
             get.clone(),
             "POST /container/stop".into(),
-            get.clone(),
+            // No read of "stopped" and no settle: the remove itself is retried until the
+            // stop has finished (§3.3 `cannot remove running`).
             "POST /container/remove".into(),
             get.clone(),
             "POST /file/set".into(),

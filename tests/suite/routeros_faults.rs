@@ -284,6 +284,74 @@ async fn remove_still_running_window_reissues_stop() {
     client.wait_gone(NAME).await.unwrap();
 }
 
+/// Replace has no fixed settle between stop and remove: a device that still refuses the remove
+/// for a while after the stop (§3.3) gets the remove again, without another stop, until it
+/// takes it.
+#[tokio::test]
+async fn replace_retries_remove_through_the_post_stop_window() {
+    let h = Harness::start(Profile::V7_22).await;
+    let client = h.client().await;
+    let file = h.tarball("c", "x");
+    client.create_pod_container(&plan(&file)).await.unwrap();
+    client.wait_running(NAME).await.unwrap();
+    // 2 s of device time after the row shows stopped, remove still says running.
+    h.knobs(json!({"removeRunningWindowMs": 2000})).await;
+    h.clear_journal().await;
+    let v2 = h.tarball("c2", "y");
+    let row = client
+        .replace_container(NAME, ImageSource::File(v2.clone()))
+        .await
+        .expect("replace");
+    assert_eq!(row.state, ContainerState::Running);
+    assert_eq!(row.file, v2);
+    let calls = h.journal().await;
+    let removes = posts(&calls, "/container/remove");
+    assert!(removes.len() >= 2, "{removes:?}");
+    assert!(removes[..removes.len() - 1].iter().all(|s| *s == 400));
+    assert_eq!(removes.last(), Some(&200));
+    assert_eq!(posts(&calls, "/container/stop"), vec![200], "one stop");
+}
+
+/// A remove still refused when the quick retries run out falls back to the long form: stop
+/// again, wait for stopped, remove with retries (each re-issuing the stop).
+#[tokio::test]
+async fn replace_falls_back_when_remove_stays_refused() {
+    let h = Harness::start(Profile::V7_22).await;
+    let client = h.client().await;
+    let file = h.tarball("c", "x");
+    client.create_pod_container(&plan(&file)).await.unwrap();
+    client.wait_running(NAME).await.unwrap();
+    h.knobs(json!({"removeRunningWindowMs": 5000})).await;
+    h.clear_journal().await;
+    let v2 = h.tarball("c2", "y");
+    let row = client
+        .replace_container(NAME, ImageSource::File(v2.clone()))
+        .await
+        .expect("replace");
+    assert_eq!(row.file, v2);
+    let calls = h.journal().await;
+    assert_eq!(posts(&calls, "/container/remove").last(), Some(&200));
+    assert!(posts(&calls, "/container/stop").len() >= 2);
+}
+
+/// A start that fails at once (the row back to stopped before the first look, 0.3 s in) is
+/// `StartFailed` with the device's comment after a second look, not a 30 s wait timeout.
+#[tokio::test]
+async fn a_start_that_fails_before_the_first_look_is_start_failed() {
+    let h = Harness::start(Profile::V7_22).await;
+    let client = h.client().await;
+    let file = h.tarball("broken", "x");
+    h.knobs(json!({"startFailImages": ["broken"]})).await;
+    client.create_pod_container(&plan(&file)).await.unwrap();
+    match client.wait_running(NAME).await {
+        Err(RosError::StartFailed { name, comment }) => {
+            assert_eq!(name, NAME);
+            assert!(comment.contains("exited"), "{comment}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn root_dir_overlap_window_is_retried() {
     let h = Harness::start(Profile::V7_22).await;

@@ -61,6 +61,43 @@ async fn missing_is_created_from_the_local_registry_and_recreated_when_gone_7_7_
     assert_eq!(s(&again, "running"), "true");
 }
 
+/// A push of mkube's image replaces the bootstrapped container starting from the row the
+/// cycle's bootstrap check just read: the container is read once before the stop, not twice.
+#[actix_web::test]
+async fn replace_after_the_bootstrap_check_reads_the_row_once() {
+    let site = site().await;
+    site.push("mkube", "edge", "mkube-1").await;
+    let u = site
+        .updater_with_bootstrap_and(
+            BOOTSTRAP,
+            "watches:\n  - repo: mkube\n    tags: [edge]\n    container: kube.gt.lo\n",
+        )
+        .await;
+    u.cycle().await;
+    let old = site.row("kube.gt.lo").await.expect("bootstrapped");
+    site.push("mkube", "edge", "mkube-2").await;
+    site.clear_journal().await;
+    let out = u.cycle().await;
+    assert!(
+        matches!(out[0].1, mkube::update::poll::WatchOutcome::Replaced { .. }),
+        "{out:?}"
+    );
+    let calls = site.journal().await;
+    let stop = calls
+        .iter()
+        .position(|(m, p, _)| m == "POST" && p == "/container/stop")
+        .expect("a stop");
+    assert_eq!(calls[stop].2, json!({".id": old[".id"]}));
+    let reads = calls[..stop]
+        .iter()
+        .filter(|(m, p, _)| m == "GET" && p == "/container")
+        .count();
+    assert_eq!(reads, 1, "{calls:?}");
+    let new = site.row("kube.gt.lo").await.expect("replaced");
+    assert_eq!(site.marker(&new), "mkube-2");
+    assert_eq!(s(&new, "running"), "true");
+}
+
 /// Stopped → started (one start, no add); the device failing the first lookups → retried,
 /// never mistaken for a missing container.
 #[actix_web::test]

@@ -264,7 +264,12 @@ impl UpdateApi {
 impl Site {
     /// An updater whose `bootstrap` block is `bootstrap` (YAML, top level).
     pub async fn updater_with_bootstrap(&self, bootstrap: &str) -> Updater {
-        let text = self.config_text("");
+        self.updater_with_bootstrap_and(bootstrap, "").await
+    }
+
+    /// [`Site::updater_with_bootstrap`] with `extra` YAML (e.g. watches) appended.
+    pub async fn updater_with_bootstrap_and(&self, bootstrap: &str, extra: &str) -> Updater {
+        let text = self.config_text(extra);
         let start = text.find("bootstrap:\n").unwrap();
         let end = text[start..].find("\n  tarballDeviceDir").unwrap() + start;
         let end = end + text[end + 1..].find('\n').unwrap() + 2;
