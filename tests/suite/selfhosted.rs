@@ -5,7 +5,8 @@
 //! container address → a pod posted to it runs as a container on the device. The installer run
 //! again writes nothing; a new `mkube:edge` pushed to the device's registry replaces the mkube
 //! container, and the new mkube lists the pod from its replayed log while the pod's container
-//! is left as it was (same device id, still running).
+//! is left as it was (same device id, still running); a new `mkube-update:edge` replaces the
+//! updater through mkube's update API (self-update), mkube and the pod untouched.
 
 use std::time::{Duration, Instant};
 
@@ -73,11 +74,15 @@ where
         if Instant::now() > deadline {
             let rows = site.rows("/container").await;
             let log = site.rows("/log").await;
-            let tail: Vec<String> = log
+            let log: Vec<&Value> = log
                 .iter()
-                .rev()
-                .take(60)
-                .rev()
+                .filter(|l| {
+                    let m = l["message"].as_str().unwrap_or_default();
+                    !m.contains("RECONCILE") && !m.contains("CONSISTENCY")
+                })
+                .collect();
+            let tail: Vec<String> = log[log.len().saturating_sub(60)..]
+                .iter()
                 .map(|l| {
                     l["message"]
                         .as_str()
@@ -226,6 +231,55 @@ async fn a_bare_device_installs_itself_runs_pods_and_replaces_mkube_with_its_sta
     assert!(is_running(&after), "{after:?}");
     assert_eq!(
         rows.iter().filter(|r| r["name"] == "kube.gt.lo").count(),
+        1,
+        "{rows:?}"
+    );
+
+    // A new mkube-update:edge: it cannot replace its own container, so it asks mkube's update
+    // API; a new updater runs, and mkube and the pod are left as they were.
+    let updater_id = row(&rows, "mkube-update-updater").unwrap()[".id"].clone();
+    let mkube_now = row(&rows, "kube.gt.lo").unwrap()[".id"].clone();
+    // Only once mkube-update has recorded what it runs: a container with no record adopts the
+    // registry's current digest, so a push landing before that first look would be adopted,
+    // not deployed (a limit of mkube-update's adoption, images.md §5.2).
+    let state = site
+        .sim
+        .disk()
+        .join("raid1/volumes/mkube-update-updater/data/update-state.json");
+    until(&site, 120, "mkube-update never recorded itself", || async {
+        let text = std::fs::read_to_string(&state).ok()?;
+        let v: Value = serde_json::from_str(&text).ok()?;
+        v["deployed"]["mkube-update-updater"].as_str().map(|_| ())
+    })
+    .await;
+    let rebuilt = rebuilt_archive(&archives().join("mkube-update.tar"), "selfhosted-test");
+    skopeo(&[
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
+        &format!("docker-archive:{}", rebuilt.display()),
+        &format!("docker://{}/mkube-update:edge", site.registry_host()),
+    ]);
+    eprintln!("selfhosted: a new mkube-update:edge pushed");
+    until(
+        &site,
+        300,
+        "mkube-update-updater was never replaced",
+        || async {
+            let rows = site.rows("/container").await;
+            let r = row(&rows, "mkube-update-updater")?;
+            (r[".id"] != updater_id && is_running(r)).then_some(())
+        },
+    )
+    .await;
+    eprintln!("selfhosted: mkube-update-updater replaced");
+    let rows = containers().await;
+    assert_eq!(row(&rows, "kube.gt.lo").unwrap()[".id"], mkube_now);
+    assert_eq!(row(&rows, POD_CONTAINER).unwrap()[".id"], pod_row[".id"]);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r["name"] == "mkube-update-updater")
+            .count(),
         1,
         "{rows:?}"
     );
