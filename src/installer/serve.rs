@@ -146,10 +146,17 @@ mod tests {
             .await
             .unwrap();
         let url = s.offer("raid1/x/config.yaml", b"hello".to_vec());
-        let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        // Built like every client of the crate: no system files (resolve.rs checks it).
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::tls::client_config(true, &[]).unwrap())
+            .dns_resolver(crate::resolve::Resolver::for_http())
+            .no_proxy()
+            .build()
+            .unwrap();
+        let body = http.get(&url).send().await.unwrap().text().await.unwrap();
         assert_eq!(body, "hello");
         let other = url.replace("config.yaml", "other");
-        assert_eq!(reqwest::get(&other).await.unwrap().status(), 404);
+        assert_eq!(http.get(&other).send().await.unwrap().status(), 404);
         let addr = address_towards("http://127.0.0.1:9/rest").await.unwrap();
         assert!(addr.ip().is_loopback());
     }
