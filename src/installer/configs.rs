@@ -125,6 +125,9 @@ struct UpdaterFile {
     #[serde(rename = "mkubeAPI")]
     mkube_api: String,
     poll_seconds: u64,
+    /// Its own address only: containers share the device's addresses (and, in the simulator,
+    /// the host's), so `0.0.0.0:8081` would claim the port on every one of them.
+    listen: String,
     bootstrap: Bootstrap,
     watches: Vec<Watch>,
 }
@@ -180,6 +183,7 @@ pub fn updater_config(o: &InstallOptions) -> Result<String, String> {
         routeros_password: o.ros_password.clone(),
         mkube_api: format!("http://{}:8080", o.mkube_ip),
         poll_seconds: 60,
+        listen: format!("{}:8081", o.mkube_update_ip),
         bootstrap: Bootstrap {
             enabled: true,
             image: image_ref(&o.upstream, "mkube"),
@@ -250,6 +254,7 @@ mod tests {
         );
         assert_eq!(v["routerosURL"].as_str(), Some("http://192.168.200.1/rest"));
         assert_eq!(v["mkubeAPI"].as_str(), Some("http://192.168.200.2:8080"));
+        assert_eq!(v["listen"].as_str(), Some("192.168.200.5:8081"));
         let c = &v["bootstrap"]["container"];
         assert_eq!(c["name"].as_str(), Some("kube.gt.lo"));
         assert_eq!(

@@ -67,6 +67,7 @@ mod routeros_contract;
 mod routeros_faults;
 mod routeros_install;
 mod routeros_tls;
+mod selfhosted;
 mod shared_stream;
 mod sim_container;
 mod sim_control;

@@ -18,16 +18,90 @@ use crate::sim_common::{Sim, start_with};
 
 pub const BRIDGE: &str = "bridge-site";
 
-/// The site images the upstream holds: (name, archive). mkube-update's own image is not built
-/// on this branch yet; the probe program (static, `stay` keeps it running) stands in for it.
-fn upstream_images() -> Vec<(&'static str, PathBuf)> {
+/// The site images the upstream holds: (name, archive). With `real_updater` false the probe
+/// program (static, `stay` keeps it running) stands in for mkube-update, so the installer's own
+/// tests see a quiet device (no bootstrap of mkube under way while they count writes).
+fn upstream_images(real_updater: bool) -> Vec<(&'static str, PathBuf)> {
     let a = archives();
+    let updater = if real_updater {
+        a.join("mkube-update.tar")
+    } else {
+        stand_in_archive()
+    };
     vec![
         ("mkube-registry", a.join("mkube-registry.tar")),
         ("nats", a.join("nats.tar")),
         ("mkube", a.join("mkube.tar")),
-        ("mkube-update", stand_in_archive()),
+        ("mkube-update", updater),
     ]
+}
+
+/// A copy of the docker-save archive `src` with one more layer holding `/build-id` = `id`:
+/// the same program under a new digest, as a new build of it would be.
+pub fn rebuilt_archive(src: &std::path::Path, id: &str) -> PathBuf {
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut ar = tar::Archive::new(std::fs::File::open(src).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if !e.header().entry_type().is_file() {
+            continue;
+        }
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        entries.push((path, data));
+    }
+    let get = |name: &str| {
+        entries
+            .iter()
+            .find(|(p, _)| p == name)
+            .map(|(_, d)| d.clone())
+            .unwrap_or_else(|| panic!("{name} not in {}", src.display()))
+    };
+    let mut manifest: Value = serde_json::from_slice(&get("manifest.json")).unwrap();
+    let config_name = manifest[0]["Config"].as_str().unwrap().to_string();
+    let mut config: Value = serde_json::from_slice(&get(&config_name)).unwrap();
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(id.len() as u64);
+    h.set_mtime(0);
+    layer
+        .append_data(&mut h, "build-id", id.as_bytes())
+        .unwrap();
+    let layer = layer.into_inner().unwrap();
+    let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&layer)));
+    config["rootfs"]["diff_ids"]
+        .as_array_mut()
+        .unwrap()
+        .push(Value::String(diff_id));
+    let config_bytes = config.to_string().into_bytes();
+    let new_config = format!("{}.json", hex::encode(Sha256::digest(&config_bytes)));
+    manifest[0]["Config"] = Value::String(new_config.clone());
+    manifest[0]["Layers"]
+        .as_array_mut()
+        .unwrap()
+        .push(Value::String("build-id/layer.tar".into()));
+    entries.retain(|(p, _)| p != "manifest.json" && *p != config_name);
+    entries.push((new_config, config_bytes));
+    entries.push(("build-id/layer.tar".into(), layer));
+    entries.push(("manifest.json".into(), manifest.to_string().into_bytes()));
+    let dir = tempfile::Builder::new()
+        .prefix("rebuilt")
+        .tempdir()
+        .unwrap()
+        .keep();
+    let mut outer = tar::Builder::new(Vec::new());
+    for (name, data) in &entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_mtime(0);
+        outer.append_data(&mut h, name, data.as_slice()).unwrap();
+    }
+    let path = dir.join(src.file_name().unwrap());
+    std::fs::write(&path, outer.into_inner().unwrap()).unwrap();
+    path
 }
 
 /// A docker-save archive of the probe program that skopeo accepts (its config names the
@@ -113,13 +187,19 @@ pub struct Site {
 }
 
 impl Site {
-    /// A bare process-running device with one bridge, and an upstream holding the images.
+    /// A bare process-running device with one bridge, and an upstream holding the images
+    /// (the probe standing in for mkube-update).
     pub async fn start() -> Site {
+        Site::start_with(false).await
+    }
+
+    /// The same with mkube-update's real image, so the installed site bootstraps mkube.
+    pub async fn start_with(real_updater: bool) -> Site {
         let store = tempfile::tempdir().unwrap();
         let upstream = registry::start(RegistryOptions::new(store.path().join("store")))
             .await
             .unwrap();
-        for (name, archive) in upstream_images() {
+        for (name, archive) in upstream_images(real_updater) {
             let src = format!("docker-archive:{}", archive.display());
             let dst = format!("docker://{}/{name}:edge", upstream.host());
             skopeo(&["copy", "--quiet", "--dest-tls-verify=false", &src, &dst]);
