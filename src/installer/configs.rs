@@ -15,7 +15,17 @@ pub struct DesiredFile {
     /// Device path, no leading `/`.
     pub path: String,
     pub contents: Vec<u8>,
+    /// Written only when the device has no file there (a default that a file put there by
+    /// hand or by an earlier `--boot-order` must not replace).
+    pub keep_existing: bool,
 }
+
+/// The boot manifest installed when `--boot-order` is not given: no pods, but a file that
+/// loads, so mkube knows its desired set is complete (the consistency checker sweeps nothing
+/// while a configured manifest is missing, L-1 (a)).
+pub const EMPTY_BOOT_ORDER: &str = "# mkube's boot manifest (controller.md §1.3), written by mkube-installer.\n\
+# No pods: the installer owns the registry, NATS and mkube-update. Add here the pods that\n\
+# must run before mkube's log can record them (e.g. one microdns per network).\n";
 
 /// Every file the installer may write, present or not (for the one file listing).
 pub fn all_paths() -> Vec<String> {
@@ -29,6 +39,7 @@ pub fn all_paths() -> Vec<String> {
         files::mkube_config(),
         files::mkube_boot_order(),
         files::nats_config(),
+        files::updater_record(),
     ]
 }
 
@@ -37,6 +48,7 @@ pub fn desired(o: &InstallOptions, certs: &SiteCerts) -> Result<Vec<DesiredFile>
     let text = |path: String, s: String| DesiredFile {
         path,
         contents: s.into_bytes(),
+        keep_existing: false,
     };
     let mut out = vec![
         text(files::registry_config(), registry_config(o)?),
@@ -54,8 +66,18 @@ pub fn desired(o: &InstallOptions, certs: &SiteCerts) -> Result<Vec<DesiredFile>
         if let Some(local) = local {
             let contents = std::fs::read(local)
                 .map_err(|e| format!("cannot read {}: {e}", local.display()))?;
-            out.push(DesiredFile { path, contents });
+            out.push(DesiredFile {
+                path,
+                contents,
+                keep_existing: false,
+            });
         }
+    }
+    if o.boot_order.is_none() {
+        out.push(DesiredFile {
+            keep_existing: true,
+            ..text(files::mkube_boot_order(), EMPTY_BOOT_ORDER.to_string())
+        });
     }
     Ok(out)
 }
@@ -165,6 +187,14 @@ struct Watch {
     self_update: bool,
 }
 
+/// What mkube-update watches: repository in the device's registry, container, self-update.
+pub const WATCHED: [(&str, &str, bool); 4] = [
+    ("mkube", layout::MKUBE, false),
+    ("mkube-update", layout::UPDATER, true),
+    ("mkube-registry", layout::REGISTRY, false),
+    ("nats", layout::NATS, false),
+];
+
 /// `/etc/mkube-update/config.yaml` (§5.1): the local registry over TLS, the router as the
 /// containers reach it, the bootstrap of mkube, and watches for every container the installer
 /// or mkube-update owns (mkube, itself, the registry, NATS). mkube's own pods (DNS) follow
@@ -201,12 +231,10 @@ pub fn updater_config(o: &InstallOptions) -> Result<String, String> {
                 .to_string(),
             tarball_dir: "/data",
         },
-        watches: vec![
-            watch("mkube", layout::MKUBE, false),
-            watch("mkube-update", layout::UPDATER, true),
-            watch("mkube-registry", layout::REGISTRY, false),
-            watch("nats", layout::NATS, false),
-        ],
+        watches: WATCHED
+            .iter()
+            .map(|&(repo, container, self_update)| watch(repo, container, self_update))
+            .collect(),
     })
 }
 

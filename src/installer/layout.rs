@@ -190,6 +190,14 @@ pub mod files {
     pub fn nats_config() -> String {
         format!("{}/nats.conf", volume(NATS, "config"))
     }
+    /// mkube-update's record (`/data/update-state.json` inside its container).
+    pub fn updater_record() -> String {
+        format!(
+            "{}/{}",
+            volume(UPDATER, "data"),
+            crate::update::record::FILE
+        )
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod serve;
 pub mod transport;
 pub mod updater;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use crate::routeros::{ClientOptions, RosClient, RosError};
@@ -141,7 +142,7 @@ async fn steps(o: &InstallOptions, p: &mut Progress) -> Result<RunReport, StepEr
     done(p, &summary, &client);
 
     p.begin("seed");
-    let summary = seed_all(o, &site_certs.ca_pem).await?;
+    let (summary, seeded) = seed_all(o, &site_certs.ca_pem).await?;
     done(p, &summary, &client);
 
     p.begin("nats");
@@ -170,8 +171,11 @@ async fn steps(o: &InstallOptions, p: &mut Progress) -> Result<RunReport, StepEr
     done(p, &summary, &client);
 
     p.begin("mkube-update");
+    let baseline = updater::write_baseline(&client, &observed, &seeded)
+        .await
+        .map_err(|e| device_error("mkube-update", e, "check the device's disk; run again"))?;
     let restart = reconfigured(layout::UPDATER);
-    let summary = ensure_reconfigured(
+    let mut summary = ensure_reconfigured(
         &client,
         &observed,
         &updater::wanted(o),
@@ -179,6 +183,9 @@ async fn steps(o: &InstallOptions, p: &mut Progress) -> Result<RunReport, StepEr
         restart,
     )
     .await?;
+    if let Some(b) = baseline {
+        summary = format!("{b}; {summary}");
+    }
     done(p, &summary, &client);
 
     Ok(RunReport {
@@ -272,18 +279,30 @@ async fn ensure_reconfigured(
     Ok(format!("{name} restarted to read its new configuration"))
 }
 
-async fn seed_all(o: &InstallOptions, ca_pem: &str) -> Result<String, StepError> {
+/// Seeds every image; returns the summary and each seed's digest in the device's registry by
+/// short name.
+async fn seed_all(
+    o: &InstallOptions,
+    ca_pem: &str,
+) -> Result<(String, BTreeMap<String, String>), StepError> {
     let http =
         registry::site_client(ca_pem).map_err(|e| StepError::new("seed", e, "report this"))?;
     let mut present = 0;
     let mut copied = Vec::new();
+    let mut digests = BTreeMap::new();
     for s in &o.seeds {
         match seed::seed_one(o, &http, s).await {
-            Ok(seed::Seeded::Present) => present += 1,
-            Ok(seed::Seeded::Copied { blobs_uploaded, .. }) => copied.push(format!(
-                "{} ({blobs_uploaded} blobs)",
-                options::short_name(s)
-            )),
+            Ok(seeded) => {
+                if let seed::Seeded::Copied { blobs_uploaded, .. } = &seeded {
+                    copied.push(format!(
+                        "{} ({blobs_uploaded} blobs)",
+                        options::short_name(s)
+                    ));
+                } else {
+                    present += 1;
+                }
+                digests.insert(options::short_name(s), seeded.digest().to_string());
+            }
             Err(e) => {
                 return Err(StepError::new(
                     "seed",
@@ -295,10 +314,11 @@ async fn seed_all(o: &InstallOptions, ca_pem: &str) -> Result<String, StepError>
             }
         }
     }
-    Ok(match copied.is_empty() {
+    let summary = match copied.is_empty() {
         true => format!("{present} images present in {}", o.registry_host()),
         false => format!("copied {}; {present} already present", copied.join(", ")),
-    })
+    };
+    Ok((summary, digests))
 }
 
 async fn ensure(

@@ -7,11 +7,12 @@
 use super::options::{InstallOptions, short_name, tag_of};
 use crate::oci::{self, ClientOptions, OciError, Reference, Registry};
 
-/// What happened to one seed.
+/// What happened to one seed; either way `digest` is the tag's digest in the device's
+/// registry now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seeded {
     /// The tag was there (and, with refresh, had the upstream's digest).
-    Present,
+    Present { digest: String },
     Copied {
         digest: String,
         blobs_uploaded: usize,
@@ -42,8 +43,12 @@ pub async fn seed_one(
         Err(OciError::NotFound(_)) => None,
         Err(e) => return Err(format!("device registry {}: {e}", o.registry_host())),
     };
-    if present.is_some() && !o.refresh_seeds {
-        return Ok(Seeded::Present);
+    if let Some(digest) = &present
+        && !o.refresh_seeds
+    {
+        return Ok(Seeded::Present {
+            digest: digest.clone(),
+        });
     }
     let upstream =
         oci::reference::parse(upstream_ref, "").map_err(|e| format!("{upstream_ref}: {e}"))?;
@@ -61,7 +66,9 @@ pub async fn seed_one(
             .await
             .map_err(|e| format!("upstream {upstream_ref}: {e}"))?;
         if &want.digest == have {
-            return Ok(Seeded::Present);
+            return Ok(Seeded::Present {
+                digest: want.digest,
+            });
         }
     }
     let copied = oci::copy_image(&mut src, &upstream.reference, &mut dst, &tag, &o.arch)
@@ -76,4 +83,13 @@ pub async fn seed_one(
         digest: copied.digest,
         blobs_uploaded: copied.blobs_uploaded,
     })
+}
+
+impl Seeded {
+    /// The tag's digest in the device's registry.
+    pub fn digest(&self) -> &str {
+        match self {
+            Seeded::Present { digest } | Seeded::Copied { digest, .. } => digest,
+        }
+    }
 }

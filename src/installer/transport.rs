@@ -41,6 +41,9 @@ pub enum Plan {
 /// Decides from the observation alone.
 pub fn plan(file: &DesiredFile, observed: &Observed) -> Plan {
     let present = observed.file(&file.path);
+    if file.keep_existing && present.is_some() {
+        return Plan::Unchanged;
+    }
     if file.contents.len() <= CONTENTS_LIMIT
         && let Ok(text) = std::str::from_utf8(&file.contents)
     {

@@ -67,9 +67,11 @@ impl Updater {
                 return WatchOutcome::Failed { digest, reason: e };
             }
         };
-        // A container with no record runs what its creator deployed: adopt the digest as
-        // its baseline (first sighting). A recorded digest that differs is stale, whenever it
-        // changed (also while this process was down).
+        // The record holds what each container was deployed from: written by the installer
+        // for its containers before this process first ran, by the bootstrap for mkube, and
+        // by every swap. A recorded digest that differs is stale, whenever it changed (also
+        // while this process was down). Only a container nobody recorded (made by hand) falls
+        // back to the first sighting: the registry's digest is taken for what it runs.
         let mut stale = Vec::new();
         let mut adopt = Vec::new();
         for t in w.targets() {
@@ -78,6 +80,9 @@ impl Updater {
                 Some(_) => stale.push(t),
                 None => adopt.push(t),
             }
+        }
+        for t in &adopt {
+            tracing::info!(container = %t, %digest, "no record of its image: first sighting taken as deployed");
         }
         let _ = self.record.update(|r| {
             r.seen.insert(w.repo.clone(), digest.clone());

@@ -33,6 +33,10 @@ fn site_http(ca_pem: &[u8]) -> reqwest::Client {
 }
 
 async fn head_manifest(http: &reqwest::Client, registry: &str, repo: &str) -> u16 {
+    head(http, registry, repo).await.status().as_u16()
+}
+
+async fn head(http: &reqwest::Client, registry: &str, repo: &str) -> reqwest::Response {
     http.head(format!("https://{registry}/v2/{repo}/manifests/edge"))
         .header(
             "accept",
@@ -41,8 +45,14 @@ async fn head_manifest(http: &reqwest::Client, registry: &str, repo: &str) -> u1
         .send()
         .await
         .unwrap()
-        .status()
-        .as_u16()
+}
+
+async fn digest_of(http: &reqwest::Client, registry: &str, repo: &str) -> String {
+    let r = head(http, registry, repo).await;
+    r.headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 fn running(rows: &[serde_json::Value], name: &str) -> bool {
@@ -156,6 +166,26 @@ async fn installer_takes_a_bare_device_to_a_site_and_a_rerun_writes_nothing() {
     }
     let cert = site.disk_file("raid1/volumes/registry.gt.lo/config/tls.crt");
 
+    // mkube-update was handed what the installer deployed (images.md §5.2 [lesson]): its
+    // record names each of the installer's containers with the seeded digest it runs, so a
+    // push before its first poll is compared with that, not adopted as the baseline.
+    assert!(out.contains("recorded the deployed digests of"), "{out}");
+    let record: serde_json::Value = serde_json::from_slice(
+        &site.disk_file("raid1/volumes/mkube-update-updater/data/update-state.json"),
+    )
+    .unwrap();
+    for (repo, container) in [
+        ("mkube-registry", "registry.gt.lo"),
+        ("nats", "nats.gt.lo"),
+        ("mkube-update", "mkube-update-updater"),
+    ] {
+        assert_eq!(
+            record["deployed"][container],
+            digest_of(&http, &site.registry_host(), repo).await,
+            "{container}: {record}"
+        );
+    }
+
     // Second run: nothing to do, no write to the device, and it says so.
     site.clear_journal().await;
     let again = site.install(&extra).ok();
@@ -265,6 +295,30 @@ async fn installer_names_the_failed_step_and_a_later_run_completes() {
             .count(),
         1
     );
+
+    // Without --boot-order an empty manifest is installed, so mkube's checker knows its desired
+    // set is complete (a configured manifest that is missing stops every sweep, L-1 (a)); one
+    // put there by hand is kept by a later run, which then writes nothing at all.
+    let manifest = "raid1/volumes/kube.gt.lo/config/boot-order.yaml";
+    assert_eq!(
+        site.disk_file(manifest),
+        mkube::installer::configs::EMPTY_BOOT_ORDER.as_bytes()
+    );
+    assert!(
+        mkube::config::parse_manifest(mkube::installer::configs::EMPTY_BOOT_ORDER, "x")
+            .unwrap()
+            .pods
+            .is_empty()
+    );
+    std::fs::write(site.sim.disk().join(manifest), "# mine\n").unwrap();
+    site.clear_journal().await;
+    site.install(&[]).ok();
+    assert!(
+        site.journal_writes().await.is_empty(),
+        "writes: {:?}",
+        site.journal_writes().await
+    );
+    assert_eq!(site.disk_file(manifest), b"# mine\n");
     site.sim.stop().await;
 }
 
