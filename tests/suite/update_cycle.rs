@@ -229,6 +229,38 @@ async fn a_digest_changed_while_the_updater_was_down_is_acted_on() {
     assert_eq!(site.marker(&site.row("app1").await.unwrap()), "while-down");
 }
 
+/// §5.2 [lesson], the installer's half: mkube-update's first poll compares with the record
+/// the installer wrote (its seeded digests, `installer::updater::baseline`), so an image pushed
+/// between the install and that poll is rolled out instead of being adopted as the baseline.
+#[actix_web::test]
+async fn a_push_before_the_first_poll_is_rolled_out_from_the_installers_record() {
+    let site = Site::start().await;
+    let seeded = site.push("nats", "edge", "installed").await;
+    site.container("nats.gt.lo", &site.image("nats", "edge"), json!({}))
+        .await;
+    let baseline = mkube::installer::updater::baseline(
+        &[("nats".to_string(), seeded.clone())].into_iter().collect(),
+    );
+    assert_eq!(baseline.deployed["nats.gt.lo"], seeded);
+    mkube::update::record::RecordFile::new(&site.data_dir())
+        .save(&baseline)
+        .unwrap();
+    let pushed = site
+        .push("nats", "edge", "pushed-before-the-first-poll")
+        .await;
+    let updater = site
+        .updater("watches:\n  - repo: nats\n    tags: [edge]\n    container: nats.gt.lo\n")
+        .await;
+    assert!(matches!(
+        outcome(&updater.cycle().await),
+        WatchOutcome::Replaced { digest, .. } if *digest == pushed
+    ));
+    assert_eq!(
+        site.marker(&site.row("nats.gt.lo").await.unwrap()),
+        "pushed-before-the-first-poll"
+    );
+}
+
 /// §5.5, §7.7-2: the registry's watch pulls the new image while the old registry runs,
 /// writes a docker-save tarball into the updater's data directory and swaps with `file=`;
 /// the tarball of the image deployed before is kept as `-prev.tar` and is the rollback.
