@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod events;
 pub mod installer;
+pub mod kube_time;
 pub mod metrics;
 pub mod microdns;
 pub mod oci;

@@ -51,6 +51,11 @@ impl DeviceLink {
         Ok(client)
     }
 
+    /// The client if connected, without trying to connect.
+    pub async fn connected(&self) -> Option<RosClient> {
+        self.client.lock().await.clone()
+    }
+
     /// One connection attempt, for boot: logs and returns `None` when the device is down.
     pub async fn try_connect(&self) -> Option<RosClient> {
         match self.get().await {

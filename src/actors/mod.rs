@@ -12,6 +12,7 @@ pub mod images;
 pub mod ipam;
 pub mod journal;
 pub mod lifecycle;
+pub mod nodes;
 pub mod observations;
 pub mod pods;
 pub mod published;

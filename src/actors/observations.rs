@@ -31,6 +31,16 @@ pub struct ObservationState {
     /// Generation of the newest change; 0 before the first.
     pub generation: u64,
     pub pods: HashMap<String, PodObservation>,
+    /// The last container listing's outcome: when, and the error if it failed (the node's
+    /// `RouterOSReachable` condition; not a pod change, so it wakes no watch).
+    pub device: Option<DeviceContact>,
+}
+
+/// When the device was last listed, and how that went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceContact {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub error: Option<String>,
 }
 
 /// The next generation after `current`: this process's first one, then one more each time.
@@ -90,6 +100,10 @@ impl Observations {
     ) {
         let first = self.first;
         self.update(|state| {
+            state.device = Some(DeviceContact {
+                at: chrono::Utc::now(),
+                error: listing.err().map(str::to_string),
+            });
             let mut changed = false;
             state.pods.retain(|key, _| pods.pods.contains_key(key));
             for (key, desired) in &pods.pods {

@@ -83,6 +83,8 @@ pub struct Cluster {
     pub pods_published: Published<PodsState>,
     pub ipam_published: Published<IpamState>,
     pub configmaps_published: Published<ConfigMapsState>,
+    /// This controller's Node and the fleet's (issue 16).
+    pub nodes: super::nodes::NodeDirectory,
 }
 
 pub fn log_settings(config: &Config) -> LogSettings {
@@ -153,6 +155,7 @@ pub async fn boot(
         None
     };
     let device = DeviceLink::with_client(config, routeros.clone());
+    let device_for_nodes = device.clone();
     let secs =
         |v: f64, d: f64| Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v } else { d });
     let collect = engine.then(|| {
@@ -291,6 +294,15 @@ pub async fn boot(
         pods_published.clone(),
         gc_schedule(config),
     );
+    let nodes = super::nodes::Heartbeat {
+        name: config.node_name.clone(),
+        device_host: super::nodes::device_host(&config.routeros.rest_url),
+        started: chrono::Utc::now(),
+        device: device_for_nodes,
+        observations: observations.clone(),
+        log: log.clone(),
+    }
+    .spawn();
     clock.phase("actors started");
     Ok(Cluster {
         log,
@@ -310,6 +322,7 @@ pub async fn boot(
         pods_published,
         ipam_published,
         configmaps_published,
+        nodes,
     })
 }
 

@@ -57,6 +57,7 @@ pub fn resources() -> Value {
             resource("pods/status", "", "Pod", true, &["get"], &[]),
             resource("configmaps", "configmap", "ConfigMap", true, &all, &["cm"]),
             resource("namespaces", "namespace", "Namespace", false, &["get", "list"], &["ns"]),
+            resource("nodes", "node", "Node", false, &["get", "list"], &["no"]),
             resource("events", "event", "Event", true, &["get", "list", "watch"], &["ev"]),
         ],
     })

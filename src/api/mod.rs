@@ -2,7 +2,7 @@
 //! RouterOS (the pod log is read by the pods actor); they ask actors, read their published
 //! snapshots, and turn answers (and errors) into Kubernetes shapes.
 //!
-//! One folder per resource — `pods/`, `configmaps/`, and `namespaces.rs`, `events.rs` —
+//! One folder per resource — `pods/`, `configmaps/`, and `namespaces.rs`, `nodes.rs`, `events.rs` —
 //! each with its routes, rendering and watch; `machinery/` holds what every resource shares
 //! (decoding, patches, parameters, write options, `v1.Status` errors, resource versions,
 //! tables, the watch loop); `mkube/` holds mkube's own endpoints (health, metrics, images,
@@ -16,6 +16,7 @@ mod events;
 mod machinery;
 mod mkube;
 mod namespaces;
+mod nodes;
 mod openapi;
 mod pods;
 mod tls;
@@ -59,6 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(pods::routes)
         .configure(configmaps::routes)
         .configure(namespaces::routes)
+        .configure(nodes::routes)
         .configure(events::routes);
 }
 

@@ -6,6 +6,7 @@ mod ensure;
 pub mod envelope;
 pub mod export;
 pub mod log;
+pub mod nodes;
 pub mod record;
 pub mod snapshot;
 pub mod subject;

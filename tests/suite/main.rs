@@ -42,6 +42,7 @@ mod microdns_sim;
 mod microdns_toml_shape;
 mod nats_outage;
 mod networks_api;
+mod nodes;
 mod pods_configmaps;
 mod pods_crash;
 mod pods_engine;

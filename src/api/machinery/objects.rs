@@ -1,7 +1,7 @@
 //! Kubernetes object plumbing shared by the resource handlers: `kind`/`apiVersion` stamping,
 //! list envelopes, timestamps, derived uids and the subjects objects live on.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -27,16 +27,7 @@ pub fn list(kind: &str, resource_version: u64, items: Vec<Value>) -> Value {
     })
 }
 
-pub fn time(at: DateTime<Utc>) -> Option<Time> {
-    k8s_openapi::jiff::Timestamp::new(at.timestamp(), 0)
-        .ok()
-        .map(Time)
-}
-
-/// A `Time` back as chrono (for ages and ordering).
-pub fn chrono_of(t: &Time) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(t.0.as_second(), 0)
-}
+pub use crate::kube_time::{chrono_of, time};
 
 /// A stable uid for objects that were stored without one (manifest pods, namespaces): a
 /// UUID-shaped digest of what identifies them.
