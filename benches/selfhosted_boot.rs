@@ -52,13 +52,18 @@ use serde_json::{Value, json};
 const MKUBE: &str = "kube.gt.lo";
 const UPDATER: &str = "mkube-update-updater";
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+/// One client for mkube's API (built once: building one costs milliseconds, which the
+/// `/readyz` poll would add to the figure), a fresh connection per request.
+fn http() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    })
 }
 
 async fn get_json(url: &str) -> Option<Value> {
