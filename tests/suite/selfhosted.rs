@@ -13,34 +13,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::images_support::archives;
-use crate::installer_support::{BRIDGE, Site, rebuilt_archive};
+use crate::installer_support::{Site, rebuilt_archive};
 use crate::registry_support::skopeo;
 
 const POD_CONTAINER: &str = "default_web_nats";
-
-/// mkube's device configuration for this site, as an operator would give it to the installer.
-fn mkube_config(site: &Site) -> String {
-    let ip = |h| site.ip(h);
-    format!(
-        "nodeName: selfhosted\n\
-         standalone: true\n\
-         backend: routeros\n\
-         routeros:\n  restUrl: \"{rest}\"\n  user: admin\n  password: \"\"\n\
-         networks:\n  - name: gt\n    bridge: {BRIDGE}\n    cidr: \"{net}.0/24\"\n    gateway: \"{gw}\"\n    ipamStart: \"{net}.100\"\n    ipamEnd: \"{net}.199\"\n\
-         storage:\n  basePath: /raid1/images\n  tarballCache: /raid1/cache\n  selfRootDir: raid1/images/kube.gt.lo\n  configMapPath: /data/configmaps\n  persistentMounts:\n    - {{containerPath: /raid1/cache, hostPath: raid1/cache}}\n    - {{containerPath: /data, hostPath: raid1/volumes/kube.gt.lo/data}}\n\
-         registry:\n  enabled: false\n  tlsCACertFile: /etc/mkube/registry-ca.crt\n  localAddresses: [\"{reg}\"]\n\
-         nats:\n  url: \"nats://{nats}:4222\"\n\
-         api:\n  listen: \"{mkube}:8082\"\n\
-         update:\n  listen: \"{mkube}:8080\"\n  updaterURL: \"http://{updater}:8081\"\n",
-        rest = site.sim.sim.rest_url(),
-        net = format!("{}.{}.{}", site.net[0], site.net[1], site.net[2]),
-        gw = ip(1),
-        reg = site.registry_host(),
-        nats = ip(10),
-        mkube = ip(2),
-        updater = ip(5),
-    )
-}
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -115,7 +91,7 @@ async fn a_bare_device_installs_itself_runs_pods_and_replaces_mkube_with_its_sta
     let site = Site::start_with(true).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yaml");
-    std::fs::write(&config, mkube_config(&site)).unwrap();
+    std::fs::write(&config, site.mkube_config()).unwrap();
     let config = config.to_str().unwrap().to_string();
     let extra = ["--mkube-config", config.as_str()];
 

@@ -105,8 +105,9 @@ pub fn rebuilt_archive(src: &std::path::Path, id: &str) -> PathBuf {
 }
 
 /// A docker-save archive of the probe program that skopeo accepts (its config names the
-/// layer's diff id): entrypoint `/probe`, cmd `stay`.
-fn stand_in_archive() -> PathBuf {
+/// layer's diff id): entrypoint `/probe`, cmd `stay`. Stands in for mkube-update, and is the
+/// light pod image of the self-hosted boot bench.
+pub fn stand_in_archive() -> PathBuf {
     let probe = probe_archive().with_file_name("probe");
     let dir = tempfile::Builder::new()
         .prefix("stand-in")
@@ -224,6 +225,31 @@ impl Site {
 
     pub fn registry_host(&self) -> String {
         format!("{}:5000", self.ip(3))
+    }
+
+    /// mkube's device configuration for this site, as an operator would give it to the
+    /// installer (`--mkube-config`): network `gt` on the bridge, pods from .100 to .250.
+    pub fn mkube_config(&self) -> String {
+        let ip = |h| self.ip(h);
+        format!(
+            "nodeName: selfhosted\n\
+             standalone: true\n\
+             backend: routeros\n\
+             routeros:\n  restUrl: \"{rest}\"\n  user: admin\n  password: \"\"\n\
+             networks:\n  - name: gt\n    bridge: {BRIDGE}\n    cidr: \"{net}.0/24\"\n    gateway: \"{gw}\"\n    ipamStart: \"{net}.100\"\n    ipamEnd: \"{net}.250\"\n\
+             storage:\n  basePath: /raid1/images\n  tarballCache: /raid1/cache\n  selfRootDir: raid1/images/kube.gt.lo\n  configMapPath: /data/configmaps\n  persistentMounts:\n    - {{containerPath: /raid1/cache, hostPath: raid1/cache}}\n    - {{containerPath: /data, hostPath: raid1/volumes/kube.gt.lo/data}}\n\
+             registry:\n  enabled: false\n  tlsCACertFile: /etc/mkube/registry-ca.crt\n  localAddresses: [\"{reg}\"]\n\
+             nats:\n  url: \"nats://{nats}:4222\"\n\
+             api:\n  listen: \"{mkube}:8082\"\n\
+             update:\n  listen: \"{mkube}:8080\"\n  updaterURL: \"http://{updater}:8081\"\n",
+            rest = self.sim.sim.rest_url(),
+            net = format!("{}.{}.{}", self.net[0], self.net[1], self.net[2]),
+            gw = ip(1),
+            reg = self.registry_host(),
+            nats = ip(10),
+            mkube = ip(2),
+            updater = ip(5),
+        )
     }
 
     /// The installer's flags for this site (loopback everywhere), plus `extra` (which replaces a
@@ -344,6 +370,20 @@ impl Site {
 
     pub fn disk_file(&self, path: &str) -> Vec<u8> {
         std::fs::read(self.sim.disk().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// `POST /rest<path>` with `body` on a fresh connection, expecting success.
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.sim.sim.rest_url());
+        let resp = fresh_client()
+            .post(url)
+            .basic_auth("admin", Some(""))
+            .json(&body)
+            .send()
+            .await
+            .expect("rest request");
+        assert!(resp.status().is_success(), "POST {path}: {}", resp.status());
+        resp.json().await.unwrap_or(Value::Null)
     }
 
     /// `GET /rest<menu>` on a fresh connection.
