@@ -11,6 +11,7 @@ mod images_support;
 mod installer_support;
 mod registry_support;
 mod routeros_support;
+mod selfhosted_support;
 mod sim_common;
 mod update_support;
 
