@@ -69,6 +69,7 @@ mod routeros_faults;
 mod routeros_install;
 mod routeros_tls;
 mod selfhosted;
+mod selfhosted_faults;
 mod shared_stream;
 mod sim_container;
 mod sim_control;

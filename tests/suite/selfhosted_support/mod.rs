@@ -359,7 +359,7 @@ pub fn insecure() -> reqwest::Client {
         .no_proxy()
         .danger_accept_invalid_certs(true)
         .pool_max_idle_per_host(0)
-        .timeout(Duration::from_millis(800))
+        .timeout(Duration::from_secs(2))
         .build()
         .unwrap()
 }
