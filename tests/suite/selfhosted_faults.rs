@@ -158,7 +158,7 @@ async fn the_registry_swaps_from_its_staged_tarball_and_a_killed_updater_finishe
     let old_id = old[".id"].clone();
     let rebuilt = rebuilt_archive(&archives().join("mkube-registry.tar"), "faults-registry");
     let done = std::sync::atomic::AtomicBool::new(false);
-    let (samples, digest) = tokio::join!(watch_pulls(&sh, &old_id, &done), async {
+    let (samples, registry_digest) = tokio::join!(watch_pulls(&sh, &old_id, &done), async {
         let digest = sh.push(&rebuilt, "mkube-registry").await;
         eprintln!("faults: a new mkube-registry:edge pushed ({digest})");
         sh.until(180, "registry.gt.lo was never replaced", || async {
@@ -193,7 +193,7 @@ async fn the_registry_swaps_from_its_staged_tarball_and_a_killed_updater_finishe
     // The new registry serves the same store: the pushed manifest is still there.
     assert_eq!(
         sh.registry_digest("mkube-registry").await.as_deref(),
-        Some(digest.as_str())
+        Some(registry_digest.as_str())
     );
 
     assert!(
@@ -321,6 +321,15 @@ async fn the_registry_swaps_from_its_staged_tarball_and_a_killed_updater_finishe
         .await;
     assert_eq!(recovered.len(), 1, "{recovered:#?}");
     mkube_has_its_state(&sh, &cm_url, "the new mkube never listed its ConfigMap").await;
+    // The registry swapped in at the start is still the one running, serving the pushed build:
+    // restarted, its watcher did not put upstream's older mkube-registry:edge back (which
+    // mkube-update would then have swapped in again).
+    let registry = sh.only(REGISTRY).await.expect("registry row");
+    assert_eq!(registry[".id"], new[".id"], "{registry}");
+    assert_eq!(
+        sh.registry_digest("mkube-registry").await.as_deref(),
+        Some(registry_digest.as_str())
+    );
     let rows = sh.containers().await;
     for name in [REGISTRY, NATS, UPDATER, MKUBE] {
         let n = rows.iter().filter(|r| r["name"] == name).count();
