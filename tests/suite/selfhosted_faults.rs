@@ -142,6 +142,17 @@ async fn until_removed(sh: &SelfHosted, id: &Value) {
     }
 }
 
+/// Whether the device journal shows a `/container/add` of `name`.
+async fn journal_has_add(sh: &SelfHosted, name: &str) -> bool {
+    let journal = sh.site.control("GET", "/journal", None).await;
+    journal.as_array().unwrap().iter().any(|e| {
+        e["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("/container/add"))
+            && e["body"]["name"] == name
+    })
+}
+
 /// The registry swap (§5.5) with its pull outage measured, then kill -9 of mkube-update in the
 /// middle of its swap of mkube (§5.3 swap mark).
 #[actix_rt::test]
@@ -270,6 +281,11 @@ async fn the_registry_swaps_from_its_staged_tarball_and_a_killed_updater_finishe
     )
     .unwrap();
     eprintln!("faults: mkube-update (pid {pid}) killed mid-swap");
+    // The kill landed between the remove of the old row and the add of the new one.
+    assert!(
+        !journal_has_add(&sh, MKUBE).await,
+        "the kill came after the add of the new kube.gt.lo"
+    );
     assert!(
         sh.updater_data().join("swap-kube.gt.lo.json").exists(),
         "the swap mark outlives the process (§5.3)"
@@ -320,6 +336,10 @@ async fn the_registry_swaps_from_its_staged_tarball_and_a_killed_updater_finishe
         .log_lines(&["interrupted swap recovered", MKUBE, "Finished"])
         .await;
     assert_eq!(recovered.len(), 1, "{recovered:#?}");
+    assert!(
+        journal_has_add(&sh, MKUBE).await,
+        "the restarted updater added it"
+    );
     mkube_has_its_state(&sh, &cm_url, "the new mkube never listed its ConfigMap").await;
     // The registry swapped in at the start is still the one running, serving the pushed build:
     // restarted, its watcher did not put upstream's older mkube-registry:edge back (which
