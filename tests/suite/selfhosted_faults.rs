@@ -22,7 +22,7 @@ use crate::common::kubectl::Kubectl;
 use crate::images_support::archives;
 use crate::installer_support::{rebuilt_archive, rebuilt_archive_with};
 use crate::selfhosted_support::{
-    MKUBE, NATS, REGISTRY, SelfHosted, UPDATER, get_json, http, insecure, is_running,
+    MKUBE, NATS, REGISTRY, SelfHosted, UPDATER, get_json, http, is_running,
 };
 
 /// A ConfigMap posted to mkube before the faults: the state a replacement or a rollback must
@@ -64,7 +64,8 @@ async fn mkube_has_its_state(sh: &SelfHosted, cm_url: &str, what: &str) {
 /// One look during the registry swap.
 struct Sample {
     at: Duration,
-    /// `GET /v2/` answered 2xx.
+    /// A pull's first request answered: the manifest HEAD of `nats:edge` (an image the swap
+    /// does not touch) gave its digest.
     up: bool,
     /// A registry row other than the old one is running.
     new_running: bool,
@@ -78,18 +79,16 @@ async fn watch_pulls(
     old_id: &Value,
     done: &std::sync::atomic::AtomicBool,
 ) -> Vec<Sample> {
-    let client = insecure();
-    let v2 = format!("https://{}/v2/", sh.site.registry_host());
+    let nats = sh
+        .registry_digest("nats")
+        .await
+        .expect("nats:edge in the registry");
     let tarball = sh.updater_data().join(format!("{REGISTRY}.tar"));
     let start = Instant::now();
     let mut out = Vec::new();
     while !done.load(std::sync::atomic::Ordering::SeqCst) {
         let tick = Instant::now();
-        let up = client
-            .get(&v2)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
+        let up = sh.registry_digest("nats").await.as_ref() == Some(&nats);
         let row = sh.only(REGISTRY).await;
         out.push(Sample {
             at: tick - start,
