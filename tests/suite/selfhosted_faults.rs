@@ -9,7 +9,7 @@
 //!   swap from its mark (§5.3) — never two containers of one name, never none;
 //! - a broken `mkube:edge` (its process exits at once) is rolled back to the digest that ran
 //!   before, the old mkube answers with its state, and after three failures that digest is left
-//!   alone (§5.2 step 4, §5.3).
+//!   alone (§5.2 step 4, §5.3) while a good build pushed after it is deployed.
 //!
 //! mkube-update's health window and poll interval are shortened in the configuration the
 //! installer wrote (`healthSeconds`, `pollSeconds`, §5.1) so the walk takes minutes, not tens.
@@ -446,6 +446,21 @@ async fn a_broken_mkube_is_rolled_back_and_left_alone_after_three_failures() {
             .any(|w| w.contains("add") || w.contains("remove")),
         "container writes after the digest was left alone: {writes:?}"
     );
+
+    // Only that digest: a good new build pushed after it is deployed as usual.
+    let fixed = rebuilt_archive(&archives().join("mkube.tar"), "faults-fixed");
+    let fixed = sh.push(&fixed, "mkube").await;
+    sh.until(120, "the fixed mkube was never deployed", || async {
+        let r = sh.only(MKUBE).await?;
+        (r[".id"] != id && is_running(&r) && sh.deployed(MKUBE)? == fixed).then_some(())
+    })
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(sh.site.sim.disk().join("raid1/images/kube.gt.lo/build-id"))
+            .unwrap_or_default(),
+        "faults-fixed"
+    );
+    mkube_has_its_state(&sh, &cm_url, "the fixed mkube never listed its ConfigMap").await;
     eprintln!("faults: done after {:?}", begun.elapsed());
     sh.site.sim.stop().await;
 }
