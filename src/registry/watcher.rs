@@ -147,9 +147,11 @@ impl Watcher {
         for (i, w) in self.images.iter().enumerate() {
             let key = w.key();
             // Before this process saw the entry: what was mirrored before the restart, if
-            // upstream still serves it, is taken as seen (nothing mirrored, the local tag kept).
+            // upstream still serves it, is taken as seen (nothing mirrored, the local tag kept;
+            // a tag that is gone is mirrored again).
             if !last.contains_key(&i)
                 && let Some(before) = mirrored.get(&key).and_then(|d| Digest::parse(d))
+                && store.tag_path(&w.local_repo, &w.tag).is_file()
             {
                 match self.upstream_digest(w).await {
                     Ok(current) if current == before => {

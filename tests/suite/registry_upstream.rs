@@ -459,7 +459,8 @@ async fn watcher_mirrors_silently_then_one_event_per_change() {
 /// images.md §2.7 watcher across a restart: an image pushed to this registry under a watched
 /// tag (a new `mkube-registry:edge` for its own swap, §5.5) survives a restart while upstream
 /// still serves what was mirrored before it; the first observation after the restart neither
-/// mirrors nor emits, and a later upstream change is mirrored and announced as usual.
+/// mirrors nor emits, and a later upstream change is mirrored and announced as usual; a watched
+/// tag that is gone is mirrored again at the next start.
 #[actix_web::test]
 async fn a_restart_keeps_a_local_push_of_a_watched_tag_until_upstream_changes() {
     let tmp = tempfile::tempdir().unwrap();
@@ -515,8 +516,15 @@ async fn a_restart_keeps_a_local_push_of_a_watched_tag_until_upstream_changes() 
     assert_eq!(served(m.base_url()).await, index2);
     assert_eq!(
         hook.events(),
-        vec![("app".to_string(), "edge".to_string(), index2)]
+        vec![("app".to_string(), "edge".to_string(), index2.clone())]
     );
+    m.stop().await;
+
+    // A watched tag that is gone from the store is mirrored again at the next start.
+    std::fs::remove_file(tmp.path().join("m/repos/app/tags/edge")).unwrap();
+    let (m, hook) = start().await;
+    assert_eq!(served(m.base_url()).await, index2);
+    assert!(hook.events().is_empty());
     m.stop().await;
     up.stop().await;
 }
