@@ -241,16 +241,25 @@ where
         builder = builder.disable_signals();
     }
     let host = addr.to_string();
+    // A graceful stop tells every connection, so idle keep-alive ones close at once instead of
+    // holding the process until the shutdown timeout (what actix-web's HttpServer wires up).
+    let stopping = builder.graceful_shutdown_signal();
     let server = builder.listen("mkube-registry", listener, move || {
         let factory = factory.clone();
         let tls = tls.clone();
         let host = host.clone();
+        let stopping = stopping.clone();
         fn_factory(move || {
             let make_http = |secure: bool| {
                 let app = factory()
                     .into_factory()
                     .map_err(|err| err.into().error_response());
+                let stopping = stopping.clone();
                 let builder = HttpService::<Conn, _, _>::build()
+                    .graceful_shutdown_signal(move || {
+                        let stopping = stopping.clone();
+                        async move { stopping.notified().await }
+                    })
                     .local_addr(addr)
                     // HttpServer's defaults (the builder's own disconnect timeout is zero).
                     .keep_alive(actix_http::KeepAlive::default())

@@ -6,6 +6,7 @@
 //! <root>/repos/<name>/revisions/sha256/<hex>  media type
 //! <root>/uploads/<uuid>.data, <uuid>.json     upload sessions
 //! <root>/tmp/                                 staging for atomic writes
+//! <root>/watcher.json                         the watcher's digests last mirrored (watcher.rs)
 //! ```
 //! Every file appears by `rename(2)` after an fsync, so readers take no lock.
 

@@ -8,6 +8,13 @@
 //! The first successful observation after start mirrors silently; a later change emits one push
 //! event `{repo: localRepo, reference: tag}` through the registry's push hook (webhook and SSE).
 //! A failed check keeps the last seen digest, so the next cycle tries again.
+//!
+//! The digest last mirrored per entry is also kept in the store (`<root>/watcher.json`), so a
+//! restart does not mirror an upstream image that has not changed since: the local tag may have
+//! moved on meanwhile (an image pushed to this registry, e.g. a new `mkube-registry:edge` that
+//! mkube-update then swaps in, images.md §5.5), and a restart must not put the older upstream
+//! image back under it. Without a recorded digest (first start, or an entry added) the first
+//! observation mirrors, as before.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +25,7 @@ use crate::oci::{self, OciError};
 
 use super::names::{Digest, Reference, valid_name, valid_tag};
 use super::notify::PushHook;
-use super::store::Store;
+use super::store::{Store, write_atomic};
 use super::upstream::{Source, Upstream, UpstreamOptions, mirror};
 
 /// One watched image.
@@ -27,6 +34,38 @@ struct Watched {
     source: Source,
     tag: String,
     local_repo: String,
+}
+
+impl Watched {
+    /// Its key in `watcher.json`: the upstream reference and the local name it is mirrored to.
+    fn key(&self) -> String {
+        format!(
+            "{}/{}:{} -> {}",
+            self.source.host, self.source.repo, self.tag, self.local_repo
+        )
+    }
+}
+
+/// The file keeping the digest last mirrored per entry across restarts.
+const MIRRORED_FILE: &str = "watcher.json";
+
+fn load_mirrored(store: &Store) -> HashMap<String, String> {
+    let path = store.root().join(MIRRORED_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::warn!(file = %path.display(), error = %e, "unreadable watcher record; ignored");
+            HashMap::new()
+        }),
+        Err(_) => HashMap::new(),
+    }
+}
+
+fn save_mirrored(store: &Store, mirrored: &HashMap<String, String>) {
+    let path = store.root().join(MIRRORED_FILE);
+    let bytes = serde_json::to_vec_pretty(mirrored).unwrap_or_default();
+    if let Err(e) = write_atomic(&store.tmp_path(), &path, &bytes) {
+        tracing::warn!(file = %path.display(), error = %e, "watcher record not written");
+    }
 }
 
 pub struct Watcher {
@@ -104,9 +143,33 @@ impl Watcher {
     /// One check of every watched image.
     pub async fn cycle(&self, store: &Store, on_push: Option<&PushHook>) {
         let mut last = self.last.lock().await;
+        let mut mirrored = load_mirrored(store);
         for (i, w) in self.images.iter().enumerate() {
+            let key = w.key();
+            // Before this process saw the entry: what was mirrored before the restart, if
+            // upstream still serves it, is taken as seen (nothing mirrored, the local tag kept;
+            // a tag that is gone is mirrored again).
+            if !last.contains_key(&i)
+                && let Some(before) = mirrored.get(&key).and_then(|d| Digest::parse(d))
+                && store.tag_path(&w.local_repo, &w.tag).is_file()
+            {
+                match self.upstream_digest(w).await {
+                    Ok(current) if current == before => {
+                        tracing::info!(repo = %w.local_repo, tag = %w.tag, digest = %current, "watched image unchanged upstream since it was mirrored; local tag kept");
+                        last.insert(i, current);
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(upstream = %w.source, tag = %w.tag, error = %e, "watch check failed");
+                        continue;
+                    }
+                }
+            }
             match self.check(store, w, last.get(&i)).await {
                 Ok(Some(d)) => {
+                    mirrored.insert(key, d.to_string());
+                    save_mirrored(store, &mirrored);
                     let first = last.insert(i, d.clone()).is_none();
                     if first {
                         tracing::info!(repo = %w.local_repo, tag = %w.tag, digest = %d, "watched image mirrored (first observation, no event)");
@@ -126,6 +189,13 @@ impl Watcher {
         self.cycles.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The digest upstream serves for the entry's tag (a manifest HEAD).
+    async fn upstream_digest(&self, w: &Watched) -> Result<Digest, OciError> {
+        let mut repo = self.upstream.repository(&w.source);
+        let current = oci::manifest_digest(&mut repo, &w.tag).await?;
+        Digest::parse(&current).ok_or_else(|| OciError::Malformed(format!("bad digest {current}")))
+    }
+
     /// `Some(digest)` when the upstream digest differs from `seen` and was mirrored.
     async fn check(
         &self,
@@ -133,13 +203,11 @@ impl Watcher {
         w: &Watched,
         seen: Option<&Digest>,
     ) -> Result<Option<Digest>, OciError> {
-        let mut repo = self.upstream.repository(&w.source);
-        let current = oci::manifest_digest(&mut repo, &w.tag).await?;
-        let current = Digest::parse(&current)
-            .ok_or_else(|| OciError::Malformed(format!("bad digest {current}")))?;
+        let current = self.upstream_digest(w).await?;
         if seen == Some(&current) {
             return Ok(None);
         }
+        let mut repo = self.upstream.repository(&w.source);
         // Fetched by digest, so what is stored is what the HEAD announced.
         let tag = Reference::Tag(w.tag.clone());
         let fetch = current.to_string();

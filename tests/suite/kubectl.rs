@@ -7,63 +7,13 @@ use crate::common;
 
 use common::NatsServer;
 use common::cluster::NODE;
+use common::kubectl::Kubectl;
 use common::mkube::{MkubeProcess, config_text};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
-
-struct Kubectl {
-    home: tempfile::TempDir,
-    args: Vec<String>,
-}
-
-impl Kubectl {
-    fn new(server: &str, extra: &[&str]) -> Kubectl {
-        let mut args = vec!["--server".to_string(), server.to_string()];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        Kubectl {
-            home: tempfile::tempdir().unwrap(),
-            args,
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("kubectl");
-        c.args(&self.args)
-            .args(args)
-            .env("HOME", self.home.path())
-            .env_remove("KUBECONFIG")
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .output()
-            .expect("kubectl on PATH (scripts/lib.sh ensure_kubectl)")
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    }
-
-    /// Runs and expects failure; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "kubectl {args:?} should fail");
-        String::from_utf8_lossy(&out.stderr).to_string()
-    }
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);

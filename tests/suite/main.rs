@@ -11,6 +11,7 @@ mod images_support;
 mod installer_support;
 mod registry_support;
 mod routeros_support;
+mod selfhosted_support;
 mod sim_common;
 mod update_support;
 
@@ -69,6 +70,7 @@ mod routeros_faults;
 mod routeros_install;
 mod routeros_tls;
 mod selfhosted;
+mod selfhosted_faults;
 mod shared_stream;
 mod sim_container;
 mod sim_control;

@@ -33,12 +33,20 @@ fn files(dir: &Path) -> TlsFiles {
 /// Starts a trivial app through `listener::serve_with`; it answers `/v2/` with the scheme
 /// actix-web saw, so the test can tell which path a request took.
 fn start(tls: Option<ReloadableTls>) -> (SocketAddr, actix_web::dev::ServerHandle) {
+    start_with(tls, 1)
+}
+
+/// [`start`] with a graceful stop of at most `shutdown_timeout` seconds.
+fn start_with(
+    tls: Option<ReloadableTls>,
+    shutdown_timeout: u64,
+) -> (SocketAddr, actix_web::dev::ServerHandle) {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let options = ServeOptions {
         workers: 1,
         disable_signals: true,
-        shutdown_timeout: 1,
+        shutdown_timeout,
     };
     let server = listener::serve_with(l, tls, options, move || {
         App::new().route(
@@ -212,6 +220,46 @@ async fn without_tls_only_plain_http_is_served() {
         .await;
     assert!(https.is_err());
     handle.stop(false).await;
+}
+
+/// A graceful stop closes idle keep-alive connections at once, as actix-web's own HttpServer
+/// does, instead of waiting for them until the shutdown timeout: the registry's process exits
+/// promptly when its container is stopped, so the registry swap's pull outage is the swap
+/// itself (images.md §5.5), not the swap plus the clients' idle connections.
+#[actix_web::test]
+async fn a_graceful_stop_does_not_wait_for_idle_keep_alive_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate();
+    certs::write_files(&generated, dir.path()).unwrap();
+    let tls = ReloadableTls::load(files(dir.path())).unwrap();
+    let (addr, handle) = start_with(Some(tls), 10);
+    // An HTTPS client (its pooled connection stays open and idle) and a raw plain HTTP/1.1
+    // connection left idle after one request.
+    let https = http_client(Some(&generated.ca_cert_pem));
+    let r = https
+        .get(format!("https://127.0.0.1:{}/v2/", addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "https");
+    let mut plain = tokio::net::TcpStream::connect(addr).await.unwrap();
+    plain
+        .write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = plain.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+    let began = std::time::Instant::now();
+    handle.stop(true).await;
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(3), "graceful stop took {took:?}");
+    // The idle connection was closed by the server.
+    let n = tokio::time::timeout(Duration::from_secs(1), plain.read(&mut buf))
+        .await
+        .expect("closed")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
 }
 
 #[test]

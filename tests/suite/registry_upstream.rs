@@ -456,6 +456,79 @@ async fn watcher_mirrors_silently_then_one_event_per_change() {
     up.stop().await;
 }
 
+/// images.md §2.7 watcher across a restart: an image pushed to this registry under a watched
+/// tag (a new `mkube-registry:edge` for its own swap, §5.5) survives a restart while upstream
+/// still serves what was mirrored before it; the first observation after the restart neither
+/// mirrors nor emits, and a later upstream change is mirrored and announced as usual; a watched
+/// tag that is gone is mirrored again at the next start.
+#[actix_web::test]
+async fn a_restart_keeps_a_local_push_of_a_watched_tag_until_upstream_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let up = plain(&tmp.path().join("up")).await;
+    let (index1, _, _) = push_two_arch(&up.base_url(), "src/app", "edge", "1").await;
+    let start = || async {
+        let hook = HookLog::default();
+        let mut opts = RegistryOptions::new(tmp.path().join("m"));
+        opts.on_push = Some(hook.hook());
+        opts.mgmt_listen = Some("127.0.0.1:0".parse().unwrap());
+        opts.upstream = UpstreamOptions {
+            watch: vec![WatchImage {
+                upstream: format!("{}/src/app:edge", up.host()),
+                local_repo: "app".into(),
+            }],
+            poll_interval: Duration::from_secs(3600),
+            ..UpstreamOptions::default()
+        };
+        let m = registry::start(opts).await.unwrap();
+        wait_until("the first cycle", LIMIT, || m.watcher_cycles() >= 1).await;
+        (m, hook)
+    };
+    let served = |base: String| async move {
+        sha(
+            &get(&format!("{base}/v2/app/manifests/edge"), Some(OCI_INDEX))
+                .await
+                .1,
+        )
+    };
+
+    let (m, _) = start().await;
+    assert_eq!(served(m.base_url()).await, index1);
+    // A newer build pushed to this registry under the watched tag.
+    let (local, _, _) = push_two_arch(&m.base_url(), "app", "edge", "local").await;
+    m.stop().await;
+
+    let (m, hook) = start().await;
+    assert_eq!(
+        served(m.base_url()).await,
+        local,
+        "the restart put upstream's image back"
+    );
+    assert!(hook.events().is_empty());
+
+    // Upstream changes: mirrored over the local push and announced once.
+    let (index2, _, _) = push_two_arch(&up.base_url(), "src/app", "edge", "2").await;
+    let c = http_client();
+    c.post(format!("{}/poll", m.mgmt_url().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    wait_until("the change", LIMIT, || !hook.events().is_empty()).await;
+    assert_eq!(served(m.base_url()).await, index2);
+    assert_eq!(
+        hook.events(),
+        vec![("app".to_string(), "edge".to_string(), index2.clone())]
+    );
+    m.stop().await;
+
+    // A watched tag that is gone from the store is mirrored again at the next start.
+    std::fs::remove_file(tmp.path().join("m/repos/app/tags/edge")).unwrap();
+    let (m, hook) = start().await;
+    assert_eq!(served(m.base_url()).await, index2);
+    assert!(hook.events().is_empty());
+    m.stop().await;
+    up.stop().await;
+}
+
 /// images.md §2.7: a single manifest is mirrored with its blobs under the tag; an index
 /// without a linux/arm64 entry falls back to its first entry; a watch entry that does not
 /// parse is ignored and the others still run.

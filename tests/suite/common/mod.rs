@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cluster;
+pub mod kubectl;
 pub mod mkube;
 pub mod nats;
 pub mod samples;

@@ -39,6 +39,16 @@ fn upstream_images(real_updater: bool) -> Vec<(&'static str, PathBuf)> {
 /// A copy of the docker-save archive `src` with one more layer holding `/build-id` = `id`:
 /// the same program under a new digest, as a new build of it would be.
 pub fn rebuilt_archive(src: &std::path::Path, id: &str) -> PathBuf {
+    rebuilt_archive_with(src, id, |_| {})
+}
+
+/// [`rebuilt_archive`] with the image's config edited by `edit` (the whole config JSON: its
+/// `config.Cmd`, `config.Entrypoint`, …), e.g. a build of mkube that exits at once.
+pub fn rebuilt_archive_with(
+    src: &std::path::Path,
+    id: &str,
+    edit: impl FnOnce(&mut Value),
+) -> PathBuf {
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
     let mut ar = tar::Archive::new(std::fs::File::open(src).unwrap());
     for e in ar.entries().unwrap() {
@@ -61,6 +71,7 @@ pub fn rebuilt_archive(src: &std::path::Path, id: &str) -> PathBuf {
     let mut manifest: Value = serde_json::from_slice(&get("manifest.json")).unwrap();
     let config_name = manifest[0]["Config"].as_str().unwrap().to_string();
     let mut config: Value = serde_json::from_slice(&get(&config_name)).unwrap();
+    edit(&mut config);
     let mut layer = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
     h.set_mode(0o644);
@@ -372,20 +383,6 @@ impl Site {
         std::fs::read(self.sim.disk().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
-    /// `POST /rest<path>` with `body` on a fresh connection, expecting success.
-    pub async fn post(&self, path: &str, body: Value) -> Value {
-        let url = format!("{}{path}", self.sim.sim.rest_url());
-        let resp = fresh_client()
-            .post(url)
-            .basic_auth("admin", Some(""))
-            .json(&body)
-            .send()
-            .await
-            .expect("rest request");
-        assert!(resp.status().is_success(), "POST {path}: {}", resp.status());
-        resp.json().await.unwrap_or(Value::Null)
-    }
-
     /// `GET /rest<menu>` on a fresh connection.
     pub async fn rows(&self, menu: &str) -> Vec<Value> {
         let url = format!("{}{menu}", self.sim.sim.rest_url());
@@ -398,6 +395,22 @@ impl Site {
         assert_eq!(resp.status(), 200, "{menu}");
         let v: Value = resp.json().await.unwrap();
         v.as_array().cloned().unwrap_or_default()
+    }
+
+    /// `POST /rest<path>` with `body` on a fresh connection; panics unless it succeeds.
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.sim.sim.rest_url());
+        let resp = fresh_client()
+            .post(url)
+            .basic_auth("admin", Some(""))
+            .json(&body)
+            .send()
+            .await
+            .expect("rest request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "POST {path} {body}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 }
 
