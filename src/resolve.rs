@@ -112,14 +112,15 @@ impl reqwest::dns::Resolve for Resolver {
 /// `urls` (a comma list of NATS server URLs) with every host name of a plain `nats://` (or
 /// scheme-less) URL replaced by its first address, IPv4 first. TLS URLs keep their names
 /// (the certificate is checked against them); a name that does not resolve now is kept, with a
-/// warning, and left to the client's own resolution.
-pub async fn nats_url(urls: &str) -> String {
+/// warning, and left to the client's own resolution. One entry per server: the NATS client
+/// takes several servers as a list (it does not split a comma list itself).
+pub async fn nats_urls(urls: &str) -> Vec<String> {
     let resolver = Resolver::default();
     let mut out = Vec::new();
     for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
         out.push(resolve_nats_one(&resolver, url).await);
     }
-    out.join(",")
+    out
 }
 
 async fn resolve_nats_one(resolver: &Resolver, url: &str) -> String {
@@ -214,18 +215,18 @@ mod tests {
     #[tokio::test]
     async fn nats_urls_get_addresses_and_keep_the_rest() {
         assert_eq!(
-            nats_url("nats://localhost:4222").await,
-            "nats://127.0.0.1:4222"
+            nats_urls("nats://localhost:4222").await,
+            ["nats://127.0.0.1:4222"]
         );
         assert_eq!(
-            nats_url("nats://u:p@localhost:4222, 127.0.0.2:4223").await,
-            "nats://u:p@127.0.0.1:4222,127.0.0.2:4223"
+            nats_urls("nats://u:p@localhost:4222, 127.0.0.2:4223").await,
+            ["nats://u:p@127.0.0.1:4222", "127.0.0.2:4223"]
         );
         assert_eq!(
-            nats_url("tls://localhost:4222").await,
-            "tls://localhost:4222"
+            nats_urls("tls://localhost:4222").await,
+            ["tls://localhost:4222"]
         );
-        assert_eq!(nats_url("nats://[::1]:4222").await, "nats://[::1]:4222");
+        assert_eq!(nats_urls("nats://[::1]:4222").await, ["nats://[::1]:4222"]);
         assert_eq!(split_host_port("h"), ("h", None));
     }
 

@@ -92,7 +92,7 @@ pub fn log_settings(config: &Config) -> LogSettings {
         url: config.nats.url.clone(),
         stream: config.nats.stream.clone(),
         node: config.node_name.clone(),
-        replicas: config.nats.replicas,
+        replicas: config.nats.replicas.unwrap_or(0),
     }
 }
 

@@ -76,7 +76,7 @@ fn finish(
     if config.networks.is_empty() {
         config.networks.push(Network::default_containers());
     }
-    config.nats.replicas = config.nats.replicas.max(1);
+    config.nats.replicas = config.nats.replicas.map(|n| n.max(1));
     config.validate(origin)?;
     let problems = config.read_api_keys();
     if !problems.is_empty() {

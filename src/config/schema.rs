@@ -314,9 +314,10 @@ pub struct NatsConfig {
     pub url: String,
     /// Stream holding every event.
     pub stream: String,
-    /// Stream and bucket replicas; values below 1 become 1.
+    /// Stream and bucket replicas; values below 1 become 1. Unset: 3 when the server is part
+    /// of a cluster, 1 on a single server (issue 16); a cluster of two must set it.
     #[serde(deserialize_with = "at_least_one")]
-    pub replicas: usize,
+    pub replicas: Option<usize>,
     /// Write a snapshot every this many events; must be at least 1.
     pub snapshot_every: u64,
 }
@@ -326,7 +327,7 @@ impl Default for NatsConfig {
         NatsConfig {
             url: "nats://127.0.0.1:4222".into(),
             stream: "MKUBE_EVENTS".into(),
-            replicas: 1,
+            replicas: None,
             snapshot_every: 1000,
         }
     }
@@ -421,8 +422,8 @@ impl Default for UpdateApiConfig {
     }
 }
 
-/// Accepts any integer and clamps it to at least 1 (`nats.replicas`).
-fn at_least_one<'de, D: Deserializer<'de>>(de: D) -> Result<usize, D::Error> {
-    let n = i64::deserialize(de)?;
-    Ok(usize::try_from(n.max(1)).unwrap_or(usize::MAX))
+/// Accepts any integer and clamps it to at least 1 (`nats.replicas`); `null` is unset.
+fn at_least_one<'de, D: Deserializer<'de>>(de: D) -> Result<Option<usize>, D::Error> {
+    let n = Option::<i64>::deserialize(de)?;
+    Ok(n.map(|n| usize::try_from(n.max(1)).unwrap_or(usize::MAX)))
 }

@@ -25,6 +25,11 @@ impl EventLog {
     /// direct gets), or adds that subject to the existing stream. A stream that cannot take it
     /// is `LogError::Other`, naming the conflict; the server not answering is `Unavailable`.
     pub async fn ensure_stream_for(&self, node: &str) -> Result<(), LogError> {
+        // The client connects in the background: until it has, the server's INFO (which says
+        // whether it is part of a cluster, and so the replicas) is not known yet.
+        if !self.connected_within(Duration::from_secs(2)).await {
+            return Err(LogError::Unavailable("not connected to NATS".to_string()));
+        }
         let s = self.settings();
         let js = self.jetstream();
         let wanted = subject::stream_filter(node);
@@ -32,7 +37,7 @@ impl EventLog {
             name: s.stream.clone(),
             subjects: vec![wanted.clone()],
             storage: stream::StorageType::File,
-            num_replicas: s.replicas.max(1),
+            num_replicas: self.replicas(),
             duplicate_window: DUPLICATE_WINDOW,
             allow_direct: true,
             ..Default::default()
@@ -49,6 +54,15 @@ impl EventLog {
                 Err(e) => return Err(failed("ensuring", e)),
             };
             let mut current = stream.cached_info().config.clone();
+            if current.num_replicas < config.num_replicas {
+                // Grown from one server into a cluster: the log gets the cluster's replicas.
+                tracing::info!(stream = %s.stream, from = current.num_replicas, to = config.num_replicas, "raising the event stream's replicas");
+                current.num_replicas = config.num_replicas;
+                js.update_stream(&current)
+                    .await
+                    .map_err(|e| failed("updating", e))?;
+                continue;
+            }
             match subject::merge_subjects(&current.subjects, &wanted) {
                 SubjectsMerge::Covered => return Ok(()),
                 SubjectsMerge::Conflict(other) => {

@@ -50,6 +50,7 @@ pub struct LogSettings {
     /// The node this handle writes for and reads: only `mkube.<node>.>` of the stream. Empty
     /// on a reader (`connect_reader`) for the whole stream (the log tools without `--node`).
     pub node: String,
+    /// Stream and bucket replicas; 0 = 3 on a cluster, 1 on one server ([`EventLog::replicas`]).
     pub replicas: usize,
 }
 
@@ -119,7 +120,7 @@ impl EventLog {
                     let _ = tx.send(event);
                 }
             })
-            .connect(crate::resolve::nats_url(&settings.url).await.as_str())
+            .connect(crate::resolve::nats_urls(&settings.url).await.as_slice())
             .await
             .map_err(|e| LogError::Other(format!("connecting to {}: {e}", settings.url)))?;
         let mut js = jetstream::new(client.clone());
@@ -166,6 +167,21 @@ impl EventLog {
         }
     }
 
+    /// The replicas of the stream and buckets: the configured number, or, when none is
+    /// configured (0), 3 when the server is part of a cluster and 1 on a single server
+    /// (issue 16). The cluster's name is in the server's first INFO; its other servers' URLs
+    /// arrive later, so they cannot tell the size: a cluster of two must set `nats.replicas`.
+    pub fn replicas(&self) -> usize {
+        let configured = self.inner.settings.replicas;
+        if configured > 0 {
+            return configured;
+        }
+        match self.inner.client.server_info().cluster {
+            Some(_) => 3,
+            None => 1,
+        }
+    }
+
     pub fn settings(&self) -> &LogSettings {
         &self.inner.settings
     }
@@ -184,6 +200,18 @@ impl EventLog {
 
     pub fn is_connected(&self) -> bool {
         self.inner.client.connection_state() == State::Connected
+    }
+
+    /// Waits up to `within` for the client, which connects in the background, to be connected.
+    pub async fn connected_within(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while !self.is_connected() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
     }
 
     /// Waits until the server answers and the stream holds this node's subjects, retrying
@@ -291,7 +319,12 @@ impl EventLog {
     /// The sequence of the subject's last record if it carries `msg_id`.
     async fn last_with_id(&self, subject: &str, msg_id: &str) -> Option<u64> {
         let stream = self.stream().await.ok()?;
-        let last = stream.direct_get_last_for_subject(subject).await.ok()?;
+        let last = stream
+            .raw_message_builder()
+            .last_by_subject(subject)
+            .send()
+            .await
+            .ok()?;
         let id = last.headers.get("Nats-Msg-Id")?;
         (id.as_str() == msg_id).then_some(last.sequence)
     }
@@ -337,11 +370,18 @@ impl EventLog {
     }
 
     /// The sequence of the last record on exactly `subject`, or `None` when it has none.
+    /// Asked of the stream's leader, never a replica: on a cluster a replica may lag (one
+    /// that just came back), and a stale answer would cost a conflict or a missed record.
     pub async fn last_sequence_of(&self, subject: &str) -> Result<Option<u64>, LogError> {
         let stream = self.stream().await?;
-        match stream.direct_get_last_for_subject(subject).await {
+        match stream
+            .raw_message_builder()
+            .last_by_subject(subject)
+            .send()
+            .await
+        {
             Ok(msg) => Ok(Some(msg.sequence)),
-            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == stream::RawMessageErrorKind::NoMessageFound => Ok(None),
             Err(e) => Err(LogError::Unavailable(format!("reading {subject}: {e}"))),
         }
     }
@@ -417,8 +457,12 @@ impl EventLog {
         let mut out = Vec::new();
         let mut next = after + 1;
         loop {
+            // The leader's copy (see `last_sequence_of`).
             match stream
-                .direct_get_next_for_subject(subject, Some(next))
+                .raw_message_builder()
+                .next_by_subject(subject)
+                .sequence(next)
+                .send()
                 .await
             {
                 Ok(msg) => {
@@ -430,7 +474,9 @@ impl EventLog {
                         data: msg.payload,
                     });
                 }
-                Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => return Ok(out),
+                Err(e) if e.kind() == stream::RawMessageErrorKind::NoMessageFound => {
+                    return Ok(out);
+                }
                 Err(e) => return Err(LogError::Unavailable(format!("reading {subject}: {e}"))),
             }
         }
@@ -536,14 +582,11 @@ fn records_of(
                     stored: info.published,
                     data: msg.payload.clone(),
                 };
-                // `pending` counts what the reader has not delivered yet (of its filter, so other
-                // nodes' records never keep it waiting): 0 means the bounded read is done.
-                let drained = until != u64::MAX && info.pending == 0;
-                let next = if seq >= until || drained {
-                    None
-                } else {
-                    Some(messages)
-                };
+                // Done at `until` (the leader's last record of this reader's subjects), not
+                // when the consumer reports nothing pending: on a cluster the consumer may sit
+                // on a replica that is still catching up, whose "nothing pending" would end
+                // the read early and silently.
+                let next = if seq >= until { None } else { Some(messages) };
                 Some((Ok(record), next))
             }
         }

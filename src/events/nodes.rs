@@ -42,7 +42,7 @@ impl NodeBook {
                         description: "mkube nodes: each controller's Node, written by itself"
                             .into(),
                         history: 1,
-                        num_replicas: settings.replicas.max(1),
+                        num_replicas: log.replicas(),
                         ..Default::default()
                     })
                     .await

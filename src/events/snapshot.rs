@@ -102,7 +102,7 @@ impl SnapshotStore {
                 .create_object_store(object_store::Config {
                     bucket: bucket.clone(),
                     description: Some("mkube state snapshots".into()),
-                    num_replicas: settings.replicas.max(1),
+                    num_replicas: log.replicas(),
                     ..Default::default()
                 })
                 .await

@@ -86,7 +86,7 @@ fn demo_config_loads_cleanly_and_is_loopback_only() {
     assert_eq!(config.registry.local_addresses, ["127.0.0.1:5000"]);
     assert_eq!(config.nats.url, "nats://127.0.0.1:4222");
     assert_eq!(config.nats.stream, "MKUBE_EVENTS");
-    assert_eq!(config.nats.replicas, 1);
+    assert_eq!(config.nats.replicas, Some(1));
     assert_eq!(config.nats.snapshot_every, 1000);
     assert_eq!(config.api.listen, "127.0.0.1:8082");
     // basePath is a path on the (simulated) device, whose disk is .demo/device; the tarball
@@ -314,7 +314,7 @@ fn defaults_follow_the_schema() {
     assert_eq!(c.bmh.watch_interval, 30);
     assert_eq!(c.nats.url, "nats://127.0.0.1:4222");
     assert_eq!(c.nats.stream, "MKUBE_EVENTS");
-    assert_eq!((c.nats.replicas, c.nats.snapshot_every), (1, 1000));
+    assert_eq!((c.nats.replicas, c.nats.snapshot_every), (None, 1000));
     assert_eq!(c.api.listen, "127.0.0.1:8082");
     assert_eq!(
         (
@@ -408,7 +408,7 @@ nats: {snapshotEvery: 5, replicas: 3}
         ),
         ("/t", "/c", "/k")
     );
-    assert_eq!((c.nats.snapshot_every, c.nats.replicas), (5, 3));
+    assert_eq!((c.nats.snapshot_every, c.nats.replicas), (5, Some(3)));
 }
 
 #[test]
@@ -467,8 +467,10 @@ fn legacy_block_with_only_a_cidr_falls_back_to_default_bridge() {
 #[test]
 fn nats_replicas_below_one_become_one() {
     // §1.3: replicas = nats.replicas (minimum 1).
-    assert_eq!(ok("nats: {replicas: 0}\n").config.nats.replicas, 1);
-    assert_eq!(ok("nats: {replicas: -3}\n").config.nats.replicas, 1);
+    assert_eq!(ok("nats: {replicas: 0}\n").config.nats.replicas, Some(1));
+    assert_eq!(ok("nats: {replicas: -3}\n").config.nats.replicas, Some(1));
+    // Unset: decided at connect from the servers (3 on a cluster, issue 16).
+    assert_eq!(ok("nats: {url: x}\n").config.nats.replicas, None);
 }
 
 #[test]

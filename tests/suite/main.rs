@@ -29,6 +29,7 @@ mod dns_cli;
 mod dns_namespaces;
 mod dns_pods;
 mod events_codec;
+mod fleet_cluster;
 mod generated_configmaps;
 mod images;
 mod images_api;

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod kubectl;
 pub mod mkube;
 pub mod nats;
+pub mod nats_cluster;
 pub mod samples;
 
 #[allow(unused_imports)]
