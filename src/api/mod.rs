@@ -13,6 +13,7 @@ mod auth;
 mod configmaps;
 mod discovery;
 mod events;
+pub mod fleet;
 mod machinery;
 mod mkube;
 mod namespaces;
@@ -50,6 +51,21 @@ pub fn cluster(state: &ApiState) -> Result<&Cluster, machinery::status::ApiError
         .ok_or_else(machinery::status::ApiError::not_ready)
 }
 
+/// Answers requests other controllers forward to this one (issue 16), once booted.
+pub fn serve_fleet(api: &ApiConfig, node: &str, cluster: &Cluster) {
+    let token = auth::load_token(&api.token_file)
+        .ok()
+        .flatten()
+        .map(|t| t.to_string());
+    let tls = !api.tls_cert.is_empty();
+    fleet::serve(
+        cluster.log.client().clone(),
+        node,
+        fleet::self_url(&api.listen, tls),
+        token,
+    );
+}
+
 /// Largest request body accepted (a Pod or ConfigMap is far smaller).
 pub const MAX_BODY: usize = 1 << 20;
 
@@ -77,6 +93,9 @@ pub fn server(api: &ApiConfig, state: ApiState) -> std::io::Result<actix_web::de
             .app_data(web::Data::new(state.clone()))
             .configure(configure)
             .default_service(web::to(machinery::status::not_found_route))
+            // Pods of other nodes (issue 16); inside the token check, so only an authorised
+            // request is ever forwarded.
+            .wrap(from_fn(pods::fleet::layer))
             .wrap(actix_web::middleware::Condition::new(
                 token.is_some(),
                 from_fn(move |req, next| {

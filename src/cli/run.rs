@@ -84,6 +84,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     let _ = state.cluster.set(cluster.clone());
+    api::serve_fleet(&cfg.api, &cfg.node_name, &cluster);
     clock.phase("complete, serving");
 
     mkube::process::shutdown_requested().await;

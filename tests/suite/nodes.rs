@@ -9,6 +9,7 @@ use crate::common;
 use crate::engine_support::process_config;
 use crate::routeros_support::Harness;
 use common::NatsServer;
+use common::kubectl::Kubectl;
 use common::mkube::MkubeProcess;
 use mkube::sim::routeros::Profile;
 use serde_json::{Value, json};
@@ -49,53 +50,65 @@ async fn until_statuses(
         if got == want {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "nodes: {got:?}, wanted {want:?}\n{}",
-            controller.log_text()
-        );
+        if Instant::now() >= deadline {
+            let nodes = controller.get_json(http, "/api/v1/nodes").await;
+            panic!(
+                "nodes: {got:?}, wanted {want:?}\n{nodes:#}\n{}",
+                controller.log_text()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
-fn kubectl(server: &str, home: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("kubectl")
-        .args(["--server", server])
-        .args(args)
-        .env("HOME", home)
-        .env_remove("KUBECONFIG")
-        .output()
-        .expect("kubectl on PATH (scripts/lib.sh ensure_kubectl)");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+/// Two controllers, `rack-a` and `rack-b`, each with its own simulated device (bridge `t`, the
+/// sample tarball on its disk), on one nats-server; both ready.
+struct Fleet {
+    _nats: NatsServer,
+    dev_a: Harness,
+    dev_b: Harness,
+    a: MkubeProcess,
+    b: MkubeProcess,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
 }
 
-#[actix_rt::test]
-async fn each_controller_is_a_node_and_lists_the_fleets_nodes() {
+async fn two_controllers(http: &reqwest::Client) -> Fleet {
     let nats = NatsServer::start();
     let url = nats.url();
-    let http = common::http();
     let (dev_a, dev_b) = (
         Harness::start(Profile::default()).await,
         Harness::start(Profile::default()).await,
     );
     for h in [&dev_a, &dev_b] {
         h.seed(json!({"bridges": ["t"]})).await;
+        h.tarball("app", "v1");
     }
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (rest_a, rest_b) = (dev_a.sim.rest_url(), dev_b.sim.rest_url());
-    let a = MkubeProcess::start_config(dir_a.path(), |l| {
+    let a = MkubeProcess::start_config(dirs.0.path(), |l| {
         process_config("rack-a", &url, &rest_a, l, 0.5)
     });
-    let b = MkubeProcess::start_config(dir_b.path(), |l| {
+    let b = MkubeProcess::start_config(dirs.1.path(), |l| {
         process_config("rack-b", &url, &rest_b, l, 0.5)
     });
-    a.wait_ready(&http).await;
-    b.wait_ready(&http).await;
+    a.wait_ready(http).await;
+    b.wait_ready(http).await;
+    Fleet {
+        _nats: nats,
+        dev_a,
+        dev_b,
+        a,
+        b,
+        _dirs: dirs,
+    }
+}
+
+#[actix_rt::test]
+async fn each_controller_is_a_node_and_lists_the_fleets_nodes() {
+    let http = common::http();
+    // Bound whole: dropping a field would stop its NATS server or device.
+    let fleet = two_controllers(&http).await;
+    let (dev_b, a, b) = (&fleet.dev_b, &fleet.a, &fleet.b);
 
     // Both controllers list both nodes, Ready (device listed, log answering).
     let both = [("rack-a", "True"), ("rack-b", "True")];
@@ -143,8 +156,8 @@ async fn each_controller_is_a_node_and_lists_the_fleets_nodes() {
     }
 
     // kubectl, as a user types it.
-    let home = tempfile::tempdir().unwrap();
-    let out = kubectl(&a.base, home.path(), &["get", "nodes"]);
+    let (ka, kb) = (Kubectl::new(&a.base, &[]), Kubectl::new(&b.base, &[]));
+    let out = ka.ok(&["get", "nodes"]);
     let lines: Vec<&str> = out.lines().collect();
     assert!(
         lines[0].starts_with("NAME") && lines[0].contains("STATUS"),
@@ -162,7 +175,7 @@ async fn each_controller_is_a_node_and_lists_the_fleets_nodes() {
             .any(|l| l.starts_with("rack-b") && l.contains(" Ready ")),
         "{out}"
     );
-    let wide = kubectl(&b.base, home.path(), &["get", "nodes", "-o", "wide"]);
+    let wide = kb.ok(&["get", "nodes", "-o", "wide"]);
     assert!(wide.contains("RouterOS 7."), "{wide}");
     assert!(wide.contains("127.0.0.1"), "{wide}");
 
@@ -190,7 +203,7 @@ async fn each_controller_is_a_node_and_lists_the_fleets_nodes() {
         ready["message"].as_str().unwrap().contains("device busy"),
         "{ready}"
     );
-    let out = kubectl(&a.base, home.path(), &["get", "nodes"]);
+    let out = ka.ok(&["get", "nodes"]);
     assert!(
         out.lines()
             .any(|l| l.starts_with("rack-b") && l.contains("NotReady")),
@@ -252,4 +265,160 @@ async fn node_requests_outside_get_and_list_are_refused_with_a_status() {
             .any(|r| r["name"] == "nodes" && r["namespaced"] == false),
         "{api}"
     );
+}
+
+/// Pods across the fleet: a pod created through either controller runs on the node its
+/// `spec.nodeName` or `nodeSelector` names (carried out by that node's controller), any
+/// controller lists the whole fleet's pods with their nodes, and reaches, deletes and reads a
+/// pod another node holds; an unknown node is 422, a node that is down 503 naming it, and a
+/// list without it says so in a `Warning`.
+#[actix_rt::test]
+async fn pods_are_placed_listed_and_reached_across_the_fleet() {
+    let http = common::http();
+    // Bound whole: dropping a field would stop its NATS server or device.
+    let mut fleet = two_controllers(&http).await;
+    let (dev_a, dev_b) = (&fleet.dev_a, &fleet.dev_b);
+    let both = [("rack-a", "True"), ("rack-b", "True")];
+    until_statuses(&http, &fleet.a, &both, 20).await;
+    until_statuses(&http, &fleet.b, &both, 20).await;
+
+    let pod = |name: &str, spec: Value| {
+        let mut p = serde_json::to_value(crate::engine_support::pod(name, &[])).unwrap();
+        for (k, v) in spec.as_object().unwrap() {
+            p["spec"][k] = v.clone();
+        }
+        p
+    };
+    let post = |mk: &MkubeProcess, body: Value| {
+        let url = mk.url("/api/v1/namespaces/default/pods");
+        let http = http.clone();
+        async move {
+            let r = http.post(url).json(&body).send().await.unwrap();
+            let code = r.status().as_u16();
+            (code, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    // Placed by nodeName through a, by nodeSelector through b, and here when neither.
+    let (code, body) = post(&fleet.a, pod("on-b", json!({"nodeName": "rack-b"}))).await;
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(body["spec"]["nodeName"], "rack-b", "{body}");
+    let (code, body) = post(
+        &fleet.b,
+        pod(
+            "sel-a",
+            json!({"nodeSelector": {"kubernetes.io/hostname": "rack-a"}}),
+        ),
+    )
+    .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, _) = post(&fleet.a, pod("on-a", json!({}))).await;
+    assert_eq!(code, 201);
+    let (code, body) = post(&fleet.a, pod("nowhere", json!({"nodeName": "rack-z"}))).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("rack-z"),
+        "{body}"
+    );
+
+    // Each runs on its node's device, and only there.
+    async fn running_on(h: &Harness, pod: &str) -> bool {
+        let prefix = format!("default_{pod}_");
+        h.client()
+            .await
+            .list_containers()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.name.starts_with(&prefix) && c.state.is_running())
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let placed = running_on(dev_b, "on-b").await
+            && running_on(dev_a, "sel-a").await
+            && running_on(dev_a, "on-a").await;
+        if placed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pods not running where placed\n{}\n{}",
+            fleet.a.log_text(),
+            fleet.b.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(!running_on(dev_a, "on-b").await);
+    assert!(!running_on(dev_b, "on-a").await && !running_on(dev_b, "sel-a").await);
+
+    // Either controller lists the fleet, each pod with its node.
+    for mk in [&fleet.a, &fleet.b] {
+        let list = mk.get_json(&http, "/api/v1/pods").await;
+        let mut seen: Vec<(String, String)> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["metadata"]["name"].as_str().unwrap().to_string(),
+                    p["spec"]["nodeName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("on-a".to_string(), "rack-a".to_string()),
+                ("on-b".to_string(), "rack-b".to_string()),
+                ("sel-a".to_string(), "rack-a".to_string())
+            ]
+        );
+    }
+    let wide = Kubectl::new(&fleet.a.base, &[]).ok(&["get", "pods", "-o", "wide"]);
+    assert!(
+        wide.lines()
+            .any(|l| l.starts_with("on-b") && l.contains("rack-b")),
+        "{wide}"
+    );
+
+    // A pod on b, read and deleted through a.
+    let got = fleet
+        .a
+        .get_json(&http, "/api/v1/namespaces/default/pods/on-b")
+        .await;
+    assert_eq!(got["spec"]["nodeName"], "rack-b", "{got}");
+    let r = http
+        .delete(fleet.a.url("/api/v1/namespaces/default/pods/on-b"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while running_on(dev_b, "on-b").await {
+        assert!(Instant::now() < deadline, "on-b still on rack-b's device");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // b goes down: a refuses to place a pod there, naming it, and lists what it can.
+    fleet.b.kill();
+    let (code, body) = post(&fleet.a, pod("late", json!({"nodeName": "rack-b"}))).await;
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("rack-b"),
+        "{body}"
+    );
+    let r = http.get(fleet.a.url("/api/v1/pods")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let warning = r
+        .headers()
+        .get("warning")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert!(warning.contains("rack-b"), "{warning:?}");
+    let list: Value = r.json().await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
 }

@@ -256,13 +256,19 @@ async fn create(http: &reqwest::Client, mk: &MkubeProcess, name: &str) -> String
     body["metadata"]["uid"].as_str().unwrap().to_string()
 }
 
-/// The (name, uid) of every pod a node lists.
-async fn listed(http: &reqwest::Client, mk: &MkubeProcess) -> BTreeSet<(String, String)> {
+/// The (name, uid) of every pod node `node` holds: of the fleet's pods a controller lists
+/// (issue 16), those whose `spec.nodeName` is `node`.
+async fn listed(
+    http: &reqwest::Client,
+    mk: &MkubeProcess,
+    node: &str,
+) -> BTreeSet<(String, String)> {
     let list = mk.get_json(http, "/api/v1/pods").await;
     list["items"]
         .as_array()
         .unwrap_or_else(|| panic!("not a list: {list}"))
         .iter()
+        .filter(|p| p["spec"]["nodeName"] == node)
         .map(|p| {
             let m = &p["metadata"];
             (
@@ -304,7 +310,8 @@ async fn watch_until(
 }
 
 /// Issue 11 item 5, end to end with the real binary: node `a` runs with a pod; node `b`
-/// starts on the same NATS and default stream, lists none of a's pods, creates its own
+/// starts on the same NATS and default stream, holds none of a's pods (it lists them as a's,
+/// issue 16), creates its own
 /// (even one with the same name); `a` still lists exactly its own and can write; a watch on
 /// `a` never shows b's events; after restarting both (final snapshots + replay) each still
 /// sees only its own, and each has its own snapshot object.
@@ -319,7 +326,7 @@ async fn two_nodes_on_one_stream_keep_to_their_own_pods() {
     a.wait_ready(&http).await;
     let web_a = create(&http, &a, "web").await;
     let mut own_a = BTreeSet::from([("web".to_string(), web_a)]);
-    assert_eq!(listed(&http, &a).await, own_a);
+    assert_eq!(listed(&http, &a, "a").await, own_a);
 
     // A watch on a, from now on.
     let watch = http
@@ -333,16 +340,19 @@ async fn two_nodes_on_one_stream_keep_to_their_own_pods() {
 
     let mut b = MkubeProcess::start(dir_b.path(), "b", &url);
     b.wait_ready(&http).await;
-    assert!(listed(&http, &b).await.is_empty(), "b adopted a's pods");
+    assert!(
+        listed(&http, &b, "b").await.is_empty(),
+        "b adopted a's pods"
+    );
     let web_b = create(&http, &b, "web").await;
     let only_b = create(&http, &b, "only-b").await;
     let own_b = BTreeSet::from([("web".to_string(), web_b), ("only-b".to_string(), only_b)]);
-    assert_eq!(listed(&http, &b).await, own_b);
+    assert_eq!(listed(&http, &b, "b").await, own_b);
 
-    assert_eq!(listed(&http, &a).await, own_a, "a is unaffected");
+    assert_eq!(listed(&http, &a, "a").await, own_a, "a is unaffected");
     let a2 = create(&http, &a, "a2").await;
     own_a.insert(("a2".to_string(), a2));
-    assert_eq!(listed(&http, &a).await, own_a);
+    assert_eq!(listed(&http, &a, "a").await, own_a);
     let mut seen = watch_until(&mut watch, "a2").await;
     // Read on until the watch times out: b keeps running meanwhile, and an open watch would
     // hold a's graceful shutdown.
@@ -385,12 +395,12 @@ async fn two_nodes_on_one_stream_keep_to_their_own_pods() {
         "{}",
         b.log_text()
     );
-    assert_eq!(listed(&http, &a).await, own_a);
-    assert_eq!(listed(&http, &b).await, own_b);
+    assert_eq!(listed(&http, &a, "a").await, own_a);
+    assert_eq!(listed(&http, &b, "b").await, own_b);
     create(&http, &b, "b3").await;
     create(&http, &a, "a3").await;
-    assert_eq!(listed(&http, &a).await.len(), own_a.len() + 1);
-    assert_eq!(listed(&http, &b).await.len(), own_b.len() + 1);
+    assert_eq!(listed(&http, &a, "a").await.len(), own_a.len() + 1);
+    assert_eq!(listed(&http, &b, "b").await.len(), own_b.len() + 1);
     assert_eq!(stream_subjects(&log).await, ["mkube.a.>", "mkube.b.>"]);
 }
 

@@ -98,8 +98,8 @@ impl Heartbeat {
     }
 
     /// Every [`TICK`] the node is built again from what is known (no I/O); it is posted when
-    /// its status word changed or [`build::HEARTBEAT`] passed since the last post, and the
-    /// other nodes are read after each post.
+    /// its status word changed, [`build::HEARTBEAT`] passed since the last post, or the last
+    /// post failed, and the other nodes are read after each post.
     async fn run(self, directory: NodeDirectory) {
         let mut book: Option<NodeBook> = None;
         let mut resource: Option<(SystemResource, Instant)> = None;
@@ -116,8 +116,10 @@ impl Heartbeat {
                 previous.as_ref(),
             );
             let word = build::status_word(&node);
-            let due = last_post
-                .is_none_or(|(at, posted)| posted != word || at.elapsed() >= build::HEARTBEAT);
+            // A post that failed is tried again on the next tick.
+            let due = log_error.is_some()
+                || last_post
+                    .is_none_or(|(at, posted)| posted != word || at.elapsed() >= build::HEARTBEAT);
             if !due {
                 directory.set(node, None);
                 tokio::time::sleep(TICK).await;

