@@ -112,8 +112,8 @@ async fn each_controller_is_a_node_and_lists_the_fleets_nodes() {
 
     // Both controllers list both nodes, Ready (device listed, log answering).
     let both = [("rack-a", "True"), ("rack-b", "True")];
-    until_statuses(&http, &a, &both, 20).await;
-    until_statuses(&http, &b, &both, 20).await;
+    until_statuses(&http, a, &both, 20).await;
+    until_statuses(&http, b, &both, 20).await;
 
     // One node in full: the device's figures and identity.
     let node = a.get_json(&http, "/api/v1/nodes/rack-b").await;
@@ -188,8 +188,8 @@ async fn each_controller_is_a_node_and_lists_the_fleets_nodes() {
         )
         .await;
     let b_down = [("rack-a", "True"), ("rack-b", "False")];
-    until_statuses(&http, &b, &b_down, 20).await;
-    until_statuses(&http, &a, &b_down, 20).await;
+    until_statuses(&http, b, &b_down, 20).await;
+    until_statuses(&http, a, &b_down, 20).await;
     let node = a.get_json(&http, "/api/v1/nodes/rack-b").await;
     let ready = node["status"]["conditions"]
         .as_array()
@@ -210,7 +210,7 @@ async fn each_controller_is_a_node_and_lists_the_fleets_nodes() {
         "{out}"
     );
     dev_b.clear_faults().await;
-    until_statuses(&http, &a, &both, 20).await;
+    until_statuses(&http, a, &both, 20).await;
 }
 
 /// Bad requests get a `Status` with the right code; nothing is created.
