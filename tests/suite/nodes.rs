@@ -321,6 +321,17 @@ async fn pods_are_placed_listed_and_reached_across_the_fleet() {
         "{body}"
     );
 
+    // A controller never records a pod for another node as its own (here a request marked
+    // as forwarded, which the fleet layer leaves to the local handler).
+    let r = http
+        .post(fleet.a.url("/api/v1/namespaces/default/pods"))
+        .header(mkube::api::fleet::FORWARDED, "test")
+        .json(&pod("stray", json!({"nodeName": "rack-b"})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+
     // Each runs on its node's device, and only there.
     async fn running_on(h: &Harness, pod: &str) -> bool {
         let prefix = format!("default_{pod}_");

@@ -19,6 +19,19 @@ fn static_ip_of(pod: &Pod) -> Option<&str> {
     annotations::get(pod, annotations::ANN_STATIC_IP)
 }
 
+/// A pod this controller records runs on its node: a `spec.nodeName` naming another node was
+/// for that node's controller (the fleet layer forwards it there; issue 16), and is refused
+/// here rather than recorded as a lie.
+pub fn admit_node(pod: &Pod, node: &str) -> Result<(), ApiError> {
+    match pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+        Some(n) if !n.is_empty() && n != node => Err(invalid(
+            "spec.nodeName",
+            format!("Invalid value: {n:?}: this controller runs node {node:?}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Admits `pod` (already named and namespaced) against the networks and the other desired
 /// pods. `key` is its pod key, excluded from conflict checks (an update keeps its own IP).
 pub fn admit_pod(

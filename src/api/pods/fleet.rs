@@ -76,7 +76,9 @@ pub async fn layer(
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
     let others = others(&state);
-    if others.is_empty() {
+    // A create is placed even when no other node is known yet: its nodeName may name a node
+    // whose first heartbeat this controller has not read.
+    if others.is_empty() && !matches!(kind, Kind::Create) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
     // The body is read here (to forward it) and handed back to the local handler.
@@ -105,9 +107,11 @@ pub async fn layer(
             Placement::Here => Ok(next.call(req).await?.map_into_boxed_body()),
             Placement::Refused(msg) => Ok(req.into_response(status(422, "Invalid", &msg))),
             Placement::There(node) => {
+                let known = others.iter().any(|n| name_of(n) == node);
                 let resp = match fleet::ask(&client, &node, &forward).await {
                     Ok(a) => answer(a),
-                    Err(e) => status(503, "ServiceUnavailable", &e),
+                    Err(e) if known => status(503, "ServiceUnavailable", &e),
+                    Err(_) => status(422, "Invalid", &unknown_node(&state, &others, &node)),
                 };
                 Ok(req.into_response(resp))
             }
@@ -180,21 +184,13 @@ fn placement(state: &ApiState, others: &[Node], body: &[u8]) -> Placement {
         return Placement::Here;
     };
     let spec = &pod["spec"];
-    let known: Vec<String> = others.iter().map(name_of).collect();
     if let Some(node) = spec["nodeName"].as_str().filter(|n| !n.is_empty()) {
-        if node == state.node {
-            return Placement::Here;
-        }
-        if known.iter().any(|k| k == node) {
-            return Placement::There(node.to_string());
-        }
-        return Placement::Refused(format!(
-            "spec.nodeName: Invalid value: \"{node}\": no such node in the fleet (nodes: {})",
-            std::iter::once(state.node.clone())
-                .chain(known)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        // Another node's, known or not: its controller is asked (one that is not yet in
+        // this controller's view answers too; no answer from an unknown node is a 422).
+        return match node == state.node {
+            true => Placement::Here,
+            false => Placement::There(node.to_string()),
+        };
     }
     let Some(selector) = spec["nodeSelector"].as_object().filter(|s| !s.is_empty()) else {
         return Placement::Here;
@@ -219,6 +215,16 @@ fn placement(state: &ApiState, others: &[Node], body: &[u8]) -> Placement {
             Value::Object(selector.clone())
         )),
     }
+}
+
+fn unknown_node(state: &ApiState, others: &[Node], node: &str) -> String {
+    let nodes: Vec<String> = std::iter::once(state.node.clone())
+        .chain(others.iter().map(name_of))
+        .collect();
+    format!(
+        "spec.nodeName: Invalid value: \"{node}\": no such node in the fleet (nodes: {})",
+        nodes.join(", ")
+    )
 }
 
 /// Appends another node's list to this one: `items` of a list, `rows` of a Table.

@@ -2,7 +2,7 @@
 //! is appended, then answered with the pod as the API now shows it; `?dryRun=All` stops
 //! before the write.
 
-use super::admission::admit_pod;
+use super::admission::{admit_node, admit_pod};
 use super::view::{pod_uid, pods_view, render};
 use super::{Reply, actor_gone, current, ns_name, pods_error};
 use crate::actors::pods::{Declare, PodsError, Update};
@@ -64,6 +64,7 @@ pub(super) async fn create(
         )));
     }
     admit_pod(&pod, &key, &state.networks, &view.pods)?;
+    admit_node(&pod, &state.node)?;
     pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
     if pod.metadata.creation_timestamp.is_none() {
         pod.metadata.creation_timestamp = time(chrono::Utc::now());
@@ -162,6 +163,7 @@ async fn update(state: &ApiState, req: &HttpRequest, ns: &str, name: &str, mut p
         )));
     }
     admit_pod(&pod, &pod_key(ns, name), &state.networks, &view.pods)?;
+    admit_node(&pod, &state.node)?;
     pod.metadata.uid = Some(pod_uid(&existing));
     pod.metadata.creation_timestamp = existing.metadata.creation_timestamp.clone();
     if dry_run(req.query_string())? {
