@@ -14,8 +14,10 @@ use std::time::Duration;
 /// Marks a request that came from another controller: answer it from this node alone.
 pub const FORWARDED: &str = "x-mkube-forwarded";
 
-/// How long a forwarded request may take (a pod create waits for its log append).
+/// How long a forwarded change may take (a pod create waits for its log append).
 pub const ASK_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a list waits for another node's part: a hung node must not hold every list.
+pub const LIST_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The subject a node's controller answers forwarded requests on.
 pub fn subject(node: &str) -> String {
@@ -46,21 +48,17 @@ pub struct Answer {
     pub body: String,
 }
 
-/// Asks `node`'s controller; the error says why there was no answer.
+/// Asks `node`'s controller, waiting at most `within`; the error says why there was no answer.
 pub async fn ask(
     client: &async_nats::Client,
     node: &str,
     forward: &Forward,
+    within: Duration,
 ) -> Result<Answer, String> {
     let payload = serde_json::to_vec(forward).map_err(|e| e.to_string())?;
-    let reply = tokio::time::timeout(ASK_TIMEOUT, client.request(subject(node), payload.into()))
+    let reply = tokio::time::timeout(within, client.request(subject(node), payload.into()))
         .await
-        .map_err(|_| {
-            format!(
-                "node {node} did not answer within {}s",
-                ASK_TIMEOUT.as_secs()
-            )
-        })?
+        .map_err(|_| format!("node {node} did not answer within {}s", within.as_secs()))?
         .map_err(|e| match e.kind() {
             async_nats::RequestErrorKind::NoResponders => {
                 format!("node {node} is not running (no controller answers for it)")

@@ -4,8 +4,9 @@
 //! `/system/resource` (read at connect, refreshed once a minute), the outcome of the last
 //! container listing (the reconcile pass and the watchdog record it), and whether the log
 //! answered. It posts the node to the node book (`events::nodes`) when its status changed or
-//! every [`build::HEARTBEAT`], then reads the other controllers' entries. The API lists [`NodeDirectory`]: its own node as it is now, the others
-//! as last posted, `Unknown` once they stopped posting for [`build::GRACE`].
+//! every [`build::HEARTBEAT`], then reads the other controllers' entries. The API lists
+//! [`NodeDirectory`]: its own node as it is now, the others as last posted, `Unknown` once
+//! they stopped posting for [`build::GRACE`].
 
 pub mod build;
 

@@ -108,7 +108,7 @@ pub async fn layer(
             Placement::Refused(msg) => Ok(req.into_response(status(422, "Invalid", &msg))),
             Placement::There(node) => {
                 let known = others.iter().any(|n| name_of(n) == node);
-                let resp = match fleet::ask(&client, &node, &forward).await {
+                let resp = match fleet::ask(&client, &node, &forward, fleet::ASK_TIMEOUT).await {
                     Ok(a) => answer(a),
                     Err(e) if known => status(503, "ServiceUnavailable", &e),
                     Err(_) => status(422, "Invalid", &unknown_node(&state, &others, &node)),
@@ -122,7 +122,9 @@ pub async fn layer(
                 return Ok(local.map_into_boxed_body());
             }
             let names: Vec<String> = others.iter().map(name_of).collect();
-            let asks = names.iter().map(|n| fleet::ask(&client, n, &forward));
+            let asks = names
+                .iter()
+                .map(|n| fleet::ask(&client, n, &forward, fleet::ASK_TIMEOUT));
             for a in futures::future::join_all(asks).await.into_iter().flatten() {
                 if a.status != 404 {
                     let (req, _) = local.into_parts();
@@ -145,7 +147,7 @@ pub async fn layer(
             };
             let names: Vec<String> = others.iter().map(name_of).collect();
             let asks = names.iter().map(|node| {
-                let f = fleet::ask(&client, node, &forward);
+                let f = fleet::ask(&client, node, &forward, fleet::LIST_TIMEOUT);
                 async move { (node, f.await) }
             });
             let mut missing = Vec::new();

@@ -79,7 +79,8 @@ impl NatsCluster {
     }
 
     /// Restarts server `i` cut off from the others: its one route leads nowhere, and its route
-    /// port moves where nobody dials. Clients still reach it; it has no quorum, so JetStream writes through it fail.
+    /// port moves where nobody dials. Clients still reach it; it has no quorum, so JetStream
+    /// writes through it fail.
     pub fn restart_partitioned(&mut self, i: usize) {
         self.kill(i);
         // A clustered JetStream server needs a route configured: one to a port nobody serves.
