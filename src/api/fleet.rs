@@ -72,7 +72,7 @@ pub async fn ask(
 /// controller's own listener) until the process ends.
 pub fn serve(client: async_nats::Client, node: &str, self_url: String, token: Option<String>) {
     let subject = subject(node);
-    let http = match self_client(&self_url) {
+    let http = match self_client() {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, "fleet: cannot call the own API; forwarded requests go unanswered");
@@ -160,15 +160,19 @@ async fn run_locally(
     }
 }
 
-/// A client for this controller's own listener (it trusts whatever certificate it serves:
-/// the peer is this very process).
-fn self_client(base: &str) -> Result<reqwest::Client, String> {
+/// A client for this controller's own listener, plain or TLS (it trusts whatever certificate
+/// it serves: the peer is this very process). Like every client of the shipped programs, it
+/// needs no system files (`resolve.rs`).
+fn self_client() -> Result<reqwest::Client, String> {
     crate::tls::ensure_ring_provider();
-    let mut b = reqwest::Client::builder().no_proxy().timeout(ASK_TIMEOUT);
-    if base.starts_with("https://") {
-        b = b.tls_backend_preconfigured(crate::tls::client_config(true, &[])?);
-    }
-    b.build().map_err(|e| e.to_string())
+    let tls = crate::tls::client_config(true, &[])?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .dns_resolver(crate::resolve::Resolver::for_http())
+        .no_proxy()
+        .timeout(ASK_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// This controller's own URL from `api.listen` (an unspecified address becomes loopback).
