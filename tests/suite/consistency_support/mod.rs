@@ -33,14 +33,19 @@ pub async fn repair(c: &Cluster) -> RepairReport {
 /// A running container of NAME-1 `<ns>_<name>_app` on veth NAME-2 `veth_<ns>_<name>_0` with
 /// `address` and a bridge port — what a pod of that name would have, but no pod claims it.
 pub async fn plant_orphan(env: &Env, ns: &str, name: &str, address: &str) {
-    let ros = ros(&env.h).await;
+    plant_orphan_on(&env.h, &env.cfg, ns, name, address).await
+}
+
+/// [`plant_orphan`] on device `h` with the network of `cfg`.
+pub async fn plant_orphan_on(h: &Harness, cfg: &Config, ns: &str, name: &str, address: &str) {
+    let ros = ros(h).await;
     let veth = mkube::pod::names::veth_name(ns, name, 0);
     ros.ensure_veth(&veth, address, "127.77.0.1").await.unwrap();
     ros.ensure_bridge_port("t", &veth).await.unwrap();
     let mut p = mkube::pod::sample::SamplePod::on_device(ns, name, TARBALL).build();
     p.spec.as_mut().unwrap().containers[0].volume_mounts = None;
-    let net = &env.cfg.networks[0];
-    let planned = mkube::actors::pods::plan::container_plan(&env.cfg, &p, 0, net, TARBALL).unwrap();
+    let net = &cfg.networks[0];
+    let planned = mkube::actors::pods::plan::container_plan(cfg, &p, 0, net, TARBALL).unwrap();
     start(&ros, &planned.spec).await;
 }
 
