@@ -168,7 +168,7 @@ pub async fn start(
     sh: Arc<Shared>,
     addr: SocketAddr,
 ) -> std::io::Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>)> {
-    let udp = tokio::net::UdpSocket::bind(addr).await?;
+    let (udp, tcp) = bind_pair(addr).await?;
     let local = udp.local_addr()?;
     let mut tasks = Vec::new();
     let sh2 = sh.clone();
@@ -183,7 +183,7 @@ pub async fn start(
             }
         }
     }));
-    match tokio::net::TcpListener::bind(local).await {
+    match tcp {
         Ok(tcp) => tasks.push(tokio::task::spawn_local(async move {
             while let Ok((conn, _)) = tcp.accept().await {
                 tokio::task::spawn_local(serve_tcp(sh.clone(), conn));
@@ -192,6 +192,25 @@ pub async fn start(
         Err(e) => tracing::warn!(error = %e, %local, "microdns-sim: DNS over TCP not available"),
     }
     Ok((local, tasks))
+}
+
+/// UDP on `addr` and TCP on the port UDP got. With port 0 the kernel picks a UDP port whose
+/// TCP twin may be taken by someone else; then it picks again, so both share one port.
+async fn bind_pair(
+    addr: SocketAddr,
+) -> std::io::Result<(
+    tokio::net::UdpSocket,
+    std::io::Result<tokio::net::TcpListener>,
+)> {
+    let mut attempts = if addr.port() == 0 { 20 } else { 1 };
+    loop {
+        let udp = tokio::net::UdpSocket::bind(addr).await?;
+        let tcp = tokio::net::TcpListener::bind(udp.local_addr()?).await;
+        attempts -= 1;
+        if tcp.is_ok() || attempts == 0 {
+            return Ok((udp, tcp));
+        }
+    }
 }
 
 async fn serve_tcp(sh: Arc<Shared>, mut conn: tokio::net::TcpStream) {
