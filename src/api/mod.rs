@@ -41,6 +41,22 @@ pub struct ApiState {
     pub cluster: Arc<OnceLock<Cluster>>,
     /// The configured networks (admission, pod status).
     pub networks: Arc<Vec<Network>>,
+    /// Other nodes' folds, read when their controllers do not answer a fleet list.
+    pub absent: Arc<pods::absent::AbsentNodes>,
+}
+
+impl ApiState {
+    /// The state of an API that starts now, before replay (its cluster is set after).
+    pub fn new(node: &str, metrics: Metrics, networks: &[Network]) -> ApiState {
+        ApiState {
+            node: node.to_string(),
+            started: Instant::now(),
+            metrics,
+            cluster: Arc::new(OnceLock::new()),
+            networks: Arc::new(networks.to_vec()),
+            absent: Default::default(),
+        }
+    }
 }
 
 /// The running cluster, or 503 while the log is still being replayed.

@@ -7,8 +7,7 @@ use mkube::api::{self, ApiState};
 use mkube::config;
 use mkube::metrics::Metrics;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -48,13 +47,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     clock.phase("config loaded");
 
     let metrics = Metrics::new();
-    let state = ApiState {
-        node: cfg.node_name.clone(),
-        started: Instant::now(),
-        metrics: metrics.clone(),
-        cluster: Arc::new(OnceLock::new()),
-        networks: Arc::new(cfg.networks.clone()),
-    };
+    let state = ApiState::new(&cfg.node_name, metrics.clone(), &cfg.networks);
     let server = api::server(&cfg.api, state.clone())
         .with_context(|| format!("binding the API on {}", cfg.api.listen))?;
     let handle = server.handle();

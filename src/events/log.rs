@@ -182,6 +182,25 @@ impl EventLog {
         }
     }
 
+    /// A reader of `node`'s subjects on this connection (a fleet view of another node): it
+    /// never writes and never creates the stream.
+    pub fn reader_of(&self, node: &str) -> EventLog {
+        let inner = &self.inner;
+        EventLog {
+            inner: Arc::new(Inner {
+                client: inner.client.clone(),
+                js: inner.js.clone(),
+                settings: LogSettings {
+                    node: node.to_string(),
+                    ..inner.settings.clone()
+                },
+                metrics: inner.metrics.clone(),
+                writer: false,
+                filter: Some(subject::stream_filter(node)),
+            }),
+        }
+    }
+
     pub fn settings(&self) -> &LogSettings {
         &self.inner.settings
     }

@@ -373,7 +373,7 @@ async fn an_unreachable_endpoint_is_skipped_and_external_dns_never_contacted() {
 async fn validate_reports_records_duplicates_and_forwarding() {
     use actix_web::{App, test as web_test, web};
     use mkube::api::{ApiState, configure};
-    use std::sync::{Arc, OnceLock};
+
     let mut e = dns_env().await;
     // Network u's DNS server answers on its address, port 53, and holds t.lo's rose1 as a
     // forwarder would (R12 only checks that the name resolves there).
@@ -402,13 +402,11 @@ async fn validate_reports_records_duplicates_and_forwarding() {
         300,
     );
 
-    let state = ApiState {
-        node: cluster::NODE.into(),
-        started: std::time::Instant::now(),
-        metrics: mkube::metrics::Metrics::new(),
-        cluster: Arc::new(OnceLock::new()),
-        networks: Arc::new(e.env.cfg.networks.clone()),
-    };
+    let state = ApiState::new(
+        cluster::NODE,
+        mkube::metrics::Metrics::new(),
+        &e.env.cfg.networks,
+    );
     let _ = state.cluster.set(c.clone());
     let app = web_test::init_service(
         App::new()

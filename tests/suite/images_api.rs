@@ -12,8 +12,6 @@ use mkube::api::{ApiState, configure};
 use mkube::events::catalogue::ImagesEvent;
 use mkube::metrics::Metrics;
 use registry_support::*;
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 #[actix_rt::test]
 async fn list_images_and_push_notify() {
@@ -41,13 +39,7 @@ async fn list_images_and_push_notify() {
             .unwrap()
             .unwrap();
     }
-    let state = ApiState {
-        node: cluster::NODE.into(),
-        started: Instant::now(),
-        metrics: Metrics::new(),
-        cluster: Arc::new(OnceLock::new()),
-        networks: Arc::new(cfg.networks.clone()),
-    };
+    let state = ApiState::new(cluster::NODE, Metrics::new(), &cfg.networks);
     let _ = state.cluster.set(c.clone());
     let app = web_test::init_service(
         App::new()

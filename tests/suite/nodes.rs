@@ -369,7 +369,10 @@ async fn pods_are_placed_listed_and_reached_across_the_fleet() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
-    // b goes down: a refuses to place a pod there, naming it, and lists what it can.
+    // b goes down: a refuses to place a pod there, naming it, and lists b's pods as b's log
+    // last recorded them, without claiming a status nobody saw.
+    let (code, body) = post(&fleet.a, pod("keep-b", json!({"nodeName": "rack-b"}))).await;
+    assert_eq!(code, 201, "{body}");
     fleet.b.kill();
     let (code, body) = post(&fleet.a, pod("late", json!({"nodeName": "rack-b"}))).await;
     assert_eq!(code, 503, "{body}");
@@ -385,6 +388,49 @@ async fn pods_are_placed_listed_and_reached_across_the_fleet() {
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
     assert!(warning.contains("rack-b"), "{warning:?}");
+    assert!(warning.contains("NodeLost"), "{warning:?}");
     let list: Value = r.json().await.unwrap();
-    assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{list}");
+    let lost = items
+        .iter()
+        .find(|p| p["metadata"]["name"] == "keep-b")
+        .unwrap_or_else(|| panic!("{list}"));
+    assert_eq!(lost["spec"]["nodeName"], "rack-b", "{lost}");
+    assert_eq!(lost["status"]["phase"], "Unknown", "{lost}");
+    assert_eq!(lost["status"]["reason"], "NodeLost", "{lost}");
+    assert!(lost["status"]["containerStatuses"].is_null(), "{lost}");
+    // Namespaced, selected by field, and as kubectl's table.
+    let on_b = fleet
+        .a
+        .get_json(
+            &http,
+            "/api/v1/namespaces/default/pods?fieldSelector=spec.nodeName%3Drack-b",
+        )
+        .await;
+    let names: Vec<&str> = on_b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["keep-b"], "{on_b}");
+    let table = Kubectl::new(&fleet.a.base, &[]).ok(&["get", "pods"]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("keep-b") && l.contains("NodeLost")),
+        "{table}"
+    );
+    // Read apart: a's own pods are still only its own.
+    let own: Value = http
+        .get(fleet.a.url("/api/v1/pods"))
+        .header(mkube::api::fleet::FORWARDED, "test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own["items"].as_array().unwrap().len(), 2, "{own}");
 }

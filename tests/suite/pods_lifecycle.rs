@@ -370,7 +370,7 @@ async fn unmanaged_start_on_boot_containers_are_kept_running() {
 async fn readiness_shows_in_the_pod_status() {
     use actix_web::{App, test as web_test, web};
     use mkube::api::{ApiState, configure};
-    use std::sync::{Arc, OnceLock};
+
     let mut env = env().await;
     fast(&mut env.cfg, 1);
     let port = free_port();
@@ -386,13 +386,11 @@ async fn readiness_shows_in_the_pod_status() {
         ..Default::default()
     };
     run(&c, with_probes(pod("web", &[]), None, Some(ready))).await;
-    let state = ApiState {
-        node: cluster::NODE.into(),
-        started: Instant::now(),
-        metrics: mkube::metrics::Metrics::new(),
-        cluster: Arc::new(OnceLock::new()),
-        networks: Arc::new(env.cfg.networks.clone()),
-    };
+    let state = ApiState::new(
+        cluster::NODE,
+        mkube::metrics::Metrics::new(),
+        &env.cfg.networks,
+    );
     let _ = state.cluster.set(c.clone());
     let app = web_test::init_service(
         App::new()

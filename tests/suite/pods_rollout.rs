@@ -14,7 +14,6 @@ use mkube::actors::wiring::Cluster;
 use mkube::api::{ApiState, configure};
 use mkube::metrics::Metrics;
 use serde_json::{Value, json};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Pushes `<repo>:<tag>` (one layer whose `bin/app` holds `content`); its digest.
@@ -237,13 +236,7 @@ async fn a_pod_that_is_not_live_halts_the_rollout() {
 }
 
 async fn api(c: &Cluster, cfg: &mkube::config::Config) -> ApiState {
-    let state = ApiState {
-        node: cluster::NODE.into(),
-        started: Instant::now(),
-        metrics: Metrics::new(),
-        cluster: Arc::new(OnceLock::new()),
-        networks: Arc::new(cfg.networks.clone()),
-    };
+    let state = ApiState::new(cluster::NODE, Metrics::new(), &cfg.networks);
     let _ = state.cluster.set(c.clone());
     state
 }

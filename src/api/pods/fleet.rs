@@ -1,7 +1,7 @@
 //! Pods across the fleet (issue 16), as a layer in front of the pods routes:
 //! - a list (not a watch) is this node's list plus every other node's, asked in parallel; a
 //!   node that does not answer is named in a `Warning` header (kubectl prints it) and its
-//!   pods are missing, never invented;
+//!   pods are read from its own subjects of the log and shown as `Unknown` (`absent.rs`);
 //! - a create whose `spec.nodeName` names another node, or whose `nodeSelector` matches
 //!   another node's labels and not this one's, is carried out by that node's controller (its
 //!   admission, its answer); a node that is not in the fleet is 422, one that does not answer
@@ -12,8 +12,11 @@
 //! Watches stay local: `kubectl get pods -w` follows the pods of the controller it asks.
 //! A request marked forwarded is answered by this node alone.
 
+use super::absent;
 use crate::api::fleet::{self, Answer, FORWARDED, Forward};
+use crate::api::machinery::params::ListParams;
 use crate::api::machinery::status::ApiError;
+use crate::api::machinery::table::wants_table;
 use crate::api::{ApiState, MAX_BODY, cluster};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -150,26 +153,69 @@ pub async fn layer(
                 let f = fleet::ask(&client, node, &forward, fleet::LIST_TIMEOUT);
                 async move { (node, f.await) }
             });
-            let mut missing = Vec::new();
+            let mut silent = Vec::new();
             for (node, got) in futures::future::join_all(asks).await {
                 match got.map(|a| (a.status, serde_json::from_str::<Value>(&a.body))) {
                     Ok((200, Ok(v))) => merge(&mut merged, v),
-                    Ok((code, _)) => missing.push(format!("{node} answered {code}")),
-                    Err(e) => missing.push(e),
+                    Ok((code, _)) => silent.push((node, format!("{node} answered {code}"))),
+                    Err(e) => silent.push((node, e)),
                 }
             }
             let mut resp = HttpResponse::Ok();
-            if !missing.is_empty() {
-                let text = format!(
-                    "299 - \"pods of some nodes are not listed: {}\"",
-                    missing.join("; ").replace('"', "'")
-                );
+            if !silent.is_empty() {
+                let notes = from_logs(&state, &req, &silent, &mut merged).await;
+                let text = format!("299 - \"{}\"", notes.join("; ").replace('"', "'"));
                 resp.insert_header(("Warning", text));
             }
             Ok(ServiceResponse::new(req, resp.json(merged)))
         }
         Kind::Other => unreachable!("handled above"),
     }
+}
+
+/// Adds the pods of the nodes that did not answer, as their logs last recorded them
+/// (`absent.rs`); one note per node for the `Warning` header.
+async fn from_logs(
+    state: &ApiState,
+    req: &actix_web::HttpRequest,
+    silent: &[(&String, String)],
+    merged: &mut Value,
+) -> Vec<String> {
+    let parts: Vec<&str> = req.path().trim_matches('/').split('/').collect();
+    let ns = match parts.as_slice() {
+        ["api", "v1", "namespaces", ns, ..] => Some(*ns),
+        _ => None,
+    };
+    let as_table = wants_table(req);
+    let key = if as_table { "rows" } else { "items" };
+    let mut notes = Vec::new();
+    for (node, why) in silent {
+        // Bounded like an ask: a log without a leader must not hold the list.
+        let listed = match ListParams::from_request(req) {
+            Ok(params) => tokio::time::timeout(
+                fleet::LIST_TIMEOUT,
+                absent::listed(state, node, ns, &params, as_table),
+            )
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer in {:?}", fleet::LIST_TIMEOUT))),
+            Err(e) => Err(e.to_string()),
+        };
+        match listed {
+            Ok(pods) => {
+                if let Some(list) = merged.get_mut(key).and_then(Value::as_array_mut) {
+                    list.extend(pods);
+                }
+                notes.push(format!(
+                    "{why}; its pods are shown as its log last recorded them ({})",
+                    absent::REASON
+                ));
+            }
+            Err(e) => notes.push(format!(
+                "{why}; its pods are not listed (its log could not be read: {e})"
+            )),
+        }
+    }
+    notes
 }
 
 enum Placement {

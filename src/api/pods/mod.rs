@@ -4,6 +4,7 @@
 //! create (201), replace and patch (200), and on delete the pod as it was, with
 //! `deletionTimestamp` set (200); `?dryRun=All` validates and answers without writing.
 
+pub mod absent;
 mod admission;
 mod json;
 mod logs;

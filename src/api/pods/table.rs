@@ -17,7 +17,8 @@ const COLUMNS: [Column; 7] = [
 ];
 
 /// The Status column: `Running` when every container runs, else the first container's
-/// waiting or terminated reason (as kubectl prints it), else the phase.
+/// waiting or terminated reason (as kubectl prints it), else the pod's reason (`NodeLost`),
+/// else the phase.
 fn status_word(pod: &Pod) -> String {
     let status = pod.status.as_ref();
     let phase = status.and_then(|s| s.phase.clone()).unwrap_or_default();
@@ -36,6 +37,7 @@ fn status_word(pod: &Pod) -> String {
                 .and_then(|w| w.reason.clone())
                 .or_else(|| state.terminated.as_ref().and_then(|t| t.reason.clone()))
         })
+        .or_else(|| status.and_then(|s| s.reason.clone()))
         .unwrap_or(phase)
 }
 

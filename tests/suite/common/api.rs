@@ -10,8 +10,6 @@ use mkube::config::{ApiConfig, Config};
 use mkube::events::EventLog;
 use mkube::metrics::Metrics;
 use serde_json::Value;
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 pub struct Api {
     pub cluster: Cluster,
@@ -30,13 +28,7 @@ impl Api {
     /// Boots a cluster with `config` (e.g. standalone against the simulator) and serves it.
     pub async fn start_with(config: Config) -> Api {
         let cluster = cluster::boot(&config).await;
-        let state = ApiState {
-            node: cluster::NODE.into(),
-            started: Instant::now(),
-            metrics: Metrics::new(),
-            cluster: Arc::new(OnceLock::new()),
-            networks: Arc::new(config.networks.clone()),
-        };
+        let state = ApiState::new(cluster::NODE, Metrics::new(), &config.networks);
         let _ = state.cluster.set(cluster.clone());
         let listen = format!("127.0.0.1:{}", free_port());
         let api_config = ApiConfig {
