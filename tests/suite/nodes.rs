@@ -422,6 +422,37 @@ async fn pods_are_placed_listed_and_reached_across_the_fleet() {
             .any(|l| l.starts_with("keep-b") && l.contains("NodeLost")),
         "{table}"
     );
+    // One pod of b: read from b's log; a change to it, or its log, 503 naming b; a pod no
+    // log has stays 404.
+    let got = fleet
+        .a
+        .get_json(&http, "/api/v1/namespaces/default/pods/keep-b")
+        .await;
+    assert_eq!(got["status"]["reason"], "NodeLost", "{got}");
+    let described = Kubectl::new(&fleet.a.base, &[]).ok(&["get", "pod", "keep-b"]);
+    assert!(described.contains("NodeLost"), "{described}");
+    for (method, path) in [
+        ("DELETE", "/api/v1/namespaces/default/pods/keep-b"),
+        ("GET", "/api/v1/namespaces/default/pods/keep-b/log"),
+    ] {
+        let r = http
+            .request(method.parse().unwrap(), fleet.a.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503, "{method} {path}");
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["message"].as_str().unwrap().contains("rack-b"),
+            "{body}"
+        );
+    }
+    let r = http
+        .get(fleet.a.url("/api/v1/namespaces/default/pods/nowhere"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
     // Read apart: a's own pods are still only its own.
     let own: Value = http
         .get(fleet.a.url("/api/v1/pods"))

@@ -37,6 +37,47 @@ pub async fn listed(
     params: &ListParams,
     as_table: bool,
 ) -> Result<Vec<Value>, String> {
+    let pods = pods_of(state, node, ns, params).await?;
+    if as_table {
+        let t = table::table(&pods, 0);
+        return Ok(t["rows"].as_array().cloned().unwrap_or_default());
+    }
+    pods.iter()
+        .map(|p| serde_json::to_value(p).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Pod `ns/name` of `node`, as a pod or a one-row Table; `None` when its log has no such pod.
+pub async fn one(
+    state: &ApiState,
+    node: &str,
+    ns: &str,
+    name: &str,
+    as_table: bool,
+) -> Result<Option<Value>, String> {
+    let params = ListParams {
+        fields: vec![("metadata.name".into(), name.into(), true)],
+        ..ListParams::default()
+    };
+    let pods = pods_of(state, node, Some(ns), &params).await?;
+    let Some(pod) = pods.first() else {
+        return Ok(None);
+    };
+    let resource_version = pod.metadata.resource_version.clone().unwrap_or_default();
+    match as_table {
+        true => Ok(Some(table::table(&pods, resource_version))),
+        false => serde_json::to_value(pod)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+async fn pods_of(
+    state: &ApiState,
+    node: &str,
+    ns: Option<&str>,
+    params: &ListParams,
+) -> Result<Vec<Pod>, String> {
     let view = view_of(state, node).await?;
     let inputs = RenderInputs {
         status: StatusInputs {
@@ -65,13 +106,7 @@ pub async fn listed(
             pods.push(pod);
         }
     }
-    if as_table {
-        let t = table::table(&pods, 0);
-        return Ok(t["rows"].as_array().cloned().unwrap_or_default());
-    }
-    pods.iter()
-        .map(|p: &Pod| serde_json::to_value(p).map_err(|e| e.to_string()))
-        .collect()
+    Ok(pods)
 }
 
 /// The node's pods and IPAM as its log holds them now, read through this controller's

@@ -7,7 +7,8 @@
 //!   admission, its answer); a node that is not in the fleet is 422, one that does not answer
 //!   503 naming it;
 //! - a request for one pod this node does not have (get, replace, patch, delete, log) is
-//!   answered by the node that has it.
+//!   answered by the node that has it; when some node does not answer, a get is answered
+//!   from that node's log and anything else is 503 naming it.
 //!
 //! Watches stay local: `kubectl get pods -w` follows the pods of the controller it asks.
 //! A request marked forwarded is answered by this node alone.
@@ -128,13 +129,26 @@ pub async fn layer(
             let asks = names
                 .iter()
                 .map(|n| fleet::ask(&client, n, &forward, fleet::ASK_TIMEOUT));
-            for a in futures::future::join_all(asks).await.into_iter().flatten() {
-                if a.status != 404 {
-                    let (req, _) = local.into_parts();
-                    return Ok(ServiceResponse::new(req, answer(a)));
+            let mut silent = Vec::new();
+            for (node, got) in names.iter().zip(futures::future::join_all(asks).await) {
+                match got {
+                    Ok(a) if a.status != 404 => {
+                        let (req, _) = local.into_parts();
+                        return Ok(ServiceResponse::new(req, answer(a)));
+                    }
+                    Ok(_) => {}
+                    Err(e) => silent.push((node, e)),
                 }
             }
-            Ok(local.map_into_boxed_body())
+            if silent.is_empty() {
+                return Ok(local.map_into_boxed_body());
+            }
+            let (req, resp) = local.into_parts();
+            let resp = match not_here(&state, &req, &silent).await {
+                Some(r) => r,
+                None => resp.map_into_boxed_body(),
+            };
+            Ok(ServiceResponse::new(req, resp))
         }
         Kind::List => {
             let local = next.call(req).await?;
@@ -216,6 +230,58 @@ async fn from_logs(
         }
     }
     notes
+}
+
+/// A single-pod request this node and every node that answered said 404 to, while some did
+/// not answer. A read of a pod is answered from those nodes' logs (`absent.rs`), and stays
+/// 404 (`None`) when every one of their logs was read and none has it; anything else is 503
+/// naming them: the pod may be theirs.
+async fn not_here(
+    state: &ApiState,
+    req: &actix_web::HttpRequest,
+    silent: &[(&String, String)],
+) -> Option<HttpResponse> {
+    let parts: Vec<&str> = req.path().trim_matches('/').split('/').collect();
+    if let (true, ["api", "v1", "namespaces", ns, "pods", name]) =
+        (req.method() == "GET", parts.as_slice())
+    {
+        let mut unread = Vec::new();
+        for (node, why) in silent {
+            let found = tokio::time::timeout(
+                fleet::LIST_TIMEOUT,
+                absent::one(state, node, ns, name, wants_table(req)),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "its log did not answer in {:?}",
+                    fleet::LIST_TIMEOUT
+                ))
+            });
+            match found {
+                Ok(Some(pod)) => return Some(HttpResponse::Ok().json(pod)),
+                Ok(None) => {}
+                Err(e) => unread.push(format!("{why} ({e})")),
+            }
+        }
+        if unread.is_empty() {
+            return None;
+        }
+        return Some(may_be_on(&unread));
+    }
+    let why: Vec<String> = silent.iter().map(|(_, e)| e.clone()).collect();
+    Some(may_be_on(&why))
+}
+
+fn may_be_on(why: &[String]) -> HttpResponse {
+    status(
+        503,
+        "ServiceUnavailable",
+        &format!(
+            "not on this node or any node that answered, and it may be on one that did not: {}",
+            why.join("; ")
+        ),
+    )
 }
 
 enum Placement {
