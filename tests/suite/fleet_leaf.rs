@@ -337,6 +337,10 @@ async fn requests_cross_the_hub_to_another_router_but_each_node_book_stays_in_it
     assert_eq!(create(&http, &a.mk, &pod_on("via-a", "rack-b")).await, 201);
     assert_eq!(listed(&http, &b.mk).await, ["b1", "via-a"]);
     assert!(listed(&http, &a.mk).await.is_empty());
+    let other =
+        a.mk.get_json(&http, "/api/v1/namespaces/default/pods/b1")
+            .await;
+    assert_eq!(other["code"], 404, "{other}");
 
     // Without the hub nothing answers for rack-b, and rack-a does not know it: 422.
     for i in 0..hub.servers.len() {
