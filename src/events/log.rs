@@ -176,10 +176,8 @@ impl EventLog {
         if configured > 0 {
             return configured;
         }
-        match self.inner.client.server_info().cluster {
-            Some(_) => 3,
-            None => 1,
-        }
+        let info = self.inner.client.server_info();
+        default_replicas(info.cluster.as_deref(), &info.server_name)
     }
 
     /// A reader of `node`'s subjects on this connection (a fleet view of another node): it
@@ -610,4 +608,29 @@ fn records_of(
             }
         }
     })
+}
+
+/// The replicas for a server whose INFO names `cluster` (if any) and is named `server_name`:
+/// 3 in a cluster, 1 alone. A lone server that dials leaf-node remotes (a router's leaf in its
+/// own JetStream domain) names itself as its cluster (seen with nats-server 2.15), yet refuses
+/// more than one replica ("not supported in non-clustered mode"): a "cluster" named after the
+/// server itself is that lone leaf.
+fn default_replicas(cluster: Option<&str>, server_name: &str) -> usize {
+    match cluster {
+        Some(name) if name != server_name => 3,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_replicas;
+
+    #[test]
+    fn three_replicas_in_a_cluster_one_on_a_lone_server_or_leaf() {
+        assert_eq!(default_replicas(Some("mkube-test"), "n1"), 3);
+        assert_eq!(default_replicas(None, "n1"), 1);
+        // A leaf server with remotes and no cluster block reports its own name as its cluster.
+        assert_eq!(default_replicas(Some("rack-a"), "rack-a"), 1);
+    }
 }

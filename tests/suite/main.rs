@@ -30,6 +30,7 @@ mod dns_namespaces;
 mod dns_pods;
 mod events_codec;
 mod fleet_cluster;
+mod fleet_leaf;
 mod fleet_three;
 mod generated_configmaps;
 mod images;

@@ -8,6 +8,7 @@ pub mod kubectl;
 pub mod mkube;
 pub mod nats;
 pub mod nats_cluster;
+pub mod nats_leaf;
 pub mod nodes;
 pub mod samples;
 

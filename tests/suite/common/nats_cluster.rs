@@ -3,7 +3,8 @@
 //! others, not advertised to clients (a client knows the servers it was given, so a test can
 //! keep one on one side of a partition). A server can be killed (SIGKILL), restarted on its ports and store, or restarted
 //! cut off from the others (a partition: its routes point nowhere and its route port moves, so
-//! the others cannot reach it either).
+//! the others cannot reach it either). As a hub ([`NatsCluster::start_hub`]) its JetStream has
+//! a domain and every server listens for leaf nodes (see `nats_leaf`).
 
 use super::nats::{free_port, spawn_server};
 use std::net::TcpStream;
@@ -15,26 +16,43 @@ pub struct ClusterServer {
     pub name: String,
     pub port: u16,
     route_port: u16,
+    pub leaf_port: u16,
     child: Option<Child>,
 }
 
 pub struct NatsCluster {
     pub servers: Vec<ClusterServer>,
+    /// The JetStream domain of a hub; `None` for a plain cluster (no leaf-node listener).
+    hub_domain: Option<String>,
     dir: tempfile::TempDir,
 }
 
 impl NatsCluster {
     pub fn start(size: usize) -> NatsCluster {
+        Self::start_with(size, None)
+    }
+
+    /// A cluster whose JetStream is the domain `domain` and whose servers accept leaf nodes.
+    pub fn start_hub(size: usize, domain: &str) -> NatsCluster {
+        Self::start_with(size, Some(domain.to_string()))
+    }
+
+    fn start_with(size: usize, hub_domain: Option<String>) -> NatsCluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let servers = (0..size)
             .map(|i| ClusterServer {
                 name: format!("n{}", i + 1),
                 port: free_port(),
                 route_port: free_port(),
+                leaf_port: free_port(),
                 child: None,
             })
             .collect();
-        let mut cluster = NatsCluster { servers, dir };
+        let mut cluster = NatsCluster {
+            servers,
+            hub_domain,
+            dir,
+        };
         for i in 0..size {
             cluster.restart(i);
         }
@@ -48,6 +66,14 @@ impl NatsCluster {
             .map(|s| format!("nats://127.0.0.1:{}", s.port))
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// Every server's leaf-node URL (a hub's), for a leaf's `remotes`.
+    pub fn leaf_urls(&self) -> Vec<String> {
+        self.servers
+            .iter()
+            .map(|s| format!("nats-leaf://127.0.0.1:{}", s.leaf_port))
+            .collect()
     }
 
     pub fn url(&self, i: usize) -> String {
@@ -98,12 +124,20 @@ impl NatsCluster {
         assert!(self.servers[i].child.is_none(), "server already running");
         let s = &self.servers[i];
         let conf = self.dir.path().join(format!("{}.conf", s.name));
+        let (domain, leafnodes) = match &self.hub_domain {
+            Some(domain) => (
+                format!("  domain: {domain}\n"),
+                format!("leafnodes {{\n  listen: 127.0.0.1:{}\n}}\n", s.leaf_port),
+            ),
+            None => (String::new(), String::new()),
+        };
         std::fs::write(
             &conf,
             format!(
                 "server_name: {name}\nlisten: 127.0.0.1:{port}\nhttp: 0\n\
-                 jetstream {{\n  store_dir: {store:?}\n  sync_interval: always\n}}\n\
-                 cluster {{\n  name: mkube-test\n  listen: 127.0.0.1:{route_port}\n  no_advertise: true\n  routes: [{routes}]\n}}\n",
+                 jetstream {{\n  store_dir: {store:?}\n  sync_interval: always\n{domain}}}\n\
+                 cluster {{\n  name: mkube-test\n  listen: 127.0.0.1:{route_port}\n  no_advertise: true\n  routes: [{routes}]\n}}\n\
+                 {leafnodes}",
                 name = s.name,
                 port = s.port,
                 store = self.store(i),
