@@ -1,15 +1,17 @@
 //! Nodes (issue 16): one per controller of the fleet, each posted by its own controller
 //! (`actors::nodes`). `kubectl get nodes` lists them with `Ready` from the device's
 //! reachability and the log, capacity and allocatable from `/system/resource`, RouterOS in
-//! `nodeInfo`. Read-only: a node exists because its controller runs; other verbs and watches
-//! are 405 `MethodNotAllowed`.
+//! `nodeInfo`. A node exists because its controller runs: the only write is `DELETE` of a
+//! node whose controller stopped posting (a router taken out of the fleet), which removes its
+//! entry from the node book; other verbs and watches are 405 `MethodNotAllowed`.
 
-use crate::actors::nodes::build::status_word;
+use crate::actors::nodes::build::{status_word, stopped_posting};
 use crate::api::ApiState;
 use crate::api::cluster;
 use crate::api::machinery::objects::{age, derived_uid, list, typed};
 use crate::api::machinery::status::{ApiError, method_not_allowed};
 use crate::api::machinery::table::{col, row, table, wants_table};
+use crate::events::nodes::NodeBook;
 use actix_web::{HttpRequest, HttpResponse, web};
 use k8s_openapi::api::core::v1::Node;
 use serde_json::json;
@@ -18,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/nodes", web::get().to(list_all))
         .route("/api/v1/nodes", web::route().to(method_not_allowed))
         .route("/api/v1/nodes/{name}", web::get().to(get))
+        .route("/api/v1/nodes/{name}", web::delete().to(delete))
         .route("/api/v1/nodes/{name}", web::route().to(method_not_allowed));
 }
 
@@ -65,6 +68,37 @@ async fn get(state: web::Data<ApiState>, req: HttpRequest, path: web::Path<Strin
     if wants_table(&req) {
         return Ok(HttpResponse::Ok().json(node_table(&[node])));
     }
+    Ok(HttpResponse::Ok().json(typed(&node, "Node", "v1")))
+}
+
+/// Removes a node whose controller stopped posting from the node book; it is listed again
+/// if that controller ever posts. Its pods stay in its subjects of the log (`mkube replay
+/// --node`); they are no longer listed, since no node of the fleet is theirs.
+async fn delete(state: web::Data<ApiState>, path: web::Path<String>) -> Reply {
+    let name = path.into_inner();
+    let c = cluster(&state)?;
+    if name == state.node {
+        return Err(ApiError::conflict(format!(
+            "node \"{name}\" is this controller's own and is posted while it runs; stop it to take the router out"
+        )));
+    }
+    let Some(node) = c.nodes.node(&name) else {
+        return Err(ApiError::not_found(format!("nodes \"{name}\" not found")));
+    };
+    if !stopped_posting(&node) {
+        return Err(ApiError::conflict(format!(
+            "node \"{name}\" is still posted by its controller (status {}); stop that controller first",
+            status_word(&node)
+        )));
+    }
+    let book = NodeBook::open(&c.log)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    book.remove(&name)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    c.nodes.forget(&name);
+    tracing::info!(node = %name, "node removed from the node book");
     Ok(HttpResponse::Ok().json(typed(&node, "Node", "v1")))
 }
 

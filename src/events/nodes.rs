@@ -65,6 +65,14 @@ impl NodeBook {
         Ok(())
     }
 
+    /// Removes a node's entry (`kubectl delete node` of a controller that is gone).
+    pub async fn remove(&self, node: &str) -> Result<(), LogError> {
+        tokio::time::timeout(TIMEOUT, self.store.delete(Self::key(node)))
+            .await
+            .map_err(|_| LogError::Unavailable("removing the node entry timed out".into()))?
+            .map_err(|e| LogError::Unavailable(format!("removing the node entry: {e}")))
+    }
+
     /// Every node's entry (key, value), in key order.
     pub async fn all(&self) -> Result<Vec<(String, Bytes)>, LogError> {
         tokio::time::timeout(TIMEOUT, self.read_all())

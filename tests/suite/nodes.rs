@@ -187,7 +187,7 @@ async fn node_requests_outside_get_and_list_are_refused_with_a_status() {
     status(&r.json().await.unwrap(), 404, "NotFound");
     for (method, path) in [
         (reqwest::Method::POST, "/api/v1/nodes"),
-        (reqwest::Method::DELETE, "/api/v1/nodes/solo"),
+        (reqwest::Method::DELETE, "/api/v1/nodes"),
         (reqwest::Method::PATCH, "/api/v1/nodes/solo"),
         (reqwest::Method::GET, "/api/v1/nodes?watch=true"),
     ] {
@@ -211,6 +211,52 @@ async fn node_requests_outside_get_and_list_are_refused_with_a_status() {
         assert!(Instant::now() < deadline, "{list:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Its own node cannot be deleted, nor one that is not there.
+    for (path, code, reason) in [
+        ("/api/v1/nodes/solo", 409, "Conflict"),
+        ("/api/v1/nodes/nope", 404, "NotFound"),
+    ] {
+        let r = http.delete(a.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), code, "{path}");
+        status(&r.json().await.unwrap(), code as u64, reason);
+    }
+    // A router taken out long ago: its entry is still in the node book, 5 minutes old.
+    let mut gone = a.get_json(&http, "/api/v1/nodes/solo").await;
+    gone["metadata"]["name"] = json!("rack-z");
+    for c in gone["status"]["conditions"].as_array_mut().unwrap() {
+        c["lastHeartbeatTime"] =
+            json!((chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339());
+    }
+    let js = async_nats::jetstream::new(async_nats::connect(&url).await.unwrap());
+    let book = js.get_key_value("MKUBE_EVENTS_NODES").await.unwrap();
+    book.put("rack-z", serde_json::to_vec(&gone).unwrap().into())
+        .await
+        .unwrap();
+    let both = [("rack-z", "Unknown"), ("solo", "False")];
+    until_statuses(&http, &a, &both, 20).await;
+    let out = Kubectl::new(&a.base, &[]).ok(&["delete", "node", "rack-z"]);
+    assert!(out.contains("rack-z"), "{out}");
+    assert_eq!(
+        statuses(&http, &a).await,
+        [("solo".to_string(), "False".to_string())]
+    );
+    assert!(
+        book.get("rack-z").await.unwrap().is_none(),
+        "entry still in the book"
+    );
+    // Not back on the next reads of the book either; a second delete is 404.
+    tokio::time::sleep(build_heartbeat()).await;
+    assert_eq!(
+        statuses(&http, &a).await,
+        [("solo".to_string(), "False".to_string())]
+    );
+    let r = http
+        .delete(a.url("/api/v1/nodes/rack-z"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
     let api = a.get_json(&http, "/api/v1").await;
     assert!(
         api["resources"]
@@ -376,6 +422,13 @@ async fn pods_are_placed_listed_and_reached_across_the_fleet() {
     fleet.b.kill();
     let (code, body) = post(&fleet.a, pod("late", json!({"nodeName": "rack-b"}))).await;
     assert_eq!(code, 503, "{body}");
+    // Its entry is fresh for 40 s: it is not taken out of the fleet yet.
+    let r = http
+        .delete(fleet.a.url("/api/v1/nodes/rack-b"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
     assert!(
         body["message"].as_str().unwrap().contains("rack-b"),
         "{body}"
@@ -464,4 +517,9 @@ async fn pods_are_placed_listed_and_reached_across_the_fleet() {
         .await
         .unwrap();
     assert_eq!(own["items"].as_array().unwrap().len(), 2, "{own}");
+}
+
+/// How often a controller posts its node (and reads the others').
+fn build_heartbeat() -> Duration {
+    mkube::actors::nodes::build::HEARTBEAT + Duration::from_secs(1)
 }

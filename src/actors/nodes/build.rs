@@ -19,6 +19,8 @@ pub const HEARTBEAT: Duration = Duration::from_secs(10);
 /// A node whose last post is older than this reads `Unknown` (Kubernetes' node-monitor
 /// grace period is 40 s as well).
 pub const GRACE: Duration = Duration::from_secs(40);
+/// The reason of every condition of a node whose controller stopped posting.
+const STOPPED_POSTING: &str = "NodeStatusUnknown";
 
 pub const READY: &str = "Ready";
 pub const DEVICE_REACHABLE: &str = "RouterOSReachable";
@@ -178,19 +180,31 @@ pub fn as_seen(mut node: Node, now: DateTime<Utc>) -> Node {
         .find(|c| c.type_ == READY)
         .and_then(|c| c.last_heartbeat_time.as_ref())
         .and_then(chrono_of);
-    let stale =
-        last.is_none_or(|at| now.signed_duration_since(at).to_std().unwrap_or_default() > GRACE);
-    if stale {
+    if is_stale(last, now) {
         for c in conditions.iter_mut() {
             if c.status != "Unknown" {
                 c.last_transition_time = time(now);
             }
             c.status = "Unknown".into();
-            c.reason = Some("NodeStatusUnknown".into());
+            c.reason = Some(STOPPED_POSTING.into());
             c.message = Some(format!("mkube on {name} stopped posting its node status"));
         }
     }
     node
+}
+
+/// Whether a node last posted at `last` has stopped posting (no post in [`GRACE`]).
+fn is_stale(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last.is_none_or(|at| now.signed_duration_since(at).to_std().unwrap_or_default() > GRACE)
+}
+
+/// Whether the node as [`as_seen`] made it is one whose controller stopped posting.
+pub fn stopped_posting(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == READY))
+        .is_some_and(|c| c.reason.as_deref() == Some(STOPPED_POSTING))
 }
 
 /// `Ready`, `NotReady` or `Unknown`, as `kubectl get nodes` prints the status.

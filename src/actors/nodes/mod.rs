@@ -62,6 +62,12 @@ impl NodeDirectory {
             .find(|n| n.metadata.name.as_deref() == Some(name))
     }
 
+    /// Drops another node until its controller posts it again (after its entry was removed).
+    pub fn forget(&self, name: &str) {
+        let mut d = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        d.others.remove(name);
+    }
+
     fn own(&self) -> Option<Node> {
         self.inner
             .lock()
