@@ -7,6 +7,7 @@
 mod common;
 mod consistency_support;
 mod engine_support;
+mod fuzz_support;
 mod images_support;
 mod installer_support;
 mod registry_support;
@@ -32,6 +33,7 @@ mod events_codec;
 mod fleet_cluster;
 mod fleet_leaf;
 mod fleet_three;
+mod fuzz_api;
 mod generated_configmaps;
 mod images;
 mod images_api;
