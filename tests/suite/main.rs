@@ -34,6 +34,7 @@ mod fleet_cluster;
 mod fleet_leaf;
 mod fleet_three;
 mod fuzz_api;
+mod fuzz_files;
 mod generated_configmaps;
 mod images;
 mod images_api;
