@@ -33,6 +33,7 @@ mod events_codec;
 mod fleet_cluster;
 mod fleet_leaf;
 mod fleet_three;
+mod fuzz_answers;
 mod fuzz_api;
 mod fuzz_files;
 mod generated_configmaps;
