@@ -2,28 +2,21 @@
 //! but the connect's `/system/resource` with a generated answer — the device's own tables
 //! (read from the simulator) with fields removed, replaced by any JSON or joined by unknown
 //! keys, cut short, declared longer than sent, random bytes, under 200 or an error status.
-//! Every call returns a value or an error, never a panic.
+//! The microdns client likewise, from the double's own zone and record lists. Every call
+//! returns a value or an error, never a panic and never a hang.
 
 use crate::consistency_support::plant_orphan_on;
 use crate::engine_support::config as engine_config;
 use crate::fuzz_support::*;
 use crate::routeros_support::Harness;
+use mkube::microdns::MicrodnsClient;
 use mkube::routeros::{ClientOptions, Pacing, RosClient};
+use mkube::sim::microdns::{self, MicrodnsSimOptions};
 use mkube::sim::routeros::Profile;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// One generated answer.
-#[derive(Debug, Clone, Default)]
-struct Answer {
-    status: u16,
-    body: Vec<u8>,
-    /// Declare this many more bytes than are sent, then close.
-    missing: usize,
-}
 
 /// The device's real tables, as the simulator answers them with one pod's objects planted.
 async fn real_tables() -> (Value, Vec<Value>) {
@@ -48,6 +41,8 @@ async fn real_tables() -> (Value, Vec<Value>) {
     (resource, tables)
 }
 
+/// An answer made from one of `tables`: as it is, mutated, cut, or replaced by random bytes
+/// or any JSON; mostly under 200, sometimes an error status; sometimes declared longer.
 fn answers(tables: Vec<Value>) -> impl Strategy<Value = Answer> {
     let status = prop_oneof![6 => Just(200u16), 1 => Just(400u16), 1 => Just(404u16), 1 => Just(500u16), 1 => Just(503u16)];
     let body = (
@@ -82,56 +77,19 @@ fn answers(tables: Vec<Value>) -> impl Strategy<Value = Answer> {
         })
 }
 
-/// Serves `resource` for `/system/resource` and the current answer for everything else.
-async fn serve(resource: Value, current: Arc<Mutex<Answer>>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/rest", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let resource = resource.to_string().into_bytes();
-            let current = current.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
-                let mut got = 0;
-                // One request per connection: read until the head ends (bodies are small).
-                while !buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut buf[got..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got += n,
-                    }
-                    if got == buf.len() {
-                        return;
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf[..got]).to_string();
-                let answer = if head.contains(" /rest/system/resource ") {
-                    Answer {
-                        status: 200,
-                        body: resource,
-                        missing: 0,
-                    }
-                } else {
-                    current.lock().unwrap().clone()
-                };
-                let reply = format!(
-                    "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    answer.status,
-                    answer.body.len() + answer.missing
-                );
-                let _ = conn.write_all(reply.as_bytes()).await;
-                let _ = conn.write_all(&answer.body).await;
-                let _ = conn.shutdown().await;
-            });
-        }
-    });
-    url
-}
-
 #[actix_rt::test]
 async fn generated_device_answers_are_values_or_errors_never_panics() {
     let (resource, tables) = real_tables().await;
     let current = Arc::new(Mutex::new(Answer::default()));
-    let url = serve(resource, current.clone()).await;
+    let resource = Answer {
+        status: 200,
+        body: resource.to_string().into_bytes(),
+        missing: 0,
+    };
+    let url = format!(
+        "{}/rest",
+        serve(vec![(" /rest/system/resource ", resource)], current.clone()).await
+    );
     let mut options = ClientOptions::new(url, "admin", "");
     options.pacing = Pacing::scaled(0.001);
     options.container_cache_ttl = Duration::ZERO;
@@ -154,6 +112,64 @@ async fn generated_device_answers_are_values_or_errors_never_panics() {
                 .await
                 .is_err() as usize;
             failed += c.remove_veth("veth_default_fz_0").await.is_err() as usize;
+            failed
+        });
+        match tokio::time::timeout(Duration::from_secs(60), calls).await {
+            Ok(Ok(failed)) => errors += failed,
+            Ok(Err(e)) => panic!(
+                "case {i} {answer:?} ({}): {e}",
+                String::from_utf8_lossy(&answer.body)
+            ),
+            Err(_) => panic!("case {i} {answer:?}: calls did not end"),
+        }
+    }
+    eprintln!("{} answers, {errors} calls failed cleanly", cases.len());
+    assert!(errors > 0);
+}
+
+/// The double's zone list and record pages, with one zone of mkube's and a few records.
+async fn real_dns_answers() -> Vec<Value> {
+    let sim = microdns::start(MicrodnsSimOptions::default())
+        .await
+        .unwrap();
+    let zone = sim.seed_zone("t.lo");
+    for (i, name) in ["web", "db", "*.apps"].iter().enumerate() {
+        sim.seed_record(&zone, name, "A", json!(format!("127.77.0.{}", i + 10)), 60);
+    }
+    let http = crate::common::http();
+    let mut out = Vec::new();
+    for path in [
+        "/api/v1/zones".to_string(),
+        format!("/api/v1/zones/{zone}/records"),
+    ] {
+        let url = format!("{}{path}", sim.endpoint());
+        out.push(http.get(url).send().await.unwrap().json().await.unwrap());
+    }
+    out
+}
+
+#[actix_rt::test]
+async fn generated_microdns_answers_are_values_or_errors_never_panics() {
+    let tables = real_dns_answers().await;
+    let current = Arc::new(Mutex::new(Answer::default()));
+    let endpoint = serve(Vec::new(), current.clone()).await;
+    let client = Arc::new(MicrodnsClient::new().unwrap());
+    let cases = draw(answers(tables), case_count());
+    let mut errors = 0;
+    for (i, answer) in cases.iter().enumerate() {
+        *current.lock().unwrap() = answer.clone();
+        let (c, e) = (client.clone(), endpoint.clone());
+        let calls = tokio::spawn(async move {
+            let mut failed = 0;
+            failed += c.list_zones(&e).await.is_err() as usize;
+            failed += c.list_records(&e, "z1").await.is_err() as usize;
+            failed += c.ensure_zone(&e, "t.lo").await.is_err() as usize;
+            failed += c
+                .create_a_record(&e, "z1", "web", "127.77.0.9", 60)
+                .await
+                .is_err() as usize;
+            failed += c.delete_record(&e, "z1", "r1").await.is_err() as usize;
+            failed += c.health(&e).await.is_err() as usize;
             failed
         });
         match tokio::time::timeout(Duration::from_secs(60), calls).await {

@@ -8,6 +8,8 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Map, Value};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How many cases each fuzz test draws.
 pub fn case_count() -> usize {
@@ -163,6 +165,64 @@ pub fn raw_body(valid: Value) -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(any::<u8>(), 0..64),
         any_json().prop_map(|v| v.to_string().into_bytes()),
     ]
+}
+
+/// One answer of a fuzzed server.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// Declare this many more bytes than are sent, then close.
+    pub missing: usize,
+}
+
+/// A loopback HTTP server for fuzzing clients: a request whose head contains one of `fixed`'s
+/// fragments (e.g. `" /rest/system/resource "`) gets that answer, any other the `current` one.
+/// One request per connection. Returns `http://127.0.0.1:<port>`.
+pub async fn serve(fixed: Vec<(&'static str, Answer)>, current: Arc<Mutex<Answer>>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let fixed = Arc::new(fixed);
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let (fixed, current) = (fixed.clone(), current.clone());
+            tokio::spawn(answer_one(conn, fixed, current));
+        }
+    });
+    base
+}
+
+async fn answer_one(
+    mut conn: tokio::net::TcpStream,
+    fixed: Arc<Vec<(&'static str, Answer)>>,
+    current: Arc<Mutex<Answer>>,
+) {
+    let mut buf = vec![0u8; 65536];
+    let mut got = 0;
+    // Up to the end of the head; the bodies clients send here are small.
+    while !buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf[got..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => got += n,
+        }
+        if got == buf.len() {
+            return;
+        }
+    }
+    let head = String::from_utf8_lossy(&buf[..got]).to_string();
+    let answer = fixed
+        .iter()
+        .find(|(fragment, _)| head.contains(fragment))
+        .map(|(_, a)| a.clone())
+        .unwrap_or_else(|| current.lock().unwrap().clone());
+    let reply = format!(
+        "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        answer.status,
+        answer.body.len() + answer.missing
+    );
+    let _ = conn.write_all(reply.as_bytes()).await;
+    let _ = conn.write_all(&answer.body).await;
+    let _ = conn.shutdown().await;
 }
 
 #[test]
