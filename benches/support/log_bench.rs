@@ -29,6 +29,10 @@ use std::time::{Duration, Instant};
 
 /// Publishes in flight while filling.
 pub const FILL_WINDOW: usize = 1024;
+/// How long the fill waits for one ack: far longer than an append's 5 s, because with a
+/// thousand publishes in flight, each fsynced, one disk stall on a shared machine held an ack
+/// past 5 s and ended the run.
+const FILL_ACK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A number from the environment (`MKUBE_BENCH_*`), or `default`; a value that is not a
 /// number stops the bench rather than being ignored.
@@ -279,7 +283,8 @@ pub async fn fill_interleaved(log: &EventLog, parts: &mut [(&mut Workload, u64)]
         .expect("stream last sequence");
     let total: u64 = parts.iter().map(|(_, n)| n).sum();
     let mut done = vec![0u64; parts.len()];
-    let js = log.jetstream();
+    let mut js = async_nats::jetstream::new(log.client().clone());
+    js.set_timeout(FILL_ACK_TIMEOUT);
     let started = Instant::now();
     let mut in_flight = FuturesOrdered::new();
     for _ in 0..total {
