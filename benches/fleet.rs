@@ -691,7 +691,7 @@ async fn append_new_pod(log: &EventLog, name: &str) -> Result<(), AppendError> {
         .map(|_| ())
 }
 
-/// The kind of refusal, without the details that differ every time.
+/// The refusal's text, cut to 60 characters to keep the table's cell short.
 fn short_error(e: &AppendError) -> String {
     let text = e.to_string();
     text.chars().take(60).collect()
