@@ -18,6 +18,14 @@ use std::time::Duration;
 
 /// The pod phases `mkube_pods` always shows, so a phase with no pods reads 0, not absent.
 pub const POD_PHASES: [&str; 5] = ["Pending", "Running", "Succeeded", "Failed", "Unknown"];
+/// The microdns writes counted (`operation` label).
+pub const DNS_WRITES: [&str; 3] = ["create_zone", "create_record", "delete_record"];
+/// What the consistency checker reaps (`resource` label).
+pub const REAPED_RESOURCES: [&str; 3] = ["container", "veth", "allocation"];
+/// Why a consistency pass stopped (`reason` label).
+pub const STOP_REASONS: [&str; 3] = ["refused", "skipped", "deadline"];
+/// Outcomes of pulls and builds.
+const OUTCOMES: [&str; 2] = ["ok", "error"];
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -82,7 +90,9 @@ fn latency_histogram() -> Histogram {
 
 /// Buckets for tarball builds, which take seconds to minutes.
 fn build_histogram() -> Histogram {
-    Histogram::new([0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0])
+    Histogram::new([
+        0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+    ])
 }
 
 struct Inner {
@@ -155,10 +165,7 @@ impl Metrics {
         register_log(&mut registry, &inner);
         register_engine(&mut registry, &inner);
         let inner = Inner { registry, ..inner };
-        // Every phase shows from the first scrape on, even before the first count.
-        for phase in POD_PHASES {
-            inner.pods.get_or_create(&PhaseLabels { phase }).set(0);
-        }
+        show_known_series(&inner);
         Metrics {
             inner: Arc::new(inner),
         }
@@ -273,7 +280,10 @@ impl Metrics {
             counts[at] += 1;
         }
         for (phase, count) in POD_PHASES.into_iter().zip(counts) {
-            self.inner.pods.get_or_create(&PhaseLabels { phase }).set(count);
+            self.inner
+                .pods
+                .get_or_create(&PhaseLabels { phase })
+                .set(count);
         }
     }
 
@@ -315,6 +325,32 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.inner.registry);
         out
+    }
+}
+
+/// Every series with a label from a fixed set shows from the first scrape on, at 0: a
+/// failure or reap that never happened reads 0 rather than absent, so alerts and rates on
+/// them work from the start.
+fn show_known_series(m: &Inner) {
+    for phase in POD_PHASES {
+        m.pods.get_or_create(&PhaseLabels { phase }).set(0);
+    }
+    for operation in DNS_WRITES {
+        let labels = OperationLabels { operation };
+        m.dns_writes.get_or_create(&labels);
+        m.dns_write_failures.get_or_create(&labels);
+    }
+    for outcome in OUTCOMES {
+        m.image_pulls.get_or_create(&OutcomeLabels { outcome });
+        m.tarball_builds.get_or_create(&OutcomeLabels { outcome });
+    }
+    for resource in REAPED_RESOURCES {
+        m.consistency_reaps
+            .get_or_create(&ResourceLabels { resource });
+    }
+    for reason in STOP_REASONS {
+        m.consistency_stopped
+            .get_or_create(&ReasonLabels { reason });
     }
 }
 
@@ -453,7 +489,10 @@ mod tests {
         m.observe_routeros_call("POST", "/container/add".into(), "ok", Duration::ZERO);
         m.set_pods_by_phase(["Running", "Pending", "Running", "Weird"]);
         let text = m.render();
-        assert!(text.contains("mkube_reconcile_pass_seconds_count 1"), "{text}");
+        assert!(
+            text.contains("mkube_reconcile_pass_seconds_count 1"),
+            "{text}"
+        );
         assert!(text.contains(r#"mkube_reconcile_step_seconds_count{step="2"} 1"#));
         assert!(text.contains(
             r#"mkube_routeros_calls_total{method="POST",path="/container/add",outcome="ok"} 1"#
@@ -462,5 +501,8 @@ mod tests {
         assert!(text.contains(r#"mkube_pods{phase="Unknown"} 1"#));
         assert!(text.contains(r#"mkube_pods{phase="Failed"} 0"#));
         assert!(!text.contains("Weird"));
+        assert!(text.contains(r#"mkube_dns_write_failures_total{operation="delete_record"} 0"#));
+        assert!(text.contains(r#"mkube_consistency_reaps_total{resource="veth"} 0"#));
+        assert!(text.contains(r#"mkube_image_pulls_total{outcome="error"} 0"#));
     }
 }
