@@ -150,11 +150,11 @@ pub async fn boot(
     // The device engine runs in standalone mode (§5); otherwise the actors only record.
     let engine = config.standalone;
     let routeros = if engine {
-        connect_device(config).await
+        connect_device(config, &metrics).await
     } else {
         None
     };
-    let device = DeviceLink::with_client(config, routeros.clone());
+    let device = DeviceLink::with_client(config, routeros.clone(), metrics.clone());
     let device_for_nodes = device.clone();
     let secs =
         |v: f64, d: f64| Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v } else { d });
@@ -327,8 +327,8 @@ pub async fn boot(
 }
 
 /// One short connection attempt: an unreachable device must not hold up boot.
-async fn connect_device(config: &Config) -> Option<crate::routeros::RosClient> {
-    let link = DeviceLink::new(config);
+async fn connect_device(config: &Config, metrics: &Metrics) -> Option<crate::routeros::RosClient> {
+    let link = DeviceLink::new(config).with_metrics(metrics.clone());
     match tokio::time::timeout(Duration::from_secs(5), link.try_connect()).await {
         Ok(client) => client,
         Err(_) => {
