@@ -270,6 +270,7 @@ pub async fn boot(
         .with_outputs(outputs.clone())
         .with_observations(observations.clone())
         .with_listener(consistency.clone().recipient())
+        .with_metrics(metrics.clone())
         .start();
         // §5: a push runs a pass at once.
         images.do_send(super::images::SubscribePushes(r.clone().recipient()));
