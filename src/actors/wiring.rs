@@ -175,7 +175,9 @@ pub async fn boot(
     let mut dns = DnsActor::new(journal(DnsActor::NAME, DnsActor::AREAS), state.dns);
     match crate::microdns::MicrodnsClient::new() {
         Ok(client) => {
-            let client = client.with_api_keys(config.microdns_api_keys());
+            let client = client
+                .with_api_keys(config.microdns_api_keys())
+                .with_metrics(metrics.clone());
             dns = dns.with_client(Arc::new(config.clone()), client)
         }
         Err(e) => tracing::error!(error = %e, "no microdns client; DNS records are not maintained"),
@@ -186,6 +188,7 @@ pub async fn boot(
         state.images,
         config,
     )
+    .with_metrics(metrics.clone())
     .start();
     let configmaps = ConfigMapsActor::new(
         journal(ConfigMapsActor::NAME, ConfigMapsActor::AREAS),
