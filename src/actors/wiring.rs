@@ -232,6 +232,7 @@ pub async fn boot(
             pods_published.clone(),
             observations.clone(),
         )
+        .with_metrics(metrics.clone())
         .start()
     });
     let rollout = engine.then(|| {
@@ -252,6 +253,7 @@ pub async fn boot(
             dns: dns.clone(),
             veths: veths.clone(),
             rollout: rollout.clone(),
+            metrics: Some(metrics.clone()),
         },
     ));
     let outputs = super::reconcile::outputs::Outputs {
