@@ -1,6 +1,7 @@
 //! `/healthz` (answers as soon as the process runs), `/readyz` (after replay), `/metrics`.
 
 use crate::api::ApiState;
+use crate::api::pods::view::pods_view;
 use actix_web::{HttpResponse, web};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -27,8 +28,33 @@ async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
     }
 }
 
+/// Prometheus text whatever the request asks for (`Accept` included): the one format served.
 async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
+    count_pods_by_phase(&state).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())
+}
+
+/// `mkube_pods{phase}` from the statuses the API shows now. Before replay ends (or if the
+/// actors stopped) the last counts stay.
+async fn count_pods_by_phase(state: &ApiState) {
+    let (Ok(cluster), Ok(view)) = (crate::api::cluster(state), pods_view(state).await) else {
+        return;
+    };
+    let node = cluster.log.node();
+    let inputs = state.status_inputs(&view);
+    let phases: Vec<String> = view
+        .pods
+        .pods
+        .iter()
+        .map(|(key, desired)| {
+            let (ns, name) = key.split_once('/').unwrap_or(("", key));
+            let seq = view.seq(node, ns, name);
+            inputs.status_of(desired, seq).phase.unwrap_or_default()
+        })
+        .collect();
+    state
+        .metrics
+        .set_pods_by_phase(phases.iter().map(String::as_str));
 }
