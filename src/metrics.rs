@@ -24,6 +24,9 @@ pub const DNS_WRITES: [&str; 3] = ["create_zone", "create_record", "delete_recor
 pub const REAPED_RESOURCES: [&str; 3] = ["container", "veth", "allocation"];
 /// Why a consistency pass stopped (`reason` label).
 pub const STOP_REASONS: [&str; 3] = ["refused", "skipped", "deadline"];
+/// Why the lifecycle unit restarted a container (`cause` label): a keepalive start of a
+/// stopped container (LC-3) or a stop and start after a failing probe (LC-6).
+pub const RESTART_CAUSES: [&str; 2] = ["keepalive", "probe"];
 /// Outcomes of pulls and builds.
 const OUTCOMES: [&str; 2] = ["ok", "error"];
 
@@ -69,6 +72,11 @@ struct OutcomeLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabels {
     phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CauseLabels {
+    cause: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -118,7 +126,7 @@ struct Inner {
     tarball_builds: Family<OutcomeLabels, Counter>,
     tarball_build_time: Histogram,
     pods: Family<PhaseLabels, Gauge>,
-    container_restarts: Counter,
+    container_restarts: Family<CauseLabels, Counter>,
     consistency_reaps: Family<ResourceLabels, Counter>,
     network_repairs: Counter,
     consistency_stopped: Family<ReasonLabels, Counter>,
@@ -156,7 +164,7 @@ impl Metrics {
             tarball_builds: Family::default(),
             tarball_build_time: build_histogram(),
             pods: Family::default(),
-            container_restarts: Counter::default(),
+            container_restarts: Family::default(),
             consistency_reaps: Family::default(),
             network_repairs: Counter::default(),
             consistency_stopped: Family::default(),
@@ -287,9 +295,12 @@ impl Metrics {
         }
     }
 
-    /// LC-6: the lifecycle unit restarted a container.
-    pub fn count_container_restart(&self) {
-        self.inner.container_restarts.inc();
+    /// The lifecycle unit restarted a container; `cause` is one of [`RESTART_CAUSES`].
+    pub fn count_container_restart(&self, cause: &'static str) {
+        self.inner
+            .container_restarts
+            .get_or_create(&CauseLabels { cause })
+            .inc();
     }
 
     /// The consistency checker reaped `count` orphans of `resource` (`container`, `veth`, …).
@@ -343,6 +354,9 @@ fn show_known_series(m: &Inner) {
     for outcome in OUTCOMES {
         let _ = m.image_pulls.get_or_create(&OutcomeLabels { outcome });
         let _ = m.tarball_builds.get_or_create(&OutcomeLabels { outcome });
+    }
+    for cause in RESTART_CAUSES {
+        let _ = m.container_restarts.get_or_create(&CauseLabels { cause });
     }
     for resource in REAPED_RESOURCES {
         let _ = m
@@ -459,7 +473,7 @@ fn register_engine(registry: &mut Registry, m: &Inner) {
     );
     registry.register(
         "container_restarts",
-        "Containers restarted by the lifecycle unit (LC-6)",
+        "Containers restarted by the lifecycle unit, by cause (keepalive LC-3, probe LC-6)",
         m.container_restarts.clone(),
     );
     registry.register(

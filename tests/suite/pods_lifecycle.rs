@@ -68,6 +68,12 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// The value of one series in Prometheus text (`name{labels}` as rendered).
+fn series(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
+}
+
 async fn restarts(c: &Cluster) -> u32 {
     pods_state(c)
         .await
@@ -91,7 +97,8 @@ async fn running_id(ros: &RosClient) -> Option<String> {
 async fn watchdog_starts_a_stopped_container_again_after_the_cooldown() {
     let mut env = env().await;
     fast(&mut env.cfg, 4);
-    let c = cluster::boot(&env.cfg).await;
+    let metrics = mkube::metrics::Metrics::new();
+    let c = cluster::boot_with_metrics(&env.cfg, metrics.clone()).await;
     run(&c, pod("web", &[])).await;
     let ros = ros(&env.h).await;
     let id = ros.wait_running(UNIT).await.expect("running").id;
@@ -139,6 +146,13 @@ async fn watchdog_starts_a_stopped_container_again_after_the_cooldown() {
         !kinds.iter().any(|k| k == "lifecycle.UnitFailed"),
         "keepalive never fails a unit"
     );
+    // `/metrics` counts both, as keepalive starts.
+    wait_until("both restarts counted", 5, || async {
+        metrics
+            .render()
+            .contains(r#"mkube_container_restarts_total{cause="keepalive"} 2"#)
+    })
+    .await;
 }
 
 // §7.3/LC-6/§3.5: a liveness probe on a port the container does not listen on fails, the
@@ -149,7 +163,8 @@ async fn watchdog_starts_a_stopped_container_again_after_the_cooldown() {
 async fn failing_liveness_restarts_then_recreates_the_pod() {
     let mut env = env().await;
     fast(&mut env.cfg, 1);
-    let c = cluster::boot(&env.cfg).await;
+    let metrics = mkube::metrics::Metrics::new();
+    let c = cluster::boot_with_metrics(&env.cfg, metrics.clone()).await;
     let port = free_port();
     run(&c, with_probes(pod("web", &[]), Some(liveness(port)), None)).await;
     let ros = ros(&env.h).await;
@@ -167,6 +182,16 @@ async fn failing_liveness_restarts_then_recreates_the_pod() {
         .filter(|k| *k == "lifecycle.UnitRestarted")
         .count();
     assert!(restarted >= 2, "{kinds:?}");
+    let probe_restarts = series(
+        &metrics.render(),
+        r#"mkube_container_restarts_total{cause="probe"}"#,
+    );
+    assert_eq!(
+        probe_restarts,
+        Some(restarted as f64),
+        "{}",
+        metrics.render()
+    );
     let failed = kinds
         .iter()
         .position(|k| k == "lifecycle.UnitFailed")

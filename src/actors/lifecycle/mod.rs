@@ -104,7 +104,7 @@ impl LifecycleActor {
         }
     }
 
-    /// Count every LC-6 restart into `metrics`.
+    /// Count every restart (LC-3 keepalive starts, LC-6 probe restarts) into `metrics`.
     pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> LifecycleActor {
         self.metrics = Some(metrics);
         self

@@ -43,7 +43,7 @@ impl LifecycleActor {
                 .map_err(|e| e.to_string())?;
             tracing::info!(unit = %name, restarts, %reason, "unit restarted (LC-6)");
             if let Some(m) = &metrics {
-                m.count_container_restart();
+                m.count_container_restart("probe");
             }
             let msg = UnitTransition {
                 unit: name.clone(),
