@@ -4,7 +4,7 @@
 //! (LC-6, §3.5), probes against a listening port (§7.3, sim knob `probePorts`), no unit for
 //! pods whose `restartPolicy` is not `Always` (LC-1).
 
-use crate::common::cluster;
+use crate::common::{self, cluster};
 use crate::engine_support::*;
 use k8s_openapi::api::core::v1::{Pod, Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -66,12 +66,6 @@ fn with_probes(mut pod: Pod, live: Option<Probe>, ready: Option<Probe>) -> Pod {
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.77.0.100:0").expect("bind loopback");
     l.local_addr().unwrap().port()
-}
-
-/// The value of one series in Prometheus text (`name{labels}` as rendered).
-fn series(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
 }
 
 async fn restarts(c: &Cluster) -> u32 {
@@ -182,7 +176,7 @@ async fn failing_liveness_restarts_then_recreates_the_pod() {
         .filter(|k| *k == "lifecycle.UnitRestarted")
         .count();
     assert!(restarted >= 2, "{kinds:?}");
-    let probe_restarts = series(
+    let probe_restarts = common::series(
         &metrics.render(),
         r#"mkube_container_restarts_total{cause="probe"}"#,
     );
