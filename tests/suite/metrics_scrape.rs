@@ -218,3 +218,57 @@ async fn a_scrape_after_a_pod_runs_parses_and_counts_the_engine() {
         );
     }
 }
+
+// Every outcome of a RouterOS call labels its own series, and the path label never holds an
+// item id: the client against the simulator with its faults (404 for an unknown id, 400 for
+// a remove of nothing, an injected 500, a dropped connection, a hang past the client's
+// timeout).
+#[tokio::test]
+async fn routeros_calls_are_labelled_by_outcome_and_normalised_path() {
+    let h = Harness::start(Profile::default()).await;
+    let metrics = mkube::metrics::Metrics::new();
+    let mut opts = h.options();
+    opts.metrics = Some(metrics.clone());
+    opts.request_timeout = std::time::Duration::from_millis(300);
+    let client = mkube::routeros::RosClient::connect(opts).await.unwrap();
+    h.knobs(json!({"requestCapMs": 5000})).await;
+    assert!(client.get_raw("/container/*FFFF", &[]).await.is_err());
+    assert!(client.remove("/container", "*FFFF").await.is_err());
+    h.fault(
+        json!({"method":"GET","path":"/rest/ip/address","kind":"error","status":500,"count":1}),
+    )
+    .await;
+    assert!(client.get_raw("/ip/address", &[]).await.is_err());
+    h.fault(json!({"method":"GET","path":"/rest/interface/veth","kind":"eof","count":1}))
+        .await;
+    assert!(client.get_raw("/interface/veth", &[]).await.is_err());
+    h.fault(json!({"method":"GET","path":"/rest/interface/bridge","kind":"hang","count":1}))
+        .await;
+    assert!(client.get_raw("/interface/bridge", &[]).await.is_err());
+    assert!(client.get_raw("/container", &[]).await.is_ok());
+
+    let parsed = parse(metrics.render()).await;
+    let calls = |method, path, outcome| {
+        let labels = [("method", method), ("path", path), ("outcome", outcome)];
+        sum(&parsed, "mkube_routeros_calls_total", &labels)
+    };
+    assert_eq!(calls("GET", "/system/resource", "ok"), 1.0);
+    assert_eq!(calls("GET", "/container/{id}", "http_4xx"), 1.0);
+    assert_eq!(calls("POST", "/container/remove", "http_4xx"), 1.0);
+    assert_eq!(calls("GET", "/ip/address", "http_5xx"), 1.0);
+    assert_eq!(calls("GET", "/interface/veth", "error"), 1.0);
+    assert_eq!(calls("GET", "/interface/bridge", "timeout"), 1.0);
+    assert_eq!(calls("GET", "/container", "ok"), 1.0);
+    let latency = [("method", "GET"), ("path", "/interface/bridge")];
+    assert_eq!(
+        sum(&parsed, "mkube_routeros_call_seconds_count", &latency),
+        1.0
+    );
+    assert!(
+        values(&parsed, "mkube_routeros_calls_total", &[])
+            .iter()
+            .all(|v| *v >= 1.0)
+    );
+    let text = metrics.render();
+    assert!(!text.contains("*FFFF"), "{text}");
+}
