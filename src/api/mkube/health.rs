@@ -3,6 +3,7 @@
 use crate::api::ApiState;
 use crate::api::pods::view::pods_view;
 use actix_web::{HttpResponse, web};
+use std::time::Duration;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
@@ -36,10 +37,19 @@ async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
         .body(state.metrics.render())
 }
 
-/// `mkube_pods{phase}` from the statuses the API shows now. Before replay ends (or if the
-/// actors stopped) the last counts stay.
+/// How long a scrape waits for the pods fold. It is usually published and read at once; right
+/// after a write the actor is asked, and an actor held up by a NATS outage must not hold the
+/// scrape up with it.
+const PODS_VIEW_WAIT: Duration = Duration::from_secs(1);
+
+/// `mkube_pods{phase}` from the statuses the API shows now. Before replay ends, or when the
+/// fold does not come within [`PODS_VIEW_WAIT`], the last counts stay.
 async fn count_pods_by_phase(state: &ApiState) {
-    let (Ok(cluster), Ok(view)) = (crate::api::cluster(state), pods_view(state).await) else {
+    let Ok(cluster) = crate::api::cluster(state) else {
+        return;
+    };
+    let Ok(Ok(view)) = tokio::time::timeout(PODS_VIEW_WAIT, pods_view(state)).await else {
+        tracing::debug!("pods fold not available; mkube_pods keeps its last counts");
         return;
     };
     let node = cluster.log.node();
