@@ -168,6 +168,8 @@ impl Metrics {
             consistency_reaps: Family::default(),
             network_repairs: Counter::default(),
             consistency_stopped: Family::default(),
+            // Filled below: the registry holds clones of the metrics above, which share
+            // their values with them.
             registry: Registry::default(),
         };
         register_log(&mut registry, &inner);
