@@ -246,8 +246,9 @@ async fn pass(deps: Deps) -> PassReport {
         Some(out) => outputs::config_maps(&config, manifest.config_maps, out).await,
         None => 0,
     };
+    let took = step_ms(&metrics, "1", step);
     tracing::info!(
-        ms = step_ms(&metrics, "1", step),
+        ms = took,
         pods = manifest.pods.len(),
         config_maps_written = written,
         "RECONCILE: step 1 load manifests"
@@ -259,8 +260,9 @@ async fn pass(deps: Deps) -> PassReport {
         report.dns = outputs::dns(&pods, &pods_view, out, "reconcile").await;
         if let Some(dns) = &report.dns {
             // One list per zone serves both steps, so they are one pass and one line.
+            let took = step_ms(&metrics, "6-7", step);
             tracing::info!(
-                ms = step_ms(&metrics, "6-7", step),
+                ms = took,
                 zones = dns.zones.len(),
                 failed = dns.zones.iter().filter(|z| z.error.is_some()).count(),
                 writes = dns.writes(),
@@ -293,7 +295,8 @@ fn ms(since: Instant) -> u64 {
 }
 
 /// A step that began at `since` ended: its time goes to `metrics` under `step` (the number
-/// of its `RECONCILE: step N` line) and its milliseconds to the log line.
+/// of its `RECONCILE: step N` line) and its milliseconds to the log line. Called before the
+/// `tracing` macro, not inside it: a disabled level never evaluates the macro's fields.
 fn step_ms(metrics: &Option<Metrics>, step: &'static str, since: Instant) -> u64 {
     let elapsed = since.elapsed();
     if let Some(m) = metrics {
@@ -323,8 +326,9 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         seeded: seed(manifest_pods, &pods).await,
         ..PassReport::default()
     };
+    let took = step_ms(&metrics, "1b", step);
     tracing::info!(
-        ms = step_ms(&metrics, "1b", step),
+        ms = took,
         seeded = report.seeded.len(),
         "RECONCILE: step 1b seed boot-order pods"
     );
@@ -360,8 +364,9 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         }
     };
     record(Ok(&snapshot.containers));
+    let took = step_ms(&metrics, "2", step);
     tracing::info!(
-        ms = step_ms(&metrics, "2", step),
+        ms = took,
         count = snapshot.containers.len(),
         veths = snapshot.veths.len(),
         ports = snapshot.bridge_ports.len(),
@@ -377,10 +382,8 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
     if let Err(e) = ipam_sync::resync(&ipam, state, &config, &snapshot.veths).await {
         tracing::warn!(error = %e, "RECONCILE: IPAM resync failed");
     }
-    tracing::info!(
-        ms = step_ms(&metrics, "4", step),
-        "RECONCILE: step 4 IPAM resync"
-    );
+    let took = step_ms(&metrics, "4", step);
+    tracing::info!(ms = took, "RECONCILE: step 4 IPAM resync");
     let Ok(ipam_now) = ipam_view.read(&ipam).await else {
         report.aborted = Some("actors stopped".into());
         return report;
@@ -418,8 +421,9 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
             report.ran.push((key, result));
         }
     }
+    let took = step_ms(&metrics, "3", step);
     tracing::info!(
-        ms = step_ms(&metrics, "3", step),
+        ms = took,
         needing_work = keys.len(),
         ran = report.ran.len(),
         failed = report.ran.iter().filter(|(_, r)| r.is_err()).count(),
@@ -451,11 +455,8 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         moved += steps.len();
         report.ran.extend(steps);
     }
-    tracing::info!(
-        ms = step_ms(&metrics, "3c", step),
-        moved,
-        "RECONCILE: step 3c image updates"
-    );
+    let took = step_ms(&metrics, "3c", step);
+    tracing::info!(ms = took, moved, "RECONCILE: step 3c image updates");
     report
 }
 
