@@ -272,3 +272,47 @@ async fn routeros_calls_are_labelled_by_outcome_and_normalised_path() {
     let text = metrics.render();
     assert!(!text.contains("*FFFF"), "{text}");
 }
+
+// A pass whose device listing fails is timed and counted as aborted; the steps after the
+// listing are not timed (they did not run). An in-process cluster, passes run by the test.
+#[actix_rt::test]
+async fn an_aborted_reconcile_pass_is_counted() {
+    let env = crate::engine_support::env().await;
+    let metrics = mkube::metrics::Metrics::new();
+    let c = common::cluster::boot_with_metrics(&env.cfg, metrics.clone()).await;
+    let report = crate::engine_support::pass(&c).await;
+    assert_eq!(report.aborted, None, "{report:?}");
+    env.h
+        .fault(
+            json!({"method":"GET","path":"/rest/container","kind":"error","status":500,"count":1}),
+        )
+        .await;
+    let report = crate::engine_support::pass(&c).await;
+    assert!(report.aborted.is_some(), "{report:?}");
+
+    let parsed = parse(metrics.render()).await;
+    assert_eq!(sum(&parsed, "mkube_reconcile_pass_seconds_count", &[]), 2.0);
+    assert_eq!(
+        sum(&parsed, "mkube_reconcile_passes_aborted_total", &[]),
+        1.0
+    );
+    let steps = |step| {
+        sum(
+            &parsed,
+            "mkube_reconcile_step_seconds_count",
+            &[("step", step)],
+        )
+    };
+    assert_eq!(steps("1"), 2.0);
+    assert_eq!(steps("2"), 1.0);
+    assert_eq!(steps("3c"), 1.0);
+    let failed_listing = [
+        ("method", "GET"),
+        ("path", "/container"),
+        ("outcome", "http_5xx"),
+    ];
+    assert_eq!(
+        sum(&parsed, "mkube_routeros_calls_total", &failed_listing),
+        1.0
+    );
+}
