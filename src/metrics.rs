@@ -30,6 +30,34 @@ pub const RESTART_CAUSES: [&str; 2] = ["keepalive", "probe"];
 /// Outcomes of pulls and builds.
 const OUTCOMES: [&str; 2] = ["ok", "error"];
 
+/// The exposition format a scrape gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0 (`# EOF`, counters typed under their base name): what Prometheus asks
+    /// for first.
+    OpenMetrics,
+    /// The classic Prometheus text format 0.0.4: for every other client.
+    Text,
+}
+
+impl Format {
+    /// OpenMetrics when `accept` names it, else the classic text, whatever else `accept` says
+    /// (absent, another type or malformed).
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::Text,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Metrics {
     inner: Arc<Inner>,
@@ -326,6 +354,16 @@ impl Metrics {
             .inc();
     }
 
+    /// The metrics in `format`.
+    pub fn render_as(&self, format: Format) -> String {
+        let openmetrics = self.render();
+        match format {
+            Format::OpenMetrics => openmetrics,
+            Format::Text => openmetrics_to_text(&openmetrics),
+        }
+    }
+
+    /// The metrics in OpenMetrics text (the encoder's format).
     pub fn render(&self) -> String {
         let last = self.inner.last_snapshot_unix.load(Ordering::Relaxed);
         let age = if last == 0 {
@@ -339,6 +377,40 @@ impl Metrics {
         let _ = encode(&mut out, &self.inner.registry);
         out
     }
+}
+
+/// OpenMetrics text as the classic text format: a counter's `HELP` and `TYPE` name its
+/// `_total` samples (OpenMetrics names the family without the suffix, which a classic parser
+/// reads as an untyped metric), and the OpenMetrics-only `UNIT` and `EOF` lines go.
+fn openmetrics_to_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        out.push_str(&counter_metadata_as_total(line, &counters).unwrap_or_else(|| line.into()));
+        out.push('\n');
+    }
+    out
+}
+
+/// `# HELP name …` or `# TYPE name …` of a counter, renamed to `name_total`.
+fn counter_metadata_as_total(
+    line: &str,
+    counters: &std::collections::HashSet<&str>,
+) -> Option<String> {
+    let (kind, rest) = line
+        .strip_prefix("# HELP ")
+        .map(|r| ("HELP", r))
+        .or_else(|| line.strip_prefix("# TYPE ").map(|r| ("TYPE", r)))?;
+    let (name, tail) = rest.split_once(' ')?;
+    counters
+        .contains(name)
+        .then(|| format!("# {kind} {name}_total {tail}"))
 }
 
 /// Every series with a label from a fixed set shows from the first scrape on, at 0: a
@@ -498,6 +570,51 @@ fn register_engine(registry: &mut Registry, m: &Inner) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_format_names_counters_by_their_samples() {
+        let m = Metrics::new();
+        m.count_dns_write("create_zone", false);
+        let text = m.render_as(Format::Text);
+        assert!(
+            text.contains("# TYPE mkube_dns_writes_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP mkube_dns_writes_total microdns"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE mkube_pods gauge\n"));
+        assert!(text.contains("# TYPE mkube_reconcile_pass_seconds histogram\n"));
+        assert!(!text.contains("# EOF"));
+        assert!(!text.contains("# TYPE mkube_dns_writes counter"));
+        let om = m.render_as(Format::OpenMetrics);
+        assert!(om.ends_with("# EOF\n"));
+        assert!(om.contains("# TYPE mkube_dns_writes counter\n"));
+        // Sample lines are the same in both.
+        let samples = |t: &str| -> Vec<String> {
+            t.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(samples(&text), samples(&om));
+    }
+
+    #[test]
+    fn openmetrics_only_when_asked_for() {
+        let prometheus =
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+        assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
+        for other in [
+            None,
+            Some("application/json"),
+            Some(";;=,garbage/"),
+            Some(""),
+        ] {
+            assert_eq!(Format::negotiate(other), Format::Text, "{other:?}");
+        }
+    }
 
     #[test]
     fn renders_every_family_with_bounded_phases() {

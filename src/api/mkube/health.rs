@@ -2,7 +2,9 @@
 
 use crate::api::ApiState;
 use crate::api::pods::view::pods_view;
-use actix_web::{HttpResponse, web};
+use crate::metrics::Format;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
 use std::time::Duration;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -29,12 +31,18 @@ async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text whatever the request asks for (`Accept` included): the one format served.
-async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
+/// OpenMetrics when `Accept` asks for it (Prometheus does), else the classic text format:
+/// a missing, different or malformed `Accept` still gets text, never an error.
+async fn metrics(req: HttpRequest, state: web::Data<ApiState>) -> HttpResponse {
     count_pods_by_phase(&state).await;
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(accept);
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+        .content_type(format.content_type())
+        .body(state.metrics.render_as(format))
 }
 
 /// How long a scrape waits for the pods fold. It is usually published and read at once; right
