@@ -52,7 +52,7 @@ ensure_python_kubernetes() {
   fi
 }
 
-# The Python Prometheus client's text-format parser reads `/metrics` in
+# The Python Prometheus client's parsers (text and OpenMetrics) read `/metrics` in
 # tests/suite/metrics_scrape.rs.
 ensure_python_prometheus() {
   ensure_python

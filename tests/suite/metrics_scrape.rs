@@ -2,8 +2,9 @@
 //! simulator and the microdns double on loopback. After a pod was created through the API and
 //! runs, the scrape is read by the Python `prometheus_client` parsers (`metrics_scrape.py`, no
 //! mkube code) and the engine's families must be there with sensible values: reconcile passes
-//! and steps, RouterOS calls by normalised path and outcome, DNS writes, pods by phase. Odd
-//! `Accept` headers and query strings still get the text.
+//! and steps, RouterOS calls by normalised path and outcome, DNS writes, pods by phase.
+//! Prometheus's `Accept` gets OpenMetrics (read by the strict OpenMetrics parser); any other,
+//! malformed included, gets the classic text format with every family typed.
 
 use crate::common::{self, NatsServer};
 use crate::engine_support::{TARBALL, process_config, wait_until};
@@ -17,11 +18,13 @@ use std::process::{Command, Stdio};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/suite/metrics_scrape.py");
 
-/// The scrape as the Python parsers understood it (`{types, openmetrics, samples}`).
-async fn parse(text: String) -> Value {
+/// The scrape as the Python parser of `format` (`text`, `openmetrics`) understood it
+/// (`{types, samples}`).
+async fn parse_as(format: &'static str, text: String) -> Value {
     let out = tokio::task::spawn_blocking(move || {
         let mut child = Command::new("python3")
             .arg(SCRIPT)
+            .arg(format)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -36,10 +39,15 @@ async fn parse(text: String) -> Value {
     .unwrap();
     assert!(
         out.status.success(),
-        "the Prometheus parsers refused the scrape: {}",
+        "the {format} parser refused the scrape: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("parser JSON")
+}
+
+/// OpenMetrics text (`Metrics::render`), read by the strict OpenMetrics parser.
+async fn parse(text: String) -> Value {
+    parse_as("openmetrics", text).await
 }
 
 /// The values of the samples named `name` whose labels include every pair of `labels`.
@@ -115,7 +123,7 @@ async fn a_scrape_after_a_pod_runs_parses_and_counts_the_engine() {
     // The pass after the pod runs: the pod's DNS name is written by then.
     wait_until("a reconcile pass after the pod runs", 30, || async {
         let (_, text) = scrape(&mk, None, "").await;
-        let parsed = parse(text).await;
+        let parsed = parse_as("text", text).await;
         sum(&parsed, "mkube_reconcile_pass_seconds_count", &[]) >= 2.0
             && sum(
                 &parsed,
@@ -127,7 +135,7 @@ async fn a_scrape_after_a_pod_runs_parses_and_counts_the_engine() {
 
     let (content_type, text) = scrape(&mk, None, "").await;
     assert!(content_type.starts_with("text/plain"), "{content_type}");
-    let parsed = parse(text.clone()).await;
+    let parsed = parse_as("text", text.clone()).await;
     let log = mk.log_text();
     let types = &parsed["types"];
     for (family, kind) in [
@@ -150,12 +158,15 @@ async fn a_scrape_after_a_pod_runs_parses_and_counts_the_engine() {
     ] {
         assert_eq!(types[family], kind, "{family} in {text}");
     }
-    assert!(
-        parsed["openmetrics"]
-            .as_array()
-            .is_some_and(|f| f.iter().any(|n| n == "mkube_routeros_calls")),
-        "{parsed}"
-    );
+    // Every family typed: a counter's metadata names its `_total` samples in this format.
+    let untyped: Vec<&String> = types
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, t)| *t == "unknown")
+        .map(|(name, _)| name)
+        .collect();
+    assert!(untyped.is_empty(), "untyped families {untyped:?} in {text}");
     // Reconcile: passes and each step of them timed.
     let steps = |step| {
         sum(
@@ -202,16 +213,32 @@ async fn a_scrape_after_a_pod_runs_parses_and_counts_the_engine() {
     assert_eq!(sum(&parsed, "mkube_dns_write_failures_total", &[]), 0.0);
     assert_eq!(sum(&parsed, "mkube_container_restarts_total", &[]), 0.0);
 
-    // Whatever the client asks for, it gets the one text format, parseable.
+    // Prometheus's own Accept gets OpenMetrics, which the strict parser reads.
+    let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;\
+                      version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let (content_type, text) = scrape(&mk, Some(prometheus), "").await;
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    assert!(text.ends_with("# EOF\n"));
+    let parsed = parse(text).await;
+    assert_eq!(parsed["types"]["mkube_routeros_calls"], "counter");
+    assert_eq!(
+        values(&parsed, "mkube_pods", &[("phase", "Running")]),
+        [1.0]
+    );
+
+    // Anything else, malformed included, gets the classic text, parseable.
     for (accept, query) in [
         (Some("application/json"), ""),
-        (Some("application/openmetrics-text; version=1.0.0"), ""),
         (Some(";;;=,\t garbage/"), ""),
+        (Some("text/plain;version=0.0.4"), ""),
         (None, "?format=protobuf&x=%ZZ"),
     ] {
         let (content_type, text) = scrape(&mk, accept, query).await;
         assert!(content_type.starts_with("text/plain"), "{content_type}");
-        let parsed = parse(text).await;
+        let parsed = parse_as("text", text).await;
         assert_eq!(
             values(&parsed, "mkube_pods", &[("phase", "Running")]),
             [1.0]
