@@ -121,7 +121,12 @@ impl MicrodnsClient {
     /// POST `/zones` with `{name}`; 201 (or 200) gives the zone.
     pub async fn create_zone(&self, endpoint: &str, name: &str) -> Result<Zone, MicrodnsError> {
         let result = self.post_zone(endpoint, name).await;
-        self.count_write("create_zone", result.is_ok());
+        // 409: the zone exists, which `ensure_zone` takes as done.
+        let done = matches!(
+            &result,
+            Ok(_) | Err(MicrodnsError::Status { code: 409, .. })
+        );
+        self.count_write("create_zone", done);
         result
     }
 
@@ -208,13 +213,19 @@ impl MicrodnsClient {
             ),
             Err(e) => Err(e),
         };
-        self.count_write("delete_record", result.is_ok());
+        // 404: the record is gone already, which every caller takes as done.
+        let done = matches!(
+            &result,
+            Ok(()) | Err(MicrodnsError::Status { code: 404, .. })
+        );
+        self.count_write("delete_record", done);
         result
     }
 
-    fn count_write(&self, operation: &'static str, ok: bool) {
+    /// Counts a write; `done` is false when it failed (not when it found its work done).
+    fn count_write(&self, operation: &'static str, done: bool) {
         if let Some(m) = &self.metrics {
-            m.count_dns_write(operation, ok);
+            m.count_dns_write(operation, done);
         }
     }
 
