@@ -52,6 +52,16 @@ ensure_python_kubernetes() {
   fi
 }
 
+# The Python Prometheus client's parsers (text and OpenMetrics) read `/metrics` in
+# tests/suite/metrics_scrape.rs.
+ensure_python_prometheus() {
+  ensure_python
+  if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+    echo ">> installing the Prometheus Python client" >&2
+    python3 -m pip install -q --disable-pip-version-check prometheus-client >&2
+  fi
+}
+
 ensure_docker_registry() {
   if [ ! -x /usr/bin/docker-registry ]; then
     echo ">> installing docker-registry" >&2

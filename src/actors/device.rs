@@ -3,6 +3,7 @@
 //! workers, the veths actor, the reconcile loop) retries through it on its next turn.
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::routeros::{ClientOptions, RosClient, RosError};
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -21,6 +22,14 @@ impl DeviceLink {
         }
     }
 
+    /// Count the calls of the client this link connects (`/metrics`).
+    pub fn with_metrics(mut self, metrics: Metrics) -> DeviceLink {
+        if let Ok(options) = &mut self.options {
+            options.metrics = Some(metrics);
+        }
+        self
+    }
+
     /// A link that never connects (actors built without a device, e.g. in unit tests).
     pub fn unconfigured() -> DeviceLink {
         DeviceLink {
@@ -30,8 +39,8 @@ impl DeviceLink {
     }
 
     /// A link that starts out connected (boot connected already).
-    pub fn with_client(config: &Config, client: Option<RosClient>) -> DeviceLink {
-        let link = DeviceLink::new(config);
+    pub fn with_client(config: &Config, client: Option<RosClient>, metrics: Metrics) -> DeviceLink {
+        let link = DeviceLink::new(config).with_metrics(metrics);
         if let Ok(mut slot) = link.client.try_lock() {
             *slot = client;
         }

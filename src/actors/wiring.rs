@@ -150,11 +150,11 @@ pub async fn boot(
     // The device engine runs in standalone mode (§5); otherwise the actors only record.
     let engine = config.standalone;
     let routeros = if engine {
-        connect_device(config).await
+        connect_device(config, &metrics).await
     } else {
         None
     };
-    let device = DeviceLink::with_client(config, routeros.clone());
+    let device = DeviceLink::with_client(config, routeros.clone(), metrics.clone());
     let device_for_nodes = device.clone();
     let secs =
         |v: f64, d: f64| Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v } else { d });
@@ -175,7 +175,9 @@ pub async fn boot(
     let mut dns = DnsActor::new(journal(DnsActor::NAME, DnsActor::AREAS), state.dns);
     match crate::microdns::MicrodnsClient::new() {
         Ok(client) => {
-            let client = client.with_api_keys(config.microdns_api_keys());
+            let client = client
+                .with_api_keys(config.microdns_api_keys())
+                .with_metrics(metrics.clone());
             dns = dns.with_client(Arc::new(config.clone()), client)
         }
         Err(e) => tracing::error!(error = %e, "no microdns client; DNS records are not maintained"),
@@ -186,6 +188,7 @@ pub async fn boot(
         state.images,
         config,
     )
+    .with_metrics(metrics.clone())
     .start();
     let configmaps = ConfigMapsActor::new(
         journal(ConfigMapsActor::NAME, ConfigMapsActor::AREAS),
@@ -229,6 +232,7 @@ pub async fn boot(
             pods_published.clone(),
             observations.clone(),
         )
+        .with_metrics(metrics.clone())
         .start()
     });
     let rollout = engine.then(|| {
@@ -249,6 +253,7 @@ pub async fn boot(
             dns: dns.clone(),
             veths: veths.clone(),
             rollout: rollout.clone(),
+            metrics: Some(metrics.clone()),
         },
     ));
     let outputs = super::reconcile::outputs::Outputs {
@@ -270,6 +275,7 @@ pub async fn boot(
         .with_outputs(outputs.clone())
         .with_observations(observations.clone())
         .with_listener(consistency.clone().recipient())
+        .with_metrics(metrics.clone())
         .start();
         // §5: a push runs a pass at once.
         images.do_send(super::images::SubscribePushes(r.clone().recipient()));
@@ -327,8 +333,8 @@ pub async fn boot(
 }
 
 /// One short connection attempt: an unreachable device must not hold up boot.
-async fn connect_device(config: &Config) -> Option<crate::routeros::RosClient> {
-    let link = DeviceLink::new(config);
+async fn connect_device(config: &Config, metrics: &Metrics) -> Option<crate::routeros::RosClient> {
+    let link = DeviceLink::new(config).with_metrics(metrics.clone());
     match tokio::time::timeout(Duration::from_secs(5), link.try_connect()).await {
         Ok(client) => client,
         Err(_) => {

@@ -54,7 +54,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let server_task = actix_web::rt::spawn(server);
     tracing::info!(listen = %cfg.api.listen, "API listening (health now, data after replay)");
     clock.phase("HTTP listening");
-    let update_server = start_update_api(&cfg);
+    let update_server = start_update_api(&cfg, &metrics);
 
     let booting = async {
         let mut delay = Duration::from_secs(1);
@@ -95,14 +95,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 /// The update API (images.md §4.6) on its own listener, independent of the log: it needs only
-/// the device. A listener that cannot bind is logged, and mkube runs on without it.
-fn start_update_api(cfg: &config::Config) -> Option<actix_web::dev::ServerHandle> {
+/// the device (its RouterOS calls count in `/metrics` too). A listener that cannot bind is
+/// logged, and mkube runs on without it.
+fn start_update_api(
+    cfg: &config::Config,
+    metrics: &Metrics,
+) -> Option<actix_web::dev::ServerHandle> {
     use actix::Actor as _;
     let listen = cfg.update.listen.trim();
     if listen.is_empty() {
         return None;
     }
-    let link = mkube::actors::device::DeviceLink::new(cfg);
+    let link = mkube::actors::device::DeviceLink::new(cfg).with_metrics(metrics.clone());
     let updater = mkube::actors::updater::UpdaterActor::new(link, &cfg.update).start();
     match api::update::server(listen, updater) {
         Ok(server) => {

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::error::MicrodnsError;
 use super::types::{Record, RecordData, Zone};
 use crate::config::ApiKey;
+use crate::metrics::Metrics;
 
 /// The header microdns reads its API key from (`api.rest.api_key` on the server).
 const API_KEY_HEADER: &str = "X-API-Key";
@@ -33,6 +34,8 @@ pub struct MicrodnsClient {
     http: reqwest::Client,
     /// endpoint (no trailing slash) → its API key (issue 11 item 8).
     api_keys: Arc<HashMap<String, ApiKey>>,
+    /// Counts writes and their failures (`/metrics`); `None` for CLI and test clients.
+    metrics: Option<Metrics>,
 }
 
 impl MicrodnsClient {
@@ -57,6 +60,7 @@ impl MicrodnsClient {
         Ok(Self {
             http,
             api_keys: Arc::default(),
+            metrics: None,
         })
     }
 
@@ -66,6 +70,12 @@ impl MicrodnsClient {
             .into_iter()
             .map(|(endpoint, key)| (base(&endpoint).to_string(), key));
         self.api_keys = Arc::new(keys.collect());
+        self
+    }
+
+    /// Count every write (zone and record creates, record deletes) into `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -110,6 +120,17 @@ impl MicrodnsClient {
 
     /// POST `/zones` with `{name}`; 201 (or 200) gives the zone.
     pub async fn create_zone(&self, endpoint: &str, name: &str) -> Result<Zone, MicrodnsError> {
+        let result = self.post_zone(endpoint, name).await;
+        // 409: the zone exists, which `ensure_zone` takes as done.
+        let done = matches!(
+            &result,
+            Ok(_) | Err(MicrodnsError::Status { code: 409, .. })
+        );
+        self.count_write("create_zone", done);
+        result
+    }
+
+    async fn post_zone(&self, endpoint: &str, name: &str) -> Result<Zone, MicrodnsError> {
         let body = json!({ "name": name });
         let (status, bytes) = self
             .send(endpoint, Method::POST, "/zones", &[], Some(&body), None)
@@ -145,6 +166,19 @@ impl MicrodnsClient {
         ttl: u32,
         data: RecordData,
     ) -> Result<(Record, bool), MicrodnsError> {
+        let result = self.post_record(endpoint, zone_id, name, ttl, data).await;
+        self.count_write("create_record", result.is_ok());
+        result
+    }
+
+    async fn post_record(
+        &self,
+        endpoint: &str,
+        zone_id: &str,
+        name: &str,
+        ttl: u32,
+        data: RecordData,
+    ) -> Result<(Record, bool), MicrodnsError> {
         let body = json!({ "name": name, "ttl": ttl, "data": data });
         let path = format!("/zones/{zone_id}/records");
         let (status, bytes) = self
@@ -167,15 +201,32 @@ impl MicrodnsClient {
         record_id: &str,
     ) -> Result<(), MicrodnsError> {
         let path = format!("/zones/{zone_id}/records/{record_id}");
-        let (status, bytes) = self
+        let result = match self
             .send(endpoint, Method::DELETE, &path, &[], None, None)
-            .await?;
-        expect(
-            endpoint,
-            status,
-            &bytes,
-            &[StatusCode::NO_CONTENT, StatusCode::OK],
-        )
+            .await
+        {
+            Ok((status, bytes)) => expect(
+                endpoint,
+                status,
+                &bytes,
+                &[StatusCode::NO_CONTENT, StatusCode::OK],
+            ),
+            Err(e) => Err(e),
+        };
+        // 404: the record is gone already, which every caller takes as done.
+        let done = matches!(
+            &result,
+            Ok(()) | Err(MicrodnsError::Status { code: 404, .. })
+        );
+        self.count_write("delete_record", done);
+        result
+    }
+
+    /// Counts a write; `done` is false when it failed (not when it found its work done).
+    fn count_write(&self, operation: &'static str, done: bool) {
+        if let Some(m) = &self.metrics {
+            m.count_dns_write(operation, done);
+        }
     }
 
     /// `GET /api/v1/health` with its own 1.5 s limit; the JSON body on 200.

@@ -1,7 +1,7 @@
 //! The HTTP side: one pooled keep-alive client, Basic auth, timeouts, a
 //! semaphore of at most N in-flight requests, GET/POST only (§1.3).
 
-use super::error::{RosError, classify, transport_kind};
+use super::error::{RosError, TransportKind, classify, transport_kind};
 use super::names::{PropertyNames, RosVersion, check_version};
 use super::pacing::Pacing;
 use super::resources::{Container, FromRow, SystemResource};
@@ -37,6 +37,9 @@ pub struct ClientOptions {
     pub container_cache_ttl: Duration,
     /// Skip the 7.21 version gate (tests of older profiles, diagnostics only).
     pub allow_unsupported_version: bool,
+    /// Where every call is counted by path and outcome (`/metrics`); `None` for the
+    /// installer, the updater and tests that serve no metrics.
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 impl ClientOptions {
@@ -59,6 +62,7 @@ impl ClientOptions {
             pacing: Pacing::default(),
             container_cache_ttl: Duration::from_secs(5),
             allow_unsupported_version: false,
+            metrics: None,
         }
     }
 }
@@ -299,8 +303,14 @@ impl Http {
         let started = Instant::now();
         let permit = self.permits.acquire().await;
         let queued = started.elapsed();
+        let sent = Instant::now();
         let result = self.send(method, path, query, body, timeout).await;
         drop(permit);
+        if let Some(metrics) = &self.opts.metrics {
+            // Latency of the request itself, not of the wait for a permit.
+            let outcome = call_outcome(&result);
+            metrics.observe_routeros_call(method, path_label(path), outcome, sent.elapsed());
+        }
         let endpoint = format!("{method} {path}");
         self.stats
             .record(endpoint, result.is_ok(), started.elapsed(), queued);
@@ -370,6 +380,47 @@ impl Http {
     }
 }
 
+/// The `outcome` label of a call: `ok`, `http_4xx`, `http_5xx`, `timeout` or `error`.
+fn call_outcome(result: &Result<Value, RosError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(RosError::Api { status, .. }) if *status >= 500 => "http_5xx",
+        Err(RosError::Api { .. }) => "http_4xx",
+        Err(RosError::Transport {
+            kind: TransportKind::Timeout,
+            ..
+        }) => "timeout",
+        Err(_) => "error",
+    }
+}
+
+/// The `path` label of a call: the menu and command, with item ids (`*1A`) replaced by
+/// `{id}` and any segment that is not a plain menu word (names, numbers) by `{name}`, so
+/// the label takes a bounded set of values however many objects the device holds.
+pub(crate) fn path_label(path: &str) -> String {
+    let mut label = String::new();
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        label.push('/');
+        if segment.starts_with('*') {
+            label.push_str("{id}");
+        } else if is_menu_word(segment) {
+            label.push_str(segment);
+        } else {
+            label.push_str("{name}");
+        }
+    }
+    if label.is_empty() {
+        label.push('/');
+    }
+    label
+}
+
+/// RouterOS menus and commands are short lowercase words with dashes (`bridge`, `add`,
+/// `user/active`), never digits, dots or underscores as names often have.
+fn is_menu_word(segment: &str) -> bool {
+    segment.len() <= 24 && segment.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+}
+
 /// Maps "target already gone" to success.
 pub(crate) fn ok_if_gone(result: Result<(), RosError>) -> Result<bool, RosError> {
     match result {
@@ -409,6 +460,47 @@ mod tests {
                 .ca_cert_pem
                 .is_some()
         );
+    }
+
+    #[test]
+    fn path_labels_hold_no_ids_or_names() {
+        assert_eq!(path_label("/container"), "/container");
+        assert_eq!(path_label("/container/add"), "/container/add");
+        assert_eq!(path_label("/container/*1A"), "/container/{id}");
+        assert_eq!(path_label("/interface/veth/set"), "/interface/veth/set");
+        assert_eq!(
+            path_label("/interface/veth/veth_web_0"),
+            "/interface/veth/{name}"
+        );
+        assert_eq!(path_label("/file/raid1.img"), "/file/{name}");
+        assert_eq!(path_label(""), "/");
+    }
+
+    #[test]
+    fn outcomes_follow_status_and_transport() {
+        let api = |status| {
+            Err(RosError::Api {
+                method: "GET",
+                path: "/x".into(),
+                status,
+                message: String::new(),
+                detail: String::new(),
+                kind: super::super::error::ErrorKind::Other,
+            })
+        };
+        let transport = |kind| {
+            Err(RosError::Transport {
+                method: "GET",
+                path: "/x".into(),
+                kind,
+                message: String::new(),
+            })
+        };
+        assert_eq!(call_outcome(&Ok(Value::Null)), "ok");
+        assert_eq!(call_outcome(&api(404)), "http_4xx");
+        assert_eq!(call_outcome(&api(500)), "http_5xx");
+        assert_eq!(call_outcome(&transport(TransportKind::Timeout)), "timeout");
+        assert_eq!(call_outcome(&transport(TransportKind::Eof)), "error");
     }
 
     #[test]

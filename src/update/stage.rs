@@ -70,6 +70,7 @@ impl Stage {
                 storage: StorageConfig::default(),
                 normaliser: Normaliser::new(std::slice::from_ref(&self.registry_host)),
                 local_ca: self.ca.clone(),
+                metrics: None,
             };
             let (pulled, _) =
                 cache::pull(&settings, reference, digest, &Arc::new(AtomicU64::new(0))).await?;

@@ -5,12 +5,13 @@
 //! broken networks are rebuilt after three passes (CC-R4), a quiet pass changes nothing, and
 //! the guards (L-1) and the dry run hold reaps back.
 
-use crate::common::cluster;
+use crate::common::{self, cluster};
 use crate::consistency_support::*;
 use crate::engine_support::*;
 use mkube::actors::ipam::Allocate;
 use mkube::actors::pods::Recreated;
 use mkube::events::catalogue::ConsistencyEvent;
+use mkube::metrics::Metrics;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -39,7 +40,8 @@ async fn allocate(c: &mkube::actors::wiring::Cluster, veth: &str, ip: &str) {
 async fn orphans_of_mkubes_naming_are_reaped_and_recorded_foreign_ones_kept() {
     let mut env = env().await;
     env.cfg = checker(env.cfg.clone());
-    let c = cluster::boot(&env.cfg).await;
+    let metrics = Metrics::new();
+    let c = cluster::boot_with_metrics(&env.cfg, metrics.clone()).await;
     declare_created(&c, pod("a", &[])).await;
     declare_created(&c, pod("b", &[])).await;
     plant_orphan(&env, "default", "gone", "127.77.0.30/24").await;
@@ -59,6 +61,11 @@ async fn orphans_of_mkubes_naming_are_reaped_and_recorded_foreign_ones_kept() {
         ]
     );
     assert!(report.failed.is_empty(), "{report:?}");
+    let text = metrics.render();
+    for resource in ["container", "veth", "allocation"] {
+        let reaps = format!("mkube_consistency_reaps_total{{resource=\"{resource}\"}}");
+        assert_eq!(common::series(&text, &reaps), Some(1.0), "{text}");
+    }
     gone_from_device(&env.h, "default_gone_app", "veth_default_gone_0").await;
     let pool = ipam_state(&c).await.pools["t"].clone();
     assert!(!pool.contains_key("veth_default_gone_0"), "{pool:?}");
@@ -125,7 +132,8 @@ async fn a_pass_follows_creates_and_reconcile_passes() {
 async fn an_empty_desired_set_or_a_large_sweep_is_refused() {
     let mut env = env().await;
     env.cfg = checker(env.cfg.clone());
-    let c = cluster::boot(&env.cfg).await;
+    let metrics = Metrics::new();
+    let c = cluster::boot_with_metrics(&env.cfg, metrics.clone()).await;
     plant_orphan(&env, "default", "x1", "127.77.0.31/24").await;
     let report = repair(&c).await;
     let refused = report.refused.clone().unwrap_or_default();
@@ -146,6 +154,11 @@ async fn an_empty_desired_set_or_a_large_sweep_is_refused() {
         assert!(running(&env.h, name).await, "{name}");
     }
     assert!(reaped(&facts(&c.log).await).is_empty());
+    let text = metrics.render();
+    let refused = r#"mkube_consistency_passes_stopped_total{reason="refused"}"#;
+    assert_eq!(common::series(&text, refused), Some(2.0), "{text}");
+    let reaps = r#"mkube_consistency_reaps_total{resource="container"}"#;
+    assert_eq!(common::series(&text, reaps), Some(0.0), "{text}");
     // A larger fraction lets the same pass through.
     let mut cfg = env.cfg.clone();
     cfg.consistency.max_reap_fraction = 1.0;
@@ -224,7 +237,8 @@ async fn three_strikes(
     }
     // The counters are facts: a restarted checker goes on counting where it stopped.
     drop(c);
-    let c = cluster::boot(&env.cfg).await;
+    let metrics = Metrics::new();
+    let c = cluster::boot_with_metrics(&env.cfg, metrics.clone()).await;
     let report = repair(&c).await;
     assert_eq!(report.counted, vec![("default/web".to_string(), 3)]);
     assert_eq!(
@@ -234,6 +248,8 @@ async fn three_strikes(
             Recreated::Queued("default/web".into())
         )]
     );
+    let repairs = common::series(&metrics.render(), "mkube_consistency_network_repairs_total");
+    assert_eq!(repairs, Some(1.0));
     settle(&c, "default/web").await.expect("rebuilt");
     let rebuilt_id = container_id(&env.h, "default_web_app").await.unwrap();
     assert_ne!(first_id, rebuilt_id, "a fresh container");

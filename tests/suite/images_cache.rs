@@ -280,7 +280,8 @@ async fn aliases_share_one_entry_and_concurrent_ensures_pull_once() {
     push_simple(&reg, "microdns", "edge", "1").await;
     push_simple(&reg, "x", "1", "x").await;
     let cfg = config(&nats, &reg, dir.path());
-    let c = cluster::boot(&cfg).await;
+    let metrics = mkube::metrics::Metrics::new();
+    let c = cluster::boot_with_metrics(&cfg, metrics.clone()).await;
 
     let primary = ensure(&c, &format!("{}/microdns:edge", reg.host()))
         .await
@@ -307,6 +308,17 @@ async fn aliases_share_one_entry_and_concurrent_ensures_pull_once() {
     let all: Vec<EnsuredImage> = all.into_iter().map(Result::unwrap).collect();
     assert!(all.windows(2).all(|w| w[0].local_path == w[1].local_path));
     assert_eq!(pulls(&c).await, 3);
+    // `/metrics` counts the same three pulls, each with its tarball build.
+    let text = metrics.render();
+    for series in [
+        r#"mkube_image_pulls_total{outcome="ok"}"#,
+        r#"mkube_image_tarball_builds_total{outcome="ok"}"#,
+        "mkube_image_tarball_build_seconds_count",
+    ] {
+        assert_eq!(common::series(&text, series), Some(3.0), "{series}: {text}");
+    }
+    let failed = r#"mkube_image_pulls_total{outcome="error"}"#;
+    assert_eq!(common::series(&text, failed), Some(0.0), "{text}");
     let tars = std::fs::read_dir(dir.path())
         .unwrap()
         .filter(|e| {

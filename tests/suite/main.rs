@@ -45,6 +45,7 @@ mod ipam;
 mod k8s_api;
 mod kubectl;
 mod log;
+mod metrics_scrape;
 mod microdns_client;
 mod microdns_sim;
 mod microdns_toml_shape;

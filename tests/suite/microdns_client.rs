@@ -608,3 +608,53 @@ async fn dns_alive_ignores_datagrams_that_are_not_the_answer() {
     );
     let _ = responder.await.expect("responder");
 }
+
+// `/metrics`: every write counts by operation, and the refused ones (bad data, a 500, a
+// closed port) count as failures too; a delete of a record already gone (404) and a create
+// of a zone that exists (409) do not, as their callers take them as done. Reads count
+// nowhere.
+#[tokio::test]
+async fn writes_and_their_failures_are_counted_by_operation() {
+    let sim = double().await;
+    let metrics = mkube::metrics::Metrics::new();
+    let c = client().with_metrics(metrics.clone());
+    let endpoint = sim.endpoint();
+    let zone = c.ensure_zone(&endpoint, "gt.lo").await.expect("zone");
+    let (record, _) = c
+        .create_a_record(&endpoint, &zone, "web", "10.0.0.5", 60)
+        .await
+        .expect("record");
+    c.create_a_record(&endpoint, &zone, "web", "not-an-ip", 60)
+        .await
+        .expect_err("bad A data");
+    sim.set_fault(Fault::status(500, "boom").method("DELETE").count(1));
+    c.delete_record(&endpoint, &zone, &record.id)
+        .await
+        .expect_err("500");
+    c.delete_record(&endpoint, &zone, &record.id)
+        .await
+        .expect("deleted");
+    let gone = c.delete_record(&endpoint, &zone, &record.id).await;
+    assert_eq!(gone.expect_err("gone").status(), Some(404));
+    sim.set_fault(Fault::status(409, "exists").method("POST").count(1));
+    c.create_zone(&endpoint, "gt.lo").await.expect_err("409");
+    c.create_zone(&closed_tcp_endpoint(), "x.lo")
+        .await
+        .expect_err("refused");
+    c.list_zones(&endpoint).await.expect("a read");
+
+    let text = metrics.render();
+    let value = |series: &str| crate::common::series(&text, series);
+    let writes = |op: &str| value(&format!("mkube_dns_writes_total{{operation=\"{op}\"}}"));
+    let failures = |op: &str| {
+        value(&format!(
+            "mkube_dns_write_failures_total{{operation=\"{op}\"}}"
+        ))
+    };
+    assert_eq!(writes("create_zone"), Some(3.0), "{text}");
+    assert_eq!(failures("create_zone"), Some(1.0), "{text}");
+    assert_eq!(writes("create_record"), Some(2.0), "{text}");
+    assert_eq!(failures("create_record"), Some(1.0), "{text}");
+    assert_eq!(writes("delete_record"), Some(3.0), "{text}");
+    assert_eq!(failures("delete_record"), Some(1.0), "{text}");
+}

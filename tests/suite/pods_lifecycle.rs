@@ -4,7 +4,7 @@
 //! (LC-6, §3.5), probes against a listening port (§7.3, sim knob `probePorts`), no unit for
 //! pods whose `restartPolicy` is not `Always` (LC-1).
 
-use crate::common::cluster;
+use crate::common::{self, cluster};
 use crate::engine_support::*;
 use k8s_openapi::api::core::v1::{Pod, Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -91,7 +91,8 @@ async fn running_id(ros: &RosClient) -> Option<String> {
 async fn watchdog_starts_a_stopped_container_again_after_the_cooldown() {
     let mut env = env().await;
     fast(&mut env.cfg, 4);
-    let c = cluster::boot(&env.cfg).await;
+    let metrics = mkube::metrics::Metrics::new();
+    let c = cluster::boot_with_metrics(&env.cfg, metrics.clone()).await;
     run(&c, pod("web", &[])).await;
     let ros = ros(&env.h).await;
     let id = ros.wait_running(UNIT).await.expect("running").id;
@@ -139,6 +140,13 @@ async fn watchdog_starts_a_stopped_container_again_after_the_cooldown() {
         !kinds.iter().any(|k| k == "lifecycle.UnitFailed"),
         "keepalive never fails a unit"
     );
+    // `/metrics` counts both, as keepalive starts.
+    wait_until("both restarts counted", 5, || async {
+        metrics
+            .render()
+            .contains(r#"mkube_container_restarts_total{cause="keepalive"} 2"#)
+    })
+    .await;
 }
 
 // §7.3/LC-6/§3.5: a liveness probe on a port the container does not listen on fails, the
@@ -149,7 +157,8 @@ async fn watchdog_starts_a_stopped_container_again_after_the_cooldown() {
 async fn failing_liveness_restarts_then_recreates_the_pod() {
     let mut env = env().await;
     fast(&mut env.cfg, 1);
-    let c = cluster::boot(&env.cfg).await;
+    let metrics = mkube::metrics::Metrics::new();
+    let c = cluster::boot_with_metrics(&env.cfg, metrics.clone()).await;
     let port = free_port();
     run(&c, with_probes(pod("web", &[]), Some(liveness(port)), None)).await;
     let ros = ros(&env.h).await;
@@ -167,6 +176,16 @@ async fn failing_liveness_restarts_then_recreates_the_pod() {
         .filter(|k| *k == "lifecycle.UnitRestarted")
         .count();
     assert!(restarted >= 2, "{kinds:?}");
+    let probe_restarts = common::series(
+        &metrics.render(),
+        r#"mkube_container_restarts_total{cause="probe"}"#,
+    );
+    assert_eq!(
+        probe_restarts,
+        Some(restarted as f64),
+        "{}",
+        metrics.render()
+    );
     let failed = kinds
         .iter()
         .position(|k| k == "lifecycle.UnitFailed")

@@ -75,6 +75,8 @@ pub struct Deps {
     pub veths: Addr<VethsActor>,
     /// Knows the pods being redeployed (CC-R4 skips them).
     pub rollout: Option<Addr<RolloutActor>>,
+    /// Reaps, repairs and stopped passes are counted here (`/metrics`).
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 /// `consistency.*` and the L-4 grace, with defaults applied.

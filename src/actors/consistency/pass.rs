@@ -69,16 +69,23 @@ pub(super) struct PassJob {
 pub(super) async fn run(job: PassJob, mut ages: Ages) -> (RepairReport, Ages) {
     let started = Instant::now();
     let deadline = job.settings.deadline;
-    let report = match tokio::time::timeout(deadline, steps(&job, &mut ages)).await {
-        Ok(r) => r,
+    let (report, stopped) = match tokio::time::timeout(deadline, steps(&job, &mut ages)).await {
+        Ok(r) => {
+            let stopped = stop_reason(&r);
+            (r, stopped)
+        }
         Err(_) => {
             tracing::warn!(
                 ?deadline,
                 "CONSISTENCY: pass deadline reached; the next pass goes on"
             );
-            RepairReport::skipped("the pass deadline was reached")
+            let r = RepairReport::skipped("the pass deadline was reached");
+            (r, Some("deadline"))
         }
     };
+    if let Some(m) = &job.deps.metrics {
+        count_pass(m, &report, stopped);
+    }
     tracing::info!(
         ms = started.elapsed().as_millis() as u64,
         skipped = ?report.skipped,
@@ -91,6 +98,44 @@ pub(super) async fn run(job: PassJob, mut ages: Ages) -> (RepairReport, Ages) {
         "CONSISTENCY: pass complete"
     );
     (report, ages)
+}
+
+/// The `reason` label of a pass that did not run to its end: `refused` (a guard refused
+/// the sweeps, L-1) or `skipped` (NATS, the device or the actors unavailable). The free-text
+/// reason stays in the log and the report; the label keeps to this fixed set.
+fn stop_reason(report: &RepairReport) -> Option<&'static str> {
+    if report.refused.is_some() {
+        Some("refused")
+    } else if report.skipped.is_some() {
+        Some("skipped")
+    } else {
+        None
+    }
+}
+
+/// A pass's reaps (not a dry run's "would reap"), network rebuilds queued and stop into
+/// `metrics`.
+fn count_pass(m: &crate::metrics::Metrics, report: &RepairReport, stopped: Option<&'static str>) {
+    if !report.dry_run {
+        for resource in [Resource::Container, Resource::Veth, Resource::Allocation] {
+            let name = resource.as_str();
+            let count = report.reaped.iter().filter(|(r, _)| r == name).count();
+            if count > 0 {
+                m.count_reaps(name, count);
+            }
+        }
+        let rebuilds = report
+            .rebuilt
+            .iter()
+            .filter(|(_, r)| matches!(r, Recreated::Queued(_)))
+            .count();
+        if rebuilds > 0 {
+            m.count_network_repairs(rebuilds);
+        }
+    }
+    if let Some(reason) = stopped {
+        m.count_consistency_stopped(reason);
+    }
 }
 
 async fn steps(job: &PassJob, ages: &mut Ages) -> RepairReport {

@@ -5,6 +5,7 @@
 use super::names::{self, Normaliser};
 use super::tarball;
 use crate::config::{Config, StorageConfig};
+use crate::metrics::Metrics;
 use crate::oci::{self, ClientOptions, OciError, Registry};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub struct Settings {
     pub normaliser: Normaliser,
     /// PEM of `registry.tlsCACertFile`, when readable.
     pub local_ca: Option<Vec<u8>>,
+    /// Counts pulls and times tarball builds (`/metrics`).
+    pub metrics: Option<Metrics>,
 }
 
 impl Settings {
@@ -41,6 +44,7 @@ impl Settings {
             storage: config.storage.clone(),
             normaliser: Normaliser::new(&config.registry.local_addresses),
             local_ca: std::fs::read(ca_file).ok(),
+            metrics: None,
         }
     }
 
@@ -139,6 +143,9 @@ pub async fn pull(
     // whole is not, so a tarball build is never abandoned half-written.
     let result = pull_into(settings, reference, digest, &work_dir).await;
     let _ = tokio::fs::remove_dir_all(&work_dir).await;
+    if let Some(m) = &settings.metrics {
+        m.count_image_pull(if result.is_ok() { "ok" } else { "error" });
+    }
     result
 }
 
@@ -186,6 +193,7 @@ async fn pull_into(
     };
     let arch = oci::manifest::normalise_arch(&settings.arch).to_string();
     let (work, tmp2) = (work_dir.to_path_buf(), tmp.clone());
+    let build_started = std::time::Instant::now();
     let built = tokio::task::spawn_blocking(move || {
         tarball::build(
             &tarball::Source {
@@ -200,12 +208,17 @@ async fn pull_into(
         )
     })
     .await
-    .map_err(|e| OciError::Io(std::io::Error::other(e)))?;
+    .map_err(|e| OciError::Io(std::io::Error::other(e)))
+    .and_then(|b| b.map_err(OciError::from));
+    if let Some(m) = &settings.metrics {
+        let outcome = if built.is_ok() { "ok" } else { "error" };
+        m.observe_tarball_build(outcome, build_started.elapsed());
+    }
     let built = match built {
         Ok(b) => b,
         Err(e) => {
             let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e.into());
+            return Err(e);
         }
     };
     // The old sidecar goes first: no sidecar ever names bytes it did not describe.

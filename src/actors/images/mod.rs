@@ -62,6 +62,12 @@ impl ImagesActor {
         }
     }
 
+    /// Count pulls and time tarball builds into `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        Arc::make_mut(&mut self.settings).metrics = Some(metrics);
+        self
+    }
+
     /// Queues `job` behind whatever runs for `key`; returns the shared outcome.
     fn enqueue(
         &mut self,

@@ -77,6 +77,8 @@ pub struct LifecycleActor {
     observations: Observations,
     /// The pods fold of the last tick (readiness is recorded against it).
     last_pods: std::sync::Arc<PodsState>,
+    /// Counts restarts (`/metrics`).
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl LifecycleActor {
@@ -98,7 +100,14 @@ impl LifecycleActor {
             pods_view,
             observations,
             last_pods: Default::default(),
+            metrics: None,
         }
+    }
+
+    /// Count every restart (LC-3 keepalive starts, LC-6 probe restarts) into `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> LifecycleActor {
+        self.metrics = Some(metrics);
+        self
     }
 }
 

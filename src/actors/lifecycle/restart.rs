@@ -28,6 +28,7 @@ impl LifecycleActor {
         rt.restarting = true;
         let restarts = rt.restarts.saturating_add(1);
         let (device, pods, name) = (self.device.clone(), self.pods.clone(), unit.to_string());
+        let metrics = self.metrics.clone();
         let job = async move {
             let ros = device.get().await.map_err(|e| e.to_string())?;
             let row = ros
@@ -41,6 +42,9 @@ impl LifecycleActor {
                 .await
                 .map_err(|e| e.to_string())?;
             tracing::info!(unit = %name, restarts, %reason, "unit restarted (LC-6)");
+            if let Some(m) = &metrics {
+                m.count_container_restart("probe");
+            }
             let msg = UnitTransition {
                 unit: name.clone(),
                 transition: Transition::Restarted { restarts, reason },

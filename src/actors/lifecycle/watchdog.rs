@@ -281,6 +281,9 @@ impl LifecycleActor {
                 if ok {
                     rt.stopped = false;
                     rt.restarted(now);
+                    if let Some(m) = &self.metrics {
+                        m.count_container_restart("keepalive");
+                    }
                 } else {
                     rt.restarting = false;
                 }

@@ -25,6 +25,7 @@ use super::published::Published;
 use super::rollout::stagger::{How, Roller};
 use super::rollout::{Redeploying, RolloutActor};
 use crate::config::{Config, Manifest, load_manifest};
+use crate::metrics::Metrics;
 use crate::pod::annotations;
 use crate::routeros::{Observation, SnapshotOptions};
 use actix::prelude::*;
@@ -53,6 +54,8 @@ pub struct ReconcileActor {
     observations: Option<super::observations::Observations>,
     /// Told when a pass ends (§5 step 8: the consistency checker's repair pass follows).
     listener: Option<Recipient<Reconciled>>,
+    /// Pass and step durations (`/metrics`).
+    metrics: Option<Metrics>,
 }
 
 impl ReconcileActor {
@@ -81,6 +84,7 @@ impl ReconcileActor {
             halts: halts::Halts::default(),
             observations: None,
             listener: None,
+            metrics: None,
         }
     }
 
@@ -100,6 +104,12 @@ impl ReconcileActor {
     /// DS-6 ConfigMaps and the DNS zones (§5 steps 6–7) are part of every pass.
     pub fn with_outputs(mut self, outputs: outputs::Outputs) -> Self {
         self.outputs = Some(outputs);
+        self
+    }
+
+    /// Time every pass and step into `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -193,6 +203,7 @@ impl Handler<RunPass> for ReconcileActor {
             outputs: self.outputs.clone(),
             halts: self.halts.clone(),
             observations: self.observations.clone(),
+            metrics: self.metrics.clone(),
         });
         let listener = self.listener.clone();
         AtomicResponse::new(Box::pin(pass.into_actor(self).map(move |report, _, _| {
@@ -217,6 +228,7 @@ struct Deps {
     outputs: Option<outputs::Outputs>,
     halts: halts::Halts,
     observations: Option<super::observations::Observations>,
+    metrics: Option<Metrics>,
 }
 
 /// DS-6 ConfigMaps first (the workers write their files), then the device steps, then DNS
@@ -227,14 +239,16 @@ async fn pass(deps: Deps) -> PassReport {
     let started = Instant::now();
     let (config, pods, out) = (deps.config.clone(), deps.pods.clone(), deps.outputs.clone());
     let pods_view = deps.pods_view.clone();
+    let metrics = deps.metrics.clone();
     let step = Instant::now();
     let manifest = read_manifest(&config).unwrap_or_default();
     let written = match &out {
         Some(out) => outputs::config_maps(&config, manifest.config_maps, out).await,
         None => 0,
     };
+    let took = step_ms(&metrics, "1", step);
     tracing::info!(
-        ms = ms(step),
+        ms = took,
         pods = manifest.pods.len(),
         config_maps_written = written,
         "RECONCILE: step 1 load manifests"
@@ -246,8 +260,9 @@ async fn pass(deps: Deps) -> PassReport {
         report.dns = outputs::dns(&pods, &pods_view, out, "reconcile").await;
         if let Some(dns) = &report.dns {
             // One list per zone serves both steps, so they are one pass and one line.
+            let took = step_ms(&metrics, "6-7", step);
             tracing::info!(
-                ms = ms(step),
+                ms = took,
                 zones = dns.zones.len(),
                 failed = dns.zones.iter().filter(|z| z.error.is_some()).count(),
                 writes = dns.writes(),
@@ -262,6 +277,9 @@ async fn pass(deps: Deps) -> PassReport {
             .map_or(0, |s| s.state.pods.len()),
         None => 0,
     };
+    if let Some(m) = &metrics {
+        m.observe_reconcile_pass(started.elapsed(), report.aborted.is_some());
+    }
     tracing::info!(
         total_ms = ms(started),
         tracked_pods,
@@ -274,6 +292,17 @@ async fn pass(deps: Deps) -> PassReport {
 
 fn ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
+}
+
+/// A step that began at `since` ended: its time goes to `metrics` under `step` (the number
+/// of its `RECONCILE: step N` line) and its milliseconds to the log line. Called before the
+/// `tracing` macro, not inside it: a disabled level never evaluates the macro's fields.
+fn step_ms(metrics: &Option<Metrics>, step: &'static str, since: Instant) -> u64 {
+    let elapsed = since.elapsed();
+    if let Some(m) = metrics {
+        m.observe_reconcile_step(step, elapsed);
+    }
+    elapsed.as_millis() as u64
 }
 
 async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
@@ -290,14 +319,16 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         outputs,
         halts,
         observations,
+        metrics,
     } = deps;
     let step = Instant::now();
     let mut report = PassReport {
         seeded: seed(manifest_pods, &pods).await,
         ..PassReport::default()
     };
+    let took = step_ms(&metrics, "1b", step);
     tracing::info!(
-        ms = ms(step),
+        ms = took,
         seeded = report.seeded.len(),
         "RECONCILE: step 1b seed boot-order pods"
     );
@@ -333,8 +364,9 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         }
     };
     record(Ok(&snapshot.containers));
+    let took = step_ms(&metrics, "2", step);
     tracing::info!(
-        ms = ms(step),
+        ms = took,
         count = snapshot.containers.len(),
         veths = snapshot.veths.len(),
         ports = snapshot.bridge_ports.len(),
@@ -350,7 +382,8 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
     if let Err(e) = ipam_sync::resync(&ipam, state, &config, &snapshot.veths).await {
         tracing::warn!(error = %e, "RECONCILE: IPAM resync failed");
     }
-    tracing::info!(ms = ms(step), "RECONCILE: step 4 IPAM resync");
+    let took = step_ms(&metrics, "4", step);
+    tracing::info!(ms = took, "RECONCILE: step 4 IPAM resync");
     let Ok(ipam_now) = ipam_view.read(&ipam).await else {
         report.aborted = Some("actors stopped".into());
         return report;
@@ -388,8 +421,9 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
             report.ran.push((key, result));
         }
     }
+    let took = step_ms(&metrics, "3", step);
     tracing::info!(
-        ms = ms(step),
+        ms = took,
         needing_work = keys.len(),
         ran = report.ran.len(),
         failed = report.ran.iter().filter(|(_, r)| r.is_err()).count(),
@@ -421,7 +455,8 @@ async fn device_steps(deps: Deps, manifest_pods: Vec<Pod>) -> PassReport {
         moved += steps.len();
         report.ran.extend(steps);
     }
-    tracing::info!(ms = ms(step), moved, "RECONCILE: step 3c image updates");
+    let took = step_ms(&metrics, "3c", step);
+    tracing::info!(ms = took, moved, "RECONCILE: step 3c image updates");
     report
 }
 

@@ -38,13 +38,18 @@ consistency: {{repair: false}}
 }
 
 pub async fn boot(config: &Config) -> Cluster {
+    boot_with_metrics(config, Metrics::new()).await
+}
+
+/// [`boot`], counting into `metrics` (tests that read what `/metrics` would show).
+pub async fn boot_with_metrics(config: &Config, metrics: Metrics) -> Cluster {
     // Loopback only: a test must never make mkube talk to a real device.
     let url = &config.routeros.rest_url;
     assert!(
         url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
         "test config points RouterOS at {url}"
     );
-    wiring::boot(config, Metrics::new(), &BootClock::default())
+    wiring::boot(config, metrics, &BootClock::default())
         .await
         .expect("boot")
 }

@@ -20,3 +20,9 @@ pub fn http() -> reqwest::Client {
     ::mkube::tls::ensure_ring_provider();
     reqwest::Client::new()
 }
+
+/// The value of one series in Prometheus text (`name{labels}` as rendered).
+pub fn series(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
+}
