@@ -337,6 +337,10 @@ async fn a_partitioned_controller_refuses_writes_and_reaps_nothing_until_healed(
     })
     .await;
 
+    // rack-a has read rack-c's node, so it knows whom it cannot reach later.
+    let both = [("rack-a", "True"), ("rack-c", "True")];
+    until_statuses(&http, &a.mk, &both, 30).await;
+
     cluster.restart_partitioned(2);
     wait_for("rack-c refusing writes", 60, async || {
         post_pod(&http, &c.mk, &pod_on("late", "rack-c")).await.0 == 503

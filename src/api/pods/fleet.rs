@@ -13,7 +13,7 @@
 //! Watches stay local: `kubectl get pods -w` follows the pods of the controller it asks.
 //! A request marked forwarded is answered by this node alone.
 
-use super::absent;
+use super::{absent, merge};
 use crate::api::fleet::{self, Answer, FORWARDED, Forward};
 use crate::api::machinery::params::ListParams;
 use crate::api::machinery::status::ApiError;
@@ -159,41 +159,46 @@ pub async fn layer(
             let own = actix_web::body::to_bytes(resp.into_body())
                 .await
                 .unwrap_or_default();
-            let Ok(mut merged) = serde_json::from_slice::<Value>(&own) else {
-                return Ok(ServiceResponse::new(req, HttpResponse::Ok().body(own)));
-            };
             let names: Vec<String> = others.iter().map(name_of).collect();
             let asks = names.iter().map(|node| {
                 let f = fleet::ask(&client, node, &forward, fleet::LIST_TIMEOUT);
                 async move { (node, f.await) }
             });
+            let mut bodies = Vec::new();
             let mut silent = Vec::new();
             for (node, got) in futures::future::join_all(asks).await {
-                match got.map(|a| (a.status, serde_json::from_str::<Value>(&a.body))) {
-                    Ok((200, Ok(v))) => merge(&mut merged, v),
-                    Ok((code, _)) => silent.push((node, format!("{node} answered {code}"))),
+                match got {
+                    Ok(a) if a.status == 200 => bodies.push(a.body),
+                    Ok(a) => silent.push((node, format!("{node} answered {}", a.status))),
                     Err(e) => silent.push((node, e)),
                 }
             }
             let mut resp = HttpResponse::Ok();
+            let mut extra = Vec::new();
             if !silent.is_empty() {
-                let notes = from_logs(&state, &req, &silent, &mut merged).await;
+                let notes = from_logs(&state, &req, &silent, &mut extra).await;
                 let text = format!("299 - \"{}\"", notes.join("; ").replace('"', "'"));
                 resp.insert_header(("Warning", text));
             }
-            Ok(ServiceResponse::new(req, resp.json(merged)))
+            let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+            let Some(list) = merge::splice(&own, &bodies, &extra) else {
+                return Ok(ServiceResponse::new(req, HttpResponse::Ok().body(own)));
+            };
+            resp.content_type("application/json");
+            Ok(ServiceResponse::new(req, resp.body(list)))
         }
         Kind::Other => unreachable!("handled above"),
     }
 }
 
-/// Adds the pods of the nodes that did not answer, as their logs last recorded them
-/// (`absent.rs`); one note per node for the `Warning` header.
+/// The entries (list items or Table rows, serialised) of the nodes that did not answer, as
+/// their logs last recorded them (`absent.rs`), into `extra`; one note per node for the
+/// `Warning` header.
 async fn from_logs(
     state: &ApiState,
     req: &actix_web::HttpRequest,
     silent: &[(&String, String)],
-    merged: &mut Value,
+    extra: &mut Vec<String>,
 ) -> Vec<String> {
     let parts: Vec<&str> = req.path().trim_matches('/').split('/').collect();
     let ns = match parts.as_slice() {
@@ -201,7 +206,6 @@ async fn from_logs(
         _ => None,
     };
     let as_table = wants_table(req);
-    let key = if as_table { "rows" } else { "items" };
     let mut notes = Vec::new();
     for (node, why) in silent {
         // Bounded like an ask: a log without a leader must not hold the list.
@@ -216,9 +220,7 @@ async fn from_logs(
         };
         match listed {
             Ok(pods) => {
-                if let Some(list) = merged.get_mut(key).and_then(Value::as_array_mut) {
-                    list.extend(pods);
-                }
+                extra.extend(pods.iter().map(Value::to_string));
                 notes.push(format!(
                     "{why}; its pods are shown as its log last recorded them ({})",
                     absent::REASON
@@ -339,18 +341,6 @@ fn unknown_node(state: &ApiState, others: &[Node], node: &str) -> String {
         "spec.nodeName: Invalid value: \"{node}\": no such node in the fleet (nodes: {})",
         nodes.join(", ")
     )
-}
-
-/// Appends another node's list to this one: `items` of a list, `rows` of a Table.
-fn merge(into: &mut Value, other: Value) {
-    for key in ["items", "rows"] {
-        if let (Some(mine), Some(theirs)) = (
-            into.get_mut(key).and_then(Value::as_array_mut),
-            other.get(key).and_then(Value::as_array),
-        ) {
-            mine.extend(theirs.iter().cloned());
-        }
-    }
 }
 
 /// The request body, up to the API's limit (a larger one is 413, as the handlers answer it).

@@ -8,6 +8,7 @@ pub mod absent;
 mod admission;
 mod json;
 mod logs;
+mod merge;
 pub mod table;
 pub mod view;
 mod watch;
