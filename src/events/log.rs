@@ -42,6 +42,16 @@ pub enum LogError {
     Other(String),
 }
 
+impl From<LogError> for AppendError {
+    /// The log's own message, without a second "event log unavailable:".
+    fn from(e: LogError) -> Self {
+        match e {
+            LogError::Unavailable(m) => AppendError::Unavailable(m),
+            LogError::Other(m) => AppendError::Unavailable(m),
+        }
+    }
+}
+
 /// Where the log lives and how it is shaped.
 #[derive(Debug, Clone)]
 pub struct LogSettings {
@@ -318,9 +328,7 @@ impl EventLog {
                         tracing::warn!(subject, attempt, error = %e, "append not acknowledged; retrying with the same message id");
                     }
                     PublishErrorKind::StreamNotFound if attempt < 3 => {
-                        self.ensure_stream()
-                            .await
-                            .map_err(|e| AppendError::Unavailable(e.to_string()))?;
+                        self.ensure_stream().await.map_err(AppendError::from)?;
                     }
                     PublishErrorKind::TimedOut
                     | PublishErrorKind::BrokenPipe
