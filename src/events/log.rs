@@ -248,7 +248,7 @@ impl EventLog {
         let mut delay = Duration::from_millis(100);
         loop {
             match self.ensure_stream().await {
-                Ok(()) => return,
+                Ok(()) => return self.wait_for_leader().await,
                 Err(e) => {
                     let retry_in_ms = delay.as_millis() as u64;
                     match e {
@@ -263,6 +263,28 @@ impl EventLog {
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
+        }
+    }
+
+    /// On a cluster, waits (up to 10 s) until the stream has a leader: a stream just created
+    /// has none for a moment, and appends before it would be refused. Single servers report
+    /// no cluster and pass at once.
+    async fn wait_for_leader(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info = match self.jetstream().get_stream(&self.settings().stream).await {
+                Ok(mut stream) => stream.info().await.ok().map(|i| i.cluster.clone()),
+                Err(_) => None,
+            };
+            let led = matches!(&info, Some(None)) // no cluster: a single server
+                || matches!(&info, Some(Some(c)) if c.leader.is_some());
+            if led || Instant::now() >= deadline {
+                if !led {
+                    tracing::warn!("the event stream has no leader yet; writes are refused until it has");
+                }
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
