@@ -27,8 +27,8 @@ mod log_bench;
 
 use futures::StreamExt;
 use log_bench::{
-    BootRun, Booter, Latencies, Table, Workload, append_event, append_one, connect, env_u64,
-    median_and_worst, ms, pod, rate, timed_fold,
+    BootRun, Booter, Latencies, Table, Workload, append_event, append_one, bench_main, connect,
+    env_u64, median_and_worst, ms, pod, rate, timed_fold,
 };
 use mkube::actors::Fold;
 use mkube::events::Record;
@@ -72,20 +72,8 @@ impl Params {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        eprintln!("eventlog: benchmarks run under `cargo bench --bench eventlog`; skipping");
-        return;
-    }
-    mkube::tls::ensure_ring_provider();
     let params = Params::from_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let started = Instant::now();
-    let table = runtime.block_on(run(&params));
-    eprintln!("eventlog: done in {:.1} s", started.elapsed().as_secs_f64());
-    println!("{}", table.markdown());
+    bench_main("eventlog", || run(&params));
 }
 
 async fn run(p: &Params) -> Table {

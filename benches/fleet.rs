@@ -40,8 +40,8 @@ mod log_bench;
 mod rig;
 
 use log_bench::{
-    Booter, Latencies, Table, Workload, append_event, append_one, env_u64, fill_interleaved,
-    median_and_worst, ms, rate, timed_fold,
+    Booter, Latencies, Table, Workload, append_event, append_one, bench_main, env_u64,
+    fill_interleaved, median_and_worst, ms, rate, timed_fold,
 };
 use mkube::events::catalogue::{Event, PodSource, PodsEvent};
 use mkube::events::log::{AppendError, EventLog};
@@ -104,20 +104,8 @@ impl Params {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        eprintln!("fleet: benchmarks run under `cargo bench --bench fleet`; skipping");
-        return;
-    }
-    mkube::tls::ensure_ring_provider();
     let params = Params::from_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let started = Instant::now();
-    let table = runtime.block_on(run(&params));
-    eprintln!("fleet: done in {:.1} s", started.elapsed().as_secs_f64());
-    println!("{}", table.markdown());
+    bench_main("fleet", || run(&params));
 }
 
 async fn run(p: &Params) -> Table {

@@ -652,6 +652,24 @@ pub fn met(met: Option<bool>) -> &'static str {
 }
 
 /// A markdown table: by default Measurement | Result | Target | Met.
+/// The `main` of a bench binary `name`: skips unless `cargo bench` runs it, then runs `run`
+/// on a multi-threaded runtime and prints its table as markdown.
+pub fn bench_main<Fut: std::future::Future<Output = Table>>(name: &str, run: impl FnOnce() -> Fut) {
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("{name}: benchmarks run under `cargo bench --bench {name}`; skipping");
+        return;
+    }
+    mkube::tls::ensure_ring_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let started = Instant::now();
+    let table = runtime.block_on(run());
+    eprintln!("{name}: done in {:.1} s", started.elapsed().as_secs_f64());
+    println!("{}", table.markdown());
+}
+
 pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,

@@ -308,7 +308,8 @@ pub async fn boot(
         observations: observations.clone(),
         log: log.clone(),
     }
-    .spawn();
+    .start()
+    .await;
     clock.phase("actors started");
     Ok(Cluster {
         log,

@@ -280,7 +280,9 @@ impl EventLog {
                 || matches!(&info, Some(Some(c)) if c.leader.is_some());
             if led || Instant::now() >= deadline {
                 if !led {
-                    tracing::warn!("the event stream has no leader yet; writes are refused until it has");
+                    tracing::warn!(
+                        "the event stream has no leader yet; writes are refused until it has"
+                    );
                 }
                 return;
             }

@@ -21,25 +21,7 @@ fn pod(name: &str) -> Value {
 
 /// POSTs a pod; the HTTP status (0 when the request itself failed).
 async fn create(http: &reqwest::Client, mk: &MkubeProcess, name: &str) -> u16 {
-    match http
-        .post(mk.url("/api/v1/namespaces/default/pods"))
-        .json(&pod(name))
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-    {
-        Ok(r) => {
-            let code = r.status().as_u16();
-            if code != 201 {
-                eprintln!("{name}: {code} {}", r.text().await.unwrap_or_default());
-            }
-            code
-        }
-        Err(e) => {
-            eprintln!("{name}: {e}");
-            0
-        }
-    }
+    mk.create_pod(http, &pod(name)).await.0
 }
 
 async fn listed(http: &reqwest::Client, mk: &MkubeProcess) -> Vec<String> {

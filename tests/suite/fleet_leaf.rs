@@ -56,25 +56,7 @@ fn pod(name: &str) -> Value {
 
 /// POSTs a pod; the HTTP status (0 when the request itself failed).
 async fn create(http: &reqwest::Client, mk: &MkubeProcess, body: &Value) -> u16 {
-    match http
-        .post(mk.url("/api/v1/namespaces/default/pods"))
-        .json(body)
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-    {
-        Ok(r) => {
-            let code = r.status().as_u16();
-            if code != 201 {
-                eprintln!("{body}: {code} {}", r.text().await.unwrap_or_default());
-            }
-            code
-        }
-        Err(e) => {
-            eprintln!("{body}: {e}");
-            0
-        }
-    }
+    mk.create_pod(http, body).await.0
 }
 
 async fn create_all(http: &reqwest::Client, router: &Router, names: &[&str]) {

@@ -96,22 +96,6 @@ async fn rack(node: &'static str, nats: String, repair: bool) -> Rack {
     }
 }
 
-async fn post_pod(http: &reqwest::Client, mk: &MkubeProcess, body: &Value) -> (u16, Value) {
-    let r = http
-        .post(mk.url("/api/v1/namespaces/default/pods"))
-        .json(body)
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await;
-    match r {
-        Ok(r) => {
-            let code = r.status().as_u16();
-            (code, r.json().await.unwrap_or(Value::Null))
-        }
-        Err(e) => (0, json!(e.to_string())),
-    }
-}
-
 fn pod_on(name: &str, node: &str) -> Value {
     let mut p = serde_json::to_value(device_pod(name, &[])).unwrap();
     p["spec"]["nodeName"] = json!(node);
@@ -196,7 +180,10 @@ async fn three_controllers_place_thirty_pods_and_a_cluster_restart_writes_nothin
     let mut want: Vec<(String, String)> = Vec::new();
     for i in 0..30 {
         let (name, node) = (format!("p{i:02}"), NODES[i % 3]);
-        let (code, body) = post_pod(&http, &racks[(i + 1) % 3].mk, &pod_on(&name, node)).await;
+        let (code, body) = racks[(i + 1) % 3]
+            .mk
+            .create_pod(&http, &pod_on(&name, node))
+            .await;
         assert_eq!(code, 201, "{name}: {body}");
         assert_eq!(body["spec"]["nodeName"], node, "{body}");
         want.push((name, node.to_string()));
@@ -329,7 +316,7 @@ async fn a_partitioned_controller_refuses_writes_and_reaps_nothing_until_healed(
     a.mk.wait_ready(&http).await;
     c.mk.wait_ready(&http).await;
     for name in ["c0", "c1", "c2"] {
-        let (code, body) = post_pod(&http, &c.mk, &pod_on(name, "rack-c")).await;
+        let (code, body) = c.mk.create_pod(&http, &pod_on(name, "rack-c")).await;
         assert_eq!(code, 201, "{body}");
     }
     wait_for("rack-c's pods running", 60, async || {
@@ -343,7 +330,7 @@ async fn a_partitioned_controller_refuses_writes_and_reaps_nothing_until_healed(
 
     cluster.restart_partitioned(2);
     wait_for("rack-c refusing writes", 60, async || {
-        post_pod(&http, &c.mk, &pod_on("late", "rack-c")).await.0 == 503
+        c.mk.create_pod(&http, &pod_on("late", "rack-c")).await.0 == 503
     })
     .await;
     // An orphan of mkube's naming appears on rack-c's device while it is cut off.
@@ -373,7 +360,7 @@ async fn a_partitioned_controller_refuses_writes_and_reaps_nothing_until_healed(
         Some(3),
         "{listed}"
     );
-    let (code, body) = post_pod(&http, &a.mk, &pod_on("via-a", "rack-c")).await;
+    let (code, body) = a.mk.create_pod(&http, &pod_on("via-a", "rack-c")).await;
     assert_eq!(code, 503, "{body}");
     assert!(
         body["message"]

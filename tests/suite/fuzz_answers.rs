@@ -96,11 +96,9 @@ async fn generated_device_answers_are_values_or_errors_never_panics() {
     options.request_timeout = Duration::from_secs(5);
     let client = Arc::new(RosClient::connect(options).await.expect("connects"));
     let cases = draw(answers(tables), case_count());
-    let mut errors = 0;
-    for (i, answer) in cases.iter().enumerate() {
-        *current.lock().unwrap() = answer.clone();
+    let errors = each_answer(&cases, &current, || {
         let c = client.clone();
-        let calls = tokio::spawn(async move {
+        async move {
             let mut failed = 0;
             failed += c.list_containers().await.is_err() as usize;
             failed += c.find_container("default_fz_app").await.is_err() as usize;
@@ -113,16 +111,9 @@ async fn generated_device_answers_are_values_or_errors_never_panics() {
                 .is_err() as usize;
             failed += c.remove_veth("veth_default_fz_0").await.is_err() as usize;
             failed
-        });
-        match tokio::time::timeout(Duration::from_secs(60), calls).await {
-            Ok(Ok(failed)) => errors += failed,
-            Ok(Err(e)) => panic!(
-                "case {i} {answer:?} ({}): {e}",
-                String::from_utf8_lossy(&answer.body)
-            ),
-            Err(_) => panic!("case {i} {answer:?}: calls did not end"),
         }
-    }
+    })
+    .await;
     eprintln!("{} answers, {errors} calls failed cleanly", cases.len());
     assert!(errors > 0);
 }
@@ -155,11 +146,9 @@ async fn generated_microdns_answers_are_values_or_errors_never_panics() {
     let endpoint = serve(Vec::new(), current.clone()).await;
     let client = Arc::new(MicrodnsClient::new().unwrap());
     let cases = draw(answers(tables), case_count());
-    let mut errors = 0;
-    for (i, answer) in cases.iter().enumerate() {
-        *current.lock().unwrap() = answer.clone();
+    let errors = each_answer(&cases, &current, || {
         let (c, e) = (client.clone(), endpoint.clone());
-        let calls = tokio::spawn(async move {
+        async move {
             let mut failed = 0;
             failed += c.list_zones(&e).await.is_err() as usize;
             failed += c.list_records(&e, "z1").await.is_err() as usize;
@@ -171,16 +160,29 @@ async fn generated_microdns_answers_are_values_or_errors_never_panics() {
             failed += c.delete_record(&e, "z1", "r1").await.is_err() as usize;
             failed += c.health(&e).await.is_err() as usize;
             failed
-        });
-        match tokio::time::timeout(Duration::from_secs(60), calls).await {
-            Ok(Ok(failed)) => errors += failed,
-            Ok(Err(e)) => panic!(
-                "case {i} {answer:?} ({}): {e}",
-                String::from_utf8_lossy(&answer.body)
-            ),
-            Err(_) => panic!("case {i} {answer:?}: calls did not end"),
         }
-    }
+    })
+    .await;
     eprintln!("{} answers, {errors} calls failed cleanly", cases.len());
     assert!(errors > 0);
+}
+
+/// Makes each case the server's answer in turn and runs `calls` against it; a panic or a
+/// hang fails the test naming the case. The calls that failed cleanly, summed.
+async fn each_answer<F, Fut>(cases: &[Answer], current: &Arc<Mutex<Answer>>, calls: F) -> usize
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = usize> + Send + 'static,
+{
+    let mut errors = 0;
+    for (i, answer) in cases.iter().enumerate() {
+        *current.lock().unwrap() = answer.clone();
+        let body = String::from_utf8_lossy(&answer.body).to_string();
+        match tokio::time::timeout(Duration::from_secs(60), tokio::spawn(calls())).await {
+            Ok(Ok(failed)) => errors += failed,
+            Ok(Err(e)) => panic!("case {i} {answer:?} ({body}): {e}"),
+            Err(_) => panic!("case {i} {answer:?} ({body}): calls did not end"),
+        }
+    }
+    errors
 }

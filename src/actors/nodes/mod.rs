@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 /// How often the node is built again from what is known.
 const TICK: Duration = Duration::from_secs(1);
+/// How long boot waits for the first read of the node book.
+const FIRST_READ: Duration = Duration::from_secs(3);
 /// How often the device's figures (free memory and disk) are read again.
 const RESOURCE_EVERY: Duration = Duration::from_secs(60);
 
@@ -76,6 +78,13 @@ impl NodeDirectory {
             .clone()
     }
 
+    fn set_others(&self, others: BTreeMap<String, Node>) {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .others = others;
+    }
+
     fn set(&self, own: Node, others: Option<BTreeMap<String, Node>>) {
         let mut d = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         d.own = Some(own);
@@ -96,19 +105,33 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    /// Starts the heartbeat on the current actix system; the directory fills on its first beat.
-    pub fn spawn(self) -> NodeDirectory {
+    /// Reads the other controllers' nodes once, so a controller that just started knows the
+    /// fleet from its first request, then starts the heartbeat on the current actix system.
+    pub async fn start(self) -> NodeDirectory {
         let directory = NodeDirectory::default();
+        let first = tokio::time::timeout(FIRST_READ, async {
+            let book = NodeBook::open(&self.log).await.ok()?;
+            let others = self.read_others(&book).await;
+            Some((book, others))
+        })
+        .await
+        .ok()
+        .flatten();
+        let book = first.map(|(book, others)| {
+            if let Some(others) = others {
+                directory.set_others(others);
+            }
+            book
+        });
         let out = directory.clone();
-        actix::spawn(async move { self.run(directory).await });
+        actix::spawn(async move { self.run(directory, book).await });
         out
     }
 
     /// Every [`TICK`] the node is built again from what is known (no I/O); it is posted when
     /// its status word changed, [`build::HEARTBEAT`] passed since the last post, or the last
     /// post failed, and the other nodes are read after each post.
-    async fn run(self, directory: NodeDirectory) {
-        let mut book: Option<NodeBook> = None;
+    async fn run(self, directory: NodeDirectory, mut book: Option<NodeBook>) {
         let mut resource: Option<(SystemResource, Instant)> = None;
         let mut last_post: Option<(Instant, &'static str)> = None;
         let mut log_error: Option<String> = None;

@@ -121,6 +121,35 @@ impl MkubeProcess {
             .expect("JSON body")
     }
 
+    /// POSTs a pod to `default`: the HTTP status (0 when the request itself failed, e.g.
+    /// while the controller is down) and the body; a refusal is printed, for failure output.
+    pub async fn create_pod(
+        &self,
+        http: &reqwest::Client,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let sent = http
+            .post(self.url("/api/v1/namespaces/default/pods"))
+            .json(body)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await;
+        match sent {
+            Ok(r) => {
+                let code = r.status().as_u16();
+                let answer = r.json().await.unwrap_or(serde_json::Value::Null);
+                if code != 201 {
+                    eprintln!("create {}: {code} {answer}", body["metadata"]["name"]);
+                }
+                (code, answer)
+            }
+            Err(e) => {
+                eprintln!("create {}: {e}", body["metadata"]["name"]);
+                (0, serde_json::Value::String(e.to_string()))
+            }
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
