@@ -1,0 +1,214 @@
+//! One read of everything the end is judged on, from outside mkube: its API (pods,
+//! ConfigMaps, allocations, the consistency report), the device's REST tables and the zone.
+
+use super::config::{DEVICE_PASSWORD, NAMESPACE, ZONE};
+use super::http::{get_device, get_json};
+use super::processes::Site;
+use anyhow::{Context, Result};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A pod as the API shows it.
+#[derive(Debug, Clone)]
+pub struct ApiPod {
+    pub generation: Option<u64>,
+    pub deleting: bool,
+    pub phase: String,
+    pub pod_ip: String,
+    pub image_id: String,
+}
+
+/// A row of one of the device's tables: its properties as RouterOS's strings.
+pub type Row = BTreeMap<String, String>;
+
+#[derive(Debug, Default)]
+pub struct Observed {
+    pub pods: BTreeMap<String, ApiPod>,
+    pub configmaps: BTreeMap<String, String>,
+    /// IPAM: veth → address.
+    pub allocations: BTreeMap<String, String>,
+    pub containers: Vec<Row>,
+    pub veths: Vec<Row>,
+    pub ports: Vec<Row>,
+    pub mounts: Vec<Row>,
+    pub envs: Vec<Row>,
+    /// The zone's A records: (name, address).
+    pub dns: Vec<(String, String)>,
+    /// The consistency report's failing items ("<name>: <message>").
+    pub consistency_failures: Vec<String>,
+}
+
+impl Observed {
+    /// How much there is, so a pass over an empty site is visible as such.
+    pub fn summary(&self) -> String {
+        format!(
+            "pods={} configmaps={} containers={} veths={} bridge-ports={} allocations={} mounts={} dns-a={}",
+            self.pods.len(),
+            self.configmaps.len(),
+            self.containers.len(),
+            self.veths.len(),
+            self.ports.len(),
+            self.allocations.len(),
+            self.mounts.len(),
+            self.dns.len()
+        )
+    }
+}
+
+/// Reads everything; any table that cannot be read is an error naming it.
+pub async fn observe(site: &Site, http: &reqwest::Client) -> Result<Observed> {
+    let api = site.api();
+    let dev = format!("{}/rest", site.device());
+    let table = |path: &'static str| {
+        let url = format!("{dev}/{path}");
+        async move {
+            let v = get_device(http, &url, DEVICE_PASSWORD).await?;
+            rows(&v).with_context(|| format!("device table {path}"))
+        }
+    };
+    Ok(Observed {
+        pods: pods(&get_json(http, &format!("{api}/api/v1/namespaces/{NAMESPACE}/pods")).await?)?,
+        configmaps: configmaps(
+            &get_json(
+                http,
+                &format!("{api}/api/v1/namespaces/{NAMESPACE}/configmaps"),
+            )
+            .await?,
+        )?,
+        allocations: string_map(&get_json(http, &format!("{api}/api/v1/allocations")).await?)?,
+        containers: table("container").await?,
+        veths: table("interface/veth").await?,
+        ports: table("interface/bridge/port").await?,
+        mounts: table("container/mounts").await?,
+        envs: table("container/envs").await?,
+        dns: zone_records(site, http).await?,
+        consistency_failures: consistency_failures(
+            &get_json(http, &format!("{api}/api/v1/consistency")).await?,
+        ),
+    })
+}
+
+fn rows(v: &Value) -> Result<Vec<Row>> {
+    let list = v.as_array().context("not a list")?;
+    Ok(list
+        .iter()
+        .filter_map(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .collect())
+}
+
+fn items(list: &Value, what: &str) -> Result<Vec<Value>> {
+    list.get("items")
+        .and_then(Value::as_array)
+        .cloned()
+        .with_context(|| format!("{what} list without items"))
+}
+
+fn pods(list: &Value) -> Result<BTreeMap<String, ApiPod>> {
+    let mut out = BTreeMap::new();
+    for p in items(list, "pod")? {
+        let Some(name) = p.pointer("/metadata/name").and_then(Value::as_str) else {
+            continue;
+        };
+        let s = |ptr: &str| {
+            p.pointer(ptr)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let generation = p
+            .pointer("/spec/containers/0/env")
+            .and_then(Value::as_array)
+            .and_then(|env| env.iter().find(|e| e["name"] == "GEN"))
+            .and_then(|e| e["value"].as_str())
+            .and_then(|v| v.parse().ok());
+        out.insert(
+            name.to_string(),
+            ApiPod {
+                generation,
+                deleting: p
+                    .pointer("/metadata/deletionTimestamp")
+                    .is_some_and(|v| !v.is_null()),
+                phase: s("/status/phase"),
+                pod_ip: s("/status/podIP"),
+                image_id: s("/status/containerStatuses/0/imageID"),
+            },
+        );
+    }
+    Ok(out)
+}
+
+fn configmaps(list: &Value) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for c in items(list, "configmap")? {
+        if let Some(name) = c.pointer("/metadata/name").and_then(Value::as_str) {
+            let v = c.pointer("/data/v").and_then(Value::as_str).unwrap_or("");
+            out.insert(name.to_string(), v.to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn string_map(v: &Value) -> Result<BTreeMap<String, String>> {
+    let o = v.as_object().context("allocations: not an object")?;
+    Ok(o.iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+        .collect())
+}
+
+/// The zone's A records, from the double's store (its control port answers under faults).
+async fn zone_records(site: &Site, http: &reqwest::Client) -> Result<Vec<(String, String)>> {
+    let store = get_json(http, &format!("{}/_control/store", site.dns_control())).await?;
+    let zone_id = store["zones"]
+        .as_array()
+        .and_then(|zs| zs.iter().find(|z| z["name"] == ZONE))
+        .and_then(|z| z["id"].as_str());
+    let Some(zone_id) = zone_id else {
+        return Ok(Vec::new());
+    };
+    let records = store["records"]
+        .as_array()
+        .context("store without records")?;
+    Ok(records
+        .iter()
+        .filter(|r| r["zone_id"] == zone_id && r["type"] == "A")
+        .map(|r| {
+            let name = r["name"].as_str().unwrap_or("").to_string();
+            let ip = r
+                .pointer("/data/data")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            (name, ip.to_string())
+        })
+        .collect())
+}
+
+fn consistency_failures(report: &Value) -> Vec<String> {
+    let Some(checks) = report["checks"].as_object() else {
+        return vec!["consistency: no checks in the report".into()];
+    };
+    checks
+        .values()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["name"].as_str().unwrap_or("?"),
+                c["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
