@@ -234,3 +234,130 @@ fn pod_converged(o: &Observed, pod: &str, image_digest: Option<&str>) -> Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::soak::ledger::Answer;
+    use crate::soak::observe::ApiPod;
+
+    fn row(pairs: &[(&str, &str)]) -> Row {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// One converged pod `p0` (GEN=2) at 127.46.0.100 on image `sha256:a`.
+    fn converged() -> Observed {
+        let pod = ApiPod {
+            generation: Some(2),
+            deleting: false,
+            phase: "Running".into(),
+            pod_ip: "127.46.0.100".into(),
+            image_id: "sha256:a".into(),
+        };
+        Observed {
+            pods: [("p0".to_string(), pod)].into(),
+            allocations: [("veth_soak_p0_0".to_string(), "127.46.0.100".to_string())].into(),
+            containers: vec![row(&[
+                ("name", "soak_p0_app"),
+                ("interface", "veth_soak_p0_0"),
+                ("running", "true"),
+            ])],
+            veths: vec![row(&[
+                ("name", "veth_soak_p0_0"),
+                ("address", "127.46.0.100/24"),
+            ])],
+            ports: vec![row(&[("interface", "veth_soak_p0_0")])],
+            mounts: vec![row(&[("list", "soak_p0_app")])],
+            dns: vec![
+                ("p0".into(), "127.46.0.100".into()),
+                ("app.p0".into(), "127.46.0.100".into()),
+                ("rose1".into(), "127.46.0.1".into()),
+            ],
+            ..Observed::default()
+        }
+    }
+
+    #[test]
+    fn a_converged_site_has_no_findings() {
+        let o = converged();
+        assert_eq!(not_converged(&o, Some("sha256:a")), Vec::<String>::new());
+        assert!(leaks(&o).is_empty());
+        assert!(duplicates(&o).is_empty());
+    }
+
+    #[test]
+    fn every_kind_of_leak_is_found() {
+        let mut o = converged();
+        o.containers.push(row(&[("name", "soak_p9_app")]));
+        o.veths.push(row(&[("name", "veth_soak_p9_0")]));
+        o.ports.push(row(&[("interface", "veth_soak_p8_0")]));
+        o.allocations
+            .insert("veth_soak_p7_0".into(), "127.46.0.101".into());
+        o.mounts.push(row(&[("list", "soak_p6_app")]));
+        o.envs.push(row(&[("list", "soak_p5_app")]));
+        o.dns.push(("p4".into(), "127.46.0.102".into()));
+        let found = leaks(&o);
+        for what in [
+            "container soak_p9_app",
+            "veth veth_soak_p9_0",
+            "bridge port veth_soak_p8_0",
+            "dangling bridge port veth_soak_p8_0",
+            "IPAM entry veth_soak_p7_0",
+            "mount entry soak_p6_app",
+            "env entry soak_p5_app",
+            "DNS record p4 -> 127.46.0.102",
+        ] {
+            assert!(found.iter().any(|f| f == what), "{what} not in {found:?}");
+        }
+    }
+
+    #[test]
+    fn two_containers_for_one_pod_container_are_duplicates() {
+        let mut o = converged();
+        o.containers.push(o.containers[0].clone());
+        assert_eq!(duplicates(&o).len(), 2, "{:?}", duplicates(&o));
+    }
+
+    #[test]
+    fn an_acknowledged_write_the_end_does_not_show_is_lost() {
+        let o = converged();
+        let mut l = Ledger::default();
+        l.record(
+            Kind::Pod,
+            "p0",
+            Promise::Pod { generation: 3 },
+            Answer::Acked,
+        );
+        l.record(
+            Kind::Pod,
+            "p1",
+            Promise::Pod { generation: 4 },
+            Answer::Acked,
+        );
+        l.record(
+            Kind::ConfigMap,
+            "cm0",
+            Promise::ConfigMap { value: "v5".into() },
+            Answer::Acked,
+        );
+        assert_eq!(lost(&l, &o).len(), 3);
+        let mut l = Ledger::default();
+        l.record(Kind::Pod, "p0", Promise::Absent, Answer::Acked);
+        assert_eq!(lost(&l, &o).len(), 1);
+    }
+
+    #[test]
+    fn a_pod_off_its_image_or_address_has_not_converged() {
+        let o = converged();
+        assert_eq!(not_converged(&o, Some("sha256:b")).len(), 1);
+        let mut o = converged();
+        o.dns.retain(|(n, _)| n != "app.p0");
+        assert_eq!(not_converged(&o, None).len(), 1);
+        let mut o = converged();
+        o.consistency_failures.push("repair/guard: refused".into());
+        assert_eq!(not_converged(&o, None).len(), 1);
+    }
+}

@@ -187,11 +187,35 @@ impl Workload {
     }
 }
 
+/// Sends one write and classifies the answer; anything but an acknowledgement is printed
+/// (with the status and the start of the message), so a refusal can be told from a defect.
 async fn send(req: reqwest::RequestBuilder) -> Answer {
-    match req.send().await {
-        Ok(r) if r.status().is_success() => Answer::Acked,
-        Ok(r) if r.status().as_u16() == 503 => Answer::Unavailable,
-        Ok(r) if r.status().is_client_error() => Answer::Refused,
-        Ok(_) | Err(_) => Answer::Unknown,
+    let what = req
+        .try_clone()
+        .and_then(|r| r.build().ok())
+        .map(|r| format!("{} {}", r.method(), r.url().path()))
+        .unwrap_or_default();
+    let r = match req.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            println!("soak: write {what}: no answer: {e}");
+            return Answer::Unknown;
+        }
+    };
+    let status = r.status();
+    if status.is_success() {
+        return Answer::Acked;
+    }
+    let text = r.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or(text);
+    let message: String = message.chars().take(160).collect();
+    println!("soak: write {what}: {status}: {message}");
+    match status.as_u16() {
+        503 => Answer::Unavailable,
+        400..=499 => Answer::Refused,
+        _ => Answer::Unknown,
     }
 }
