@@ -30,6 +30,9 @@ struct Args {
     /// Seconds to wait for convergence once the faults stop.
     #[arg(long, default_value_t = 180)]
     converge_seconds: u64,
+    /// Print the fault schedule for the seed and exit.
+    #[arg(long)]
+    plan: bool,
     /// The script that writes the tiny image's OCI layout.
     #[arg(long, default_value = "scripts/make-demo-image.py")]
     image_script: PathBuf,
@@ -37,6 +40,12 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.plan {
+        for f in soak::faults::schedule(args.seed, args.minutes * 60.0) {
+            println!("t={:.0}s {} for {:.0} s", f.at, f.kind.describe(), f.lasts);
+        }
+        return ExitCode::SUCCESS;
+    }
     let dir = args.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("mkube-soak-{}-{}", args.seed, std::process::id()))
     });
