@@ -9,6 +9,8 @@ pub const ZONE: &str = "soak.lo";
 pub const BRIDGE: &str = "bridge-soak";
 pub const GATEWAY: &str = "127.46.0.1";
 pub const DEVICE_PASSWORD: &str = "soak";
+/// `storage.configMapPath`, under the site's directory (on the device's disk).
+pub const CONFIGMAP_DIR: &str = "device/raid1/mkube/configmaps";
 
 /// Writes nats.conf and mkube.yaml into the site's directory and creates its folders.
 pub fn write(site: &Site) -> Result<()> {
@@ -69,7 +71,7 @@ storage:
   persistentMounts:
     - {{containerPath: {d}/device/raid1/cache, hostPath: raid1/cache}}
     - {{containerPath: {d}/device/raid1/mkube, hostPath: raid1/mkube}}
-  configMapPath: {d}/device/raid1/mkube/configmaps
+  configMapPath: {d}/{CONFIGMAP_DIR}
   gcIntervalMinutes: 0
 lifecycle:
   bootManifestPath: ""

@@ -4,7 +4,7 @@
 use super::config::NAMESPACE;
 use super::ledger::{Kind, Ledger, Promise};
 use super::observe::{Observed, Row};
-use super::workload::CONTAINER;
+use super::workload::{CONTAINER, configmap_of};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// NAME-1: the device container of a pod's container.
@@ -232,6 +232,23 @@ fn pod_converged(o: &Observed, pod: &str, image_digest: Option<&str>) -> Result<
     {
         return Err(format!("image {}, registry serves {digest}", p.image_id));
     }
+    configmap_file_matches(o, pod)
+}
+
+/// The pod's ConfigMap volume holds the ConfigMap's current value (or nothing without one).
+fn configmap_file_matches(o: &Observed, pod: &str) -> Result<(), String> {
+    let index = pod.strip_prefix('p').and_then(|i| i.parse::<usize>().ok());
+    let Some(index) = index else {
+        return Ok(());
+    };
+    let want = o.configmaps.get(&configmap_of(index));
+    let have = o.configmap_files.get(pod).cloned().flatten();
+    if want != have.as_ref() {
+        return Err(format!(
+            "ConfigMap file holds {have:?}, {} is {want:?}",
+            configmap_of(index)
+        ));
+    }
     Ok(())
 }
 
@@ -271,6 +288,8 @@ mod tests {
             ])],
             ports: vec![row(&[("interface", "veth_soak_p0_0")])],
             mounts: vec![row(&[("list", "soak_p0_app")])],
+            configmaps: [("cm0".to_string(), "v1".to_string())].into(),
+            configmap_files: [("p0".to_string(), Some("v1".to_string()))].into(),
             dns: vec![
                 ("p0".into(), "127.46.0.100".into()),
                 ("app.p0".into(), "127.46.0.100".into()),
@@ -355,6 +374,9 @@ mod tests {
         assert_eq!(not_converged(&o, Some("sha256:b")).len(), 1);
         let mut o = converged();
         o.dns.retain(|(n, _)| n != "app.p0");
+        assert_eq!(not_converged(&o, None).len(), 1);
+        let mut o = converged();
+        o.configmaps.insert("cm0".into(), "v2".into());
         assert_eq!(not_converged(&o, None).len(), 1);
         let mut o = converged();
         o.consistency_failures.push("repair/guard: refused".into());

@@ -3,9 +3,9 @@
 //! The workload is sequential, so the last acknowledged write of an object is what it must
 //! show at the end. A write whose answer never came (a connection cut by a kill, a timeout)
 //! may or may not have happened: the object is then `uncertain` until the next acknowledged
-//! write of it, and is left out of the "lost" count. A 503 is not an acknowledgement, but it
-//! can come after an append whose acknowledgement timed out, so it makes the object uncertain
-//! too rather than keeping a promise the write may have replaced.
+//! write of it, and is left out of the "lost" count. A 503 is mkube saying "write refused,
+//! nothing changed": taken at its word, the promise before it still holds, so a refused write
+//! that took effect after all shows up as a broken promise.
 
 use std::collections::BTreeMap;
 
@@ -46,7 +46,7 @@ pub enum Answer {
     Acked,
     /// A definite refusal (4xx): nothing changed.
     Refused,
-    /// 503: refused while NATS or replay is not there (maybe after a timed-out append).
+    /// 503: refused while NATS or replay is not there; nothing changed.
     Unavailable,
     /// No answer or a 5xx other than 503: it may have happened.
     Unknown,
@@ -62,10 +62,7 @@ impl Ledger {
                 self.promises.insert(key, promise);
             }
             Answer::Refused => self.refused += 1,
-            Answer::Unavailable => {
-                self.unavailable += 1;
-                *self.uncertain.entry(key).or_default() += 1;
-            }
+            Answer::Unavailable => self.unavailable += 1,
             Answer::Unknown => {
                 self.unanswered += 1;
                 *self.uncertain.entry(key).or_default() += 1;
@@ -110,12 +107,16 @@ mod tests {
             Answer::Acked,
         );
         l.record(Kind::Pod, "p0", Promise::Absent, Answer::Refused);
+        l.record(Kind::Pod, "p0", Promise::Absent, Answer::Unavailable);
         assert_eq!(l.checkable().count(), 1);
         l.record(Kind::Pod, "p0", Promise::Absent, Answer::Unknown);
         assert_eq!(l.checkable().count(), 0);
         l.record(Kind::Pod, "p0", Promise::Absent, Answer::Acked);
         let all: Vec<_> = l.checkable().collect();
         assert_eq!(all, vec![(Kind::Pod, "p0", &Promise::Absent)]);
-        assert_eq!((l.acked, l.refused, l.unanswered), (2, 1, 1));
+        assert_eq!(
+            (l.acked, l.refused, l.unavailable, l.unanswered),
+            (2, 1, 1, 1)
+        );
     }
 }

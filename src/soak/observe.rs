@@ -1,7 +1,7 @@
 //! One read of everything the end is judged on, from outside mkube: its API (pods,
 //! ConfigMaps, allocations, the consistency report), the device's REST tables and the zone.
 
-use super::config::{DEVICE_PASSWORD, NAMESPACE, ZONE};
+use super::config::{CONFIGMAP_DIR, DEVICE_PASSWORD, NAMESPACE, ZONE};
 use super::http::{get_device, get_json};
 use super::processes::Site;
 use anyhow::{Context, Result};
@@ -36,6 +36,9 @@ pub struct Observed {
     pub dns: Vec<(String, String)>,
     /// The consistency report's failing items ("<name>: <message>").
     pub consistency_failures: Vec<String>,
+    /// Per pod the API shows: the ConfigMap file its volume holds on the device's disk
+    /// (`<configMapPath>/<container>/cfg/v`), `None` when there is none.
+    pub configmap_files: BTreeMap<String, Option<String>>,
 }
 
 impl Observed {
@@ -66,8 +69,14 @@ pub async fn observe(site: &Site, http: &reqwest::Client) -> Result<Observed> {
             rows(&v).with_context(|| format!("device table {path}"))
         }
     };
+    let pods = pods(&get_json(http, &format!("{api}/api/v1/namespaces/{NAMESPACE}/pods")).await?)?;
+    let configmap_files = pods
+        .keys()
+        .map(|p| (p.clone(), configmap_file(site, p)))
+        .collect();
     Ok(Observed {
-        pods: pods(&get_json(http, &format!("{api}/api/v1/namespaces/{NAMESPACE}/pods")).await?)?,
+        pods,
+        configmap_files,
         configmaps: configmaps(
             &get_json(
                 http,
@@ -86,6 +95,15 @@ pub async fn observe(site: &Site, http: &reqwest::Client) -> Result<Observed> {
             &get_json(http, &format!("{api}/api/v1/consistency")).await?,
         ),
     })
+}
+
+fn configmap_file(site: &Site, pod: &str) -> Option<String> {
+    let path = site
+        .dir
+        .join(CONFIGMAP_DIR)
+        .join(super::invariants::container_name(pod))
+        .join("cfg/v");
+    std::fs::read_to_string(path).ok()
 }
 
 fn rows(v: &Value) -> Result<Vec<Row>> {
