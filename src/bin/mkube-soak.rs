@@ -30,6 +30,9 @@ struct Args {
     /// Seconds to wait for convergence once the faults stop.
     #[arg(long, default_value_t = 180)]
     converge_seconds: u64,
+    /// Writes per second through the API (each waits for its answer).
+    #[arg(long, default_value_t = 2.0)]
+    writes_per_second: f64,
     /// Print the fault schedule for the seed and exit.
     #[arg(long)]
     plan: bool,
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         bins,
         image_script: args.image_script,
         converge_seconds: args.converge_seconds,
+        writes_per_second: args.writes_per_second,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -46,7 +46,8 @@ pub enum Answer {
     Acked,
     /// A definite refusal (4xx): nothing changed.
     Refused,
-    /// 503: refused while NATS or replay is not there; nothing changed.
+    /// 503 (refused while NATS or replay is not there; nothing changed) or a refused
+    /// connection (mkube is down).
     Unavailable,
     /// No answer or a 5xx other than 503: it may have happened.
     Unknown,

@@ -36,6 +36,8 @@ pub struct Observed {
     pub dns: Vec<(String, String)>,
     /// The consistency report's failing items ("<name>: <message>").
     pub consistency_failures: Vec<String>,
+    /// Its warnings, shown at the end (a warning is not a failure of the report).
+    pub consistency_warnings: Vec<String>,
     /// Per pod the API shows: the ConfigMap file its volume holds on the device's disk
     /// (`<configMapPath>/<container>/cfg/v`), `None` when there is none.
     pub configmap_files: BTreeMap<String, Option<String>>,
@@ -70,6 +72,7 @@ pub async fn observe(site: &Site, http: &reqwest::Client) -> Result<Observed> {
         }
     };
     let pods = pods(&get_json(http, &format!("{api}/api/v1/namespaces/{NAMESPACE}/pods")).await?)?;
+    let report = get_json(http, &format!("{api}/api/v1/consistency")).await?;
     let configmap_files = pods
         .keys()
         .map(|p| (p.clone(), configmap_file(site, p)))
@@ -91,9 +94,8 @@ pub async fn observe(site: &Site, http: &reqwest::Client) -> Result<Observed> {
         mounts: table("container/mounts").await?,
         envs: table("container/envs").await?,
         dns: zone_records(site, http).await?,
-        consistency_failures: consistency_failures(
-            &get_json(http, &format!("{api}/api/v1/consistency")).await?,
-        ),
+        consistency_failures: report_items(&report, "fail"),
+        consistency_warnings: report_items(&report, "warn"),
     })
 }
 
@@ -212,7 +214,8 @@ async fn zone_records(site: &Site, http: &reqwest::Client) -> Result<Vec<(String
         .collect())
 }
 
-fn consistency_failures(report: &Value) -> Vec<String> {
+/// The report's items of one status ("<name>: <message>").
+fn report_items(report: &Value, status: &str) -> Vec<String> {
     let Some(checks) = report["checks"].as_object() else {
         return vec!["consistency: no checks in the report".into()];
     };
@@ -220,7 +223,7 @@ fn consistency_failures(report: &Value) -> Vec<String> {
         .values()
         .filter_map(Value::as_array)
         .flatten()
-        .filter(|c| c["status"] == "fail")
+        .filter(|c| c["status"] == status)
         .map(|c| {
             format!(
                 "{}: {}",

@@ -28,10 +28,9 @@ pub struct Options {
     pub image_script: PathBuf,
     /// How long to wait for convergence after the faults stop.
     pub converge_seconds: u64,
+    /// The workload's steady rate.
+    pub writes_per_second: f64,
 }
-
-/// One write every this long.
-const WRITE_EVERY: Duration = Duration::from_millis(500);
 /// A new image digest every this long.
 const PUSH_EVERY: Duration = Duration::from_secs(30);
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
@@ -83,6 +82,9 @@ async fn soak(
         leaks: invariants::leaks(&end),
         converged,
     };
+    for w in &end.consistency_warnings {
+        println!("soak: consistency warning: {w}");
+    }
     if !converged {
         for why in invariants::not_converged(&end, digest.as_deref()) {
             println!("soak: not converged: {why}");
@@ -118,6 +120,11 @@ async fn start_site(site: &mut Site, http: &reqwest::Client, pusher: &mut Pusher
     });
     let url = format!("{}/_sim/seed", site.device());
     control(http, Method::POST, &url, Some(seed)).await?;
+    // A device that is not instant: some latency with jitter on every call, the default
+    // extraction time per image.
+    let knobs = json!({"latencyMs": 5, "jitterMs": 20});
+    let url = format!("{}/_sim/knobs", site.device());
+    control(http, Method::PATCH, &url, Some(knobs)).await?;
     site.start(Program::Dns).await?;
     site.start(Program::Registry).await?;
     let digest = pusher
@@ -160,6 +167,7 @@ async fn chaos(
     let mut injected = 0;
     let mut last_push = Instant::now();
     let mut last_progress = Instant::now();
+    let write_every = Duration::from_secs_f64(1.0 / opts.writes_per_second.clamp(0.1, 50.0));
     while start.elapsed().as_secs_f64() < phase {
         let now = start.elapsed().as_secs_f64();
         if let Some(f) = active
@@ -207,7 +215,7 @@ async fn chaos(
                 l.acked, l.refused, l.unavailable, l.unanswered
             );
         }
-        tokio::time::sleep(WRITE_EVERY.saturating_sub(tick.elapsed())).await;
+        tokio::time::sleep(write_every.saturating_sub(tick.elapsed())).await;
     }
     Ok(injected)
 }

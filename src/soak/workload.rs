@@ -197,6 +197,8 @@ async fn send(req: reqwest::RequestBuilder) -> Answer {
         .unwrap_or_default();
     let r = match req.send().await {
         Ok(r) => r,
+        // Connection refused: the request never reached mkube (it is down).
+        Err(e) if e.is_connect() => return Answer::Unavailable,
         Err(e) => {
             println!("soak: write {what}: no answer: {e}");
             return Answer::Unknown;
