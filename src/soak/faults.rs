@@ -17,6 +17,9 @@ pub enum FaultKind {
     KillMkube,
     /// nats-server killed, started again (same store) when the fault ends.
     NatsDown,
+    /// nats-server killed, then mkube killed and started while NATS is still down (it must
+    /// wait for the log before it does anything); NATS started again when the fault ends.
+    MkubeRestartWithoutNats,
     /// `/_sim/faults`: this kind of failure on a share of the device's REST calls.
     DeviceFaults { kind: &'static str, rate: f64 },
     /// `/_sim/reboot`: the device is down this long, then boots with its saved config.
@@ -34,6 +37,7 @@ impl FaultKind {
         match self {
             FaultKind::KillMkube => "kill -9 mkube".into(),
             FaultKind::NatsDown => "NATS down".into(),
+            FaultKind::MkubeRestartWithoutNats => "NATS down, mkube restarted meanwhile".into(),
             FaultKind::DeviceFaults { kind, rate } => {
                 format!("device {kind} on {:.0}% of calls", rate * 100.0)
             }
@@ -72,7 +76,7 @@ pub fn schedule(seed: u64, phase: f64) -> Vec<Fault> {
 }
 
 fn pick_kind(rng: &mut StdRng) -> FaultKind {
-    match rng.random_range(0..8) {
+    match rng.random_range(0..9) {
         0 | 1 => FaultKind::KillMkube,
         2 => FaultKind::NatsDown,
         3 => {
@@ -85,6 +89,7 @@ fn pick_kind(rng: &mut StdRng) -> FaultKind {
         4 => FaultKind::DeviceReboot,
         5 => FaultKind::DnsBlackhole,
         6 => FaultKind::DnsWipe,
+        7 => FaultKind::MkubeRestartWithoutNats,
         _ => FaultKind::RegistryDown,
     }
 }
@@ -92,7 +97,7 @@ fn pick_kind(rng: &mut StdRng) -> FaultKind {
 fn duration_of(kind: FaultKind, rng: &mut StdRng) -> f64 {
     match kind {
         FaultKind::KillMkube => rng.random_range(1.0..4.0),
-        FaultKind::NatsDown => rng.random_range(10.0..30.0),
+        FaultKind::NatsDown | FaultKind::MkubeRestartWithoutNats => rng.random_range(10.0..30.0),
         FaultKind::DeviceFaults { .. } => rng.random_range(10.0..25.0),
         FaultKind::DeviceReboot => rng.random_range(3.0..10.0),
         FaultKind::DnsBlackhole => rng.random_range(10.0..25.0),
@@ -106,6 +111,12 @@ pub async fn inject(site: &mut Site, http: &reqwest::Client, fault: &Fault) -> R
     match fault.kind {
         FaultKind::KillMkube => site.kill(Program::Mkube).await,
         FaultKind::NatsDown => site.kill(Program::Nats).await,
+        FaultKind::MkubeRestartWithoutNats => {
+            site.kill(Program::Nats).await;
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            site.kill(Program::Mkube).await;
+            site.start(Program::Mkube).await?;
+        }
         FaultKind::RegistryDown => site.kill(Program::Registry).await,
         FaultKind::DeviceFaults { kind, rate } => {
             let mut rule = json!({"path": "/rest", "kind": kind, "rate": rate});
@@ -137,7 +148,7 @@ pub async fn inject(site: &mut Site, http: &reqwest::Client, fault: &Fault) -> R
 pub async fn clear(site: &mut Site, http: &reqwest::Client, fault: &Fault) -> Result<()> {
     match fault.kind {
         FaultKind::KillMkube => site.start(Program::Mkube).await,
-        FaultKind::NatsDown => site.start(Program::Nats).await,
+        FaultKind::NatsDown | FaultKind::MkubeRestartWithoutNats => site.start(Program::Nats).await,
         FaultKind::RegistryDown => site.start(Program::Registry).await,
         FaultKind::DeviceFaults { .. } => clear_device_faults(site, http).await,
         // The device comes back by itself after downSeconds; the wipe is instant.
