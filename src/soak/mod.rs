@@ -6,7 +6,7 @@
 //! - `workload` + `ledger`: the writes and what each acknowledged one promised;
 //! - `image`: new digests of the tiny image, pushed with skopeo;
 //! - `faults`: the seeded schedule, injection and clearing;
-//! - `observe` + `invariants`: the end read from outside and judged;
+//! - `observe` + `invariants`: the end read from outside and judged; `replay`: the log's fold;
 //! - `report`: the summary line.
 
 pub mod config;
@@ -17,6 +17,7 @@ pub mod invariants;
 pub mod ledger;
 pub mod observe;
 pub mod processes;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod workload;

@@ -147,12 +147,7 @@ fn pods(list: &Value) -> Result<BTreeMap<String, ApiPod>> {
                 .unwrap_or("")
                 .to_string()
         };
-        let generation = p
-            .pointer("/spec/containers/0/env")
-            .and_then(Value::as_array)
-            .and_then(|env| env.iter().find(|e| e["name"] == "GEN"))
-            .and_then(|e| e["value"].as_str())
-            .and_then(|v| v.parse().ok());
+        let generation = generation_of(&p);
         out.insert(
             name.to_string(),
             ApiPod {
@@ -167,6 +162,15 @@ fn pods(list: &Value) -> Result<BTreeMap<String, ApiPod>> {
         );
     }
     Ok(out)
+}
+
+/// The pod's env `GEN` (the workload's generation of its spec).
+pub fn generation_of(pod: &Value) -> Option<u64> {
+    pod.pointer("/spec/containers/0/env")
+        .and_then(Value::as_array)
+        .and_then(|env| env.iter().find(|e| e["name"] == "GEN"))
+        .and_then(|e| e["value"].as_str())
+        .and_then(|v| v.parse().ok())
 }
 
 fn configmaps(list: &Value) -> Result<BTreeMap<String, String>> {

@@ -8,6 +8,7 @@ use super::image::Pusher;
 use super::invariants;
 use super::observe::{Observed, observe};
 use super::processes::{Program, Site, wait_http};
+use super::replay;
 use super::report::Outcome;
 use super::workload::Workload;
 use anyhow::{Context, Result};
@@ -90,15 +91,17 @@ async fn soak(
             println!("soak: not converged: {why}");
         }
     }
-    // "Lost" also means absent from the log: a controller started from the log alone must
-    // show every promise too.
-    let replayed = restart_from_log(site, http).await?;
-    for l in invariants::lost(&workload.ledger, &replayed) {
-        if !outcome.lost.contains(&l) {
-            outcome
-                .lost
-                .push(format!("after a restart from the log: {l}"));
-        }
+    // "Lost" also means absent from the log: its fold (mkube replay) and a controller started
+    // from the log alone must show every promise too.
+    let folded = replay::replayed(site, &end).await?;
+    for l in invariants::lost(&workload.ledger, &folded) {
+        outcome.lost.push(format!("in the log (mkube replay): {l}"));
+    }
+    let restarted = restart_from_log(site, http).await?;
+    for l in invariants::lost(&workload.ledger, &restarted) {
+        outcome
+            .lost
+            .push(format!("after a restart from the log: {l}"));
     }
     println!(
         "soak: writes refused={} unavailable={} unanswered={} still uncertain={}",
