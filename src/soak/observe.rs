@@ -72,7 +72,8 @@ pub async fn observe(site: &Site, http: &reqwest::Client) -> Result<Observed> {
         }
     };
     let pods = pods(&get_json(http, &format!("{api}/api/v1/namespaces/{NAMESPACE}/pods")).await?)?;
-    let report = get_json(http, &format!("{api}/api/v1/consistency")).await?;
+    let report = fresh_report(http, &api).await?;
+    let consistency_failures = report_items(&report, "fail");
     let configmap_files = pods
         .keys()
         .map(|p| (p.clone(), configmap_file(site, p)))
@@ -94,7 +95,7 @@ pub async fn observe(site: &Site, http: &reqwest::Client) -> Result<Observed> {
         mounts: table("container/mounts").await?,
         envs: table("container/envs").await?,
         dns: zone_records(site, http).await?,
-        consistency_failures: report_items(&report, "fail"),
+        consistency_failures,
         consistency_warnings: report_items(&report, "warn"),
     })
 }
@@ -216,6 +217,45 @@ async fn zone_records(site: &Site, http: &reqwest::Client) -> Result<Vec<(String
             (name, ip.to_string())
         })
         .collect())
+}
+
+/// The consistency report computed after this call began. A report older than its cache age
+/// is served while a fresh one is computed, so the first answer is often from before: ask
+/// again shortly, and after a few tries count the stale report as a failure.
+async fn fresh_report(http: &reqwest::Client, api: &str) -> Result<Value> {
+    let began = chrono::Utc::now();
+    let url = format!("{api}/api/v1/consistency");
+    for _ in 0..10 {
+        let report = get_json(http, &url).await?;
+        if stale_report(&report, began).is_none() {
+            return Ok(report);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let mut report = get_json(http, &url).await?;
+    if let Some(stale) = stale_report(&report, began) {
+        let item =
+            serde_json::json!({"name": "soak/stale-report", "status": "fail", "message": stale});
+        if let Some(list) = report
+            .pointer_mut("/checks/containers")
+            .and_then(Value::as_array_mut)
+        {
+            list.push(item);
+        }
+    }
+    Ok(report)
+}
+
+/// Why the report cannot vouch for a read that began at `began`: it was computed before.
+fn stale_report(report: &Value, began: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    let at = report["timestamp"].as_str().unwrap_or("");
+    match chrono::DateTime::parse_from_rfc3339(at) {
+        Ok(t) if t >= began => None,
+        Ok(_) => Some(format!(
+            "report: computed at {at}, before this read ({began})"
+        )),
+        Err(_) => Some(format!("report: unreadable timestamp {at:?}")),
+    }
 }
 
 /// The report's items of one status ("<name>: <message>").
