@@ -16,5 +16,6 @@ pub mod registry;
 pub mod resolve;
 pub mod routeros;
 pub mod sim;
+pub mod soak;
 pub mod tls;
 pub mod update;

@@ -1,0 +1,66 @@
+//! A plain-HTTP loopback client and the few JSON calls the soak makes.
+
+use anyhow::{Context, Result, anyhow};
+use serde_json::Value;
+use std::time::Duration;
+
+pub fn client(timeout: Duration) -> Result<reqwest::Client> {
+    crate::tls::ensure_ring_provider();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .no_proxy()
+        .build()
+        .context("building the HTTP client")
+}
+
+/// GET `url` as JSON; any non-2xx answer is an error naming the status.
+pub async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value> {
+    let r = http
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = r.status();
+    if !status.is_success() {
+        return Err(anyhow!("GET {url}: {status}"));
+    }
+    r.json().await.with_context(|| format!("GET {url}: body"))
+}
+
+/// GET `url` with Basic auth (the device's REST API).
+pub async fn get_device(http: &reqwest::Client, url: &str, password: &str) -> Result<Value> {
+    let r = http
+        .get(url)
+        .basic_auth("admin", Some(password))
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = r.status();
+    if !status.is_success() {
+        return Err(anyhow!("GET {url}: {status}"));
+    }
+    r.json().await.with_context(|| format!("GET {url}: body"))
+}
+
+/// Sends `body` (JSON, or nothing) to `url`; errors only when the control call fails.
+pub async fn control(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<Value>,
+) -> Result<()> {
+    let mut req = http.request(method.clone(), url);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req
+        .send()
+        .await
+        .with_context(|| format!("{method} {url}"))?;
+    if !r.status().is_success() {
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        return Err(anyhow!("{method} {url}: {status} {text}"));
+    }
+    Ok(())
+}
