@@ -6,9 +6,13 @@ use std::time::Duration;
 
 pub fn client(timeout: Duration) -> Result<reqwest::Client> {
     crate::tls::ensure_ring_provider();
+    // Plain HTTP on loopback only, but built like every client of the crate (no system files).
+    let tls = crate::tls::public_roots_config(&[]).map_err(|e| anyhow!(e))?;
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .timeout(timeout)
         .no_proxy()
+        .dns_resolver(crate::resolve::Resolver::for_http())
         .build()
         .context("building the HTTP client")
 }

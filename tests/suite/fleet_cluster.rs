@@ -25,15 +25,7 @@ async fn create(http: &reqwest::Client, mk: &MkubeProcess, name: &str) -> u16 {
 }
 
 async fn listed(http: &reqwest::Client, mk: &MkubeProcess) -> Vec<String> {
-    let list = mk.get_json(http, "/api/v1/pods").await;
-    let mut names: Vec<String> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    names
+    mk.pod_names(http).await
 }
 
 /// The pod names declared in the log, in log order (a duplicate would show twice).

@@ -72,15 +72,7 @@ async fn create_all(http: &reqwest::Client, router: &Router, names: &[&str]) {
 }
 
 async fn listed(http: &reqwest::Client, mk: &MkubeProcess) -> Vec<String> {
-    let list = mk.get_json(http, "/api/v1/pods").await;
-    let mut names: Vec<String> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    names
+    mk.pod_names(http).await
 }
 
 async fn jetstream_at(url: &str) -> jetstream::Context {

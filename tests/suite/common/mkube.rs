@@ -150,6 +150,24 @@ impl MkubeProcess {
         }
     }
 
+    /// The names of the pods `GET /api/v1/pods` lists (the fleet's, on a fleet), sorted.
+    pub async fn pod_names(&self, http: &reqwest::Client) -> Vec<String> {
+        let list = self.get_json(http, "/api/v1/pods").await;
+        let mut names: Vec<String> = list["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("not a list: {list}"))
+            .iter()
+            .map(|p| {
+                p["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
