@@ -36,6 +36,7 @@ mod fleet_three;
 mod fuzz_answers;
 mod fuzz_api;
 mod fuzz_files;
+mod fuzz_registry;
 mod generated_configmaps;
 mod images;
 mod images_api;
