@@ -19,26 +19,16 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client> {
 
 /// GET `url` as JSON; any non-2xx answer is an error naming the status.
 pub async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value> {
-    let r = http
-        .get(url)
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
-    let status = r.status();
-    if !status.is_success() {
-        return Err(anyhow!("GET {url}: {status}"));
-    }
-    r.json().await.with_context(|| format!("GET {url}: body"))
+    json_of(http.get(url), url).await
 }
 
 /// GET `url` with Basic auth (the device's REST API).
 pub async fn get_device(http: &reqwest::Client, url: &str, password: &str) -> Result<Value> {
-    let r = http
-        .get(url)
-        .basic_auth("admin", Some(password))
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
+    json_of(http.get(url).basic_auth("admin", Some(password)), url).await
+}
+
+async fn json_of(request: reqwest::RequestBuilder, url: &str) -> Result<Value> {
+    let r = request.send().await.with_context(|| format!("GET {url}"))?;
     let status = r.status();
     if !status.is_success() {
         return Err(anyhow!("GET {url}: {status}"));
