@@ -180,6 +180,13 @@ impl RosError {
         self.is_transport() || self.is(ErrorKind::SessionClosed)
     }
 
+    /// Whether this says the device is unwell rather than anything about the request: no
+    /// answer, `Session closed`, or a 5xx. A job that failed so is retried when the device
+    /// answers again, not after its back-off.
+    pub fn is_outage(&self) -> bool {
+        self.is_indeterminate() || matches!(self, RosError::Api { status, .. } if *status >= 500)
+    }
+
     /// Whether the same request may simply be sent again (idempotent calls).
     pub fn is_retryable(&self) -> bool {
         self.is_indeterminate()

@@ -71,6 +71,56 @@ async fn a_failed_create_releases_what_it_allocated_and_backs_off() {
     ros.wait_running("default_bad_app").await.expect("running");
 }
 
+// §3.1 [F] with the soak's slow-recovery finding: a create the device refused with a 500 is
+// an outage, not the pod's fault. However often it failed, the first pass that reads the
+// device again runs the pod (instead of after a back-off of up to 5 minutes).
+#[actix_rt::test]
+async fn a_create_refused_by_an_unwell_device_is_retried_by_the_next_pass() {
+    let env = env().await;
+    let mut cfg = env.cfg.clone();
+    cfg.lifecycle.create_backoff_seconds = 300.0;
+    let c = cluster::boot(&cfg).await;
+    env.h
+        .fault(
+            json!({"method": "POST", "path": "/rest/container/add", "kind": "error",
+                      "status": 500, "count": 3}),
+        )
+        .await;
+    declare(&c, pod("flaky", &[])).await;
+    let err = settle(&c, "default/flaky").await.unwrap_err();
+    assert!(err.contains("500"), "{err}");
+    let kicked = c
+        .pods
+        .send(Kick {
+            key: "default/flaky".into(),
+            force: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        kicked,
+        Kicked::BackingOff,
+        "backs off until the device answers"
+    );
+    // Each pass reads the device first, so each retries the pod while the 500 window lasts
+    // (300 s of back-off would skip it), and the first pass after the window creates it.
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        let report = pass(&c).await;
+        assert_eq!(report.ran.len(), 1, "pass {passes} ran the pod: {report:?}");
+        if report.ran[0].1.is_ok() {
+            break;
+        }
+        assert!(passes < 3, "three refusals at most: {report:?}");
+    }
+    ros(&env.h)
+        .await
+        .wait_running("default_flaky_app")
+        .await
+        .expect("running");
+}
+
 // §5 step 4b: IPAM holds another address than the pod's static IP (learned from the device,
 // IPAM-5) → the pod is torn down and recreated on its static IP.
 #[actix_rt::test]

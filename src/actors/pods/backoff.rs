@@ -2,6 +2,12 @@
 //! the pod alone for `lifecycle.createBackoffSeconds` (2 s), doubling with each further
 //! failure up to `lifecycle.createBackoffMaxSeconds` (5 min); a successful job forgets the
 //! failures. A user change (a forced kick) runs the pod whatever the back-off says.
+//!
+//! A failure that was the device's or the log's (an outage, `JobError::is_outage`) says
+//! nothing about the pod: it is forgotten as soon as a reconcile pass reads the device again,
+//! so pods come back with the device instead of minutes later (found by the soak: a pod
+//! stayed `ContainerCreating` ~80 s after a 500 window ended). During a full outage no pass
+//! reads the device, so nothing is retried against it.
 
 use crate::config::LifecycleConfig;
 use std::collections::HashMap;
@@ -39,7 +45,15 @@ impl Backoff {
 #[derive(Debug)]
 pub struct Backoffs {
     policy: Backoff,
-    keys: HashMap<String, (u32, Instant)>,
+    keys: HashMap<String, Waiting>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    failures: u32,
+    until: Instant,
+    /// The last failure was an outage.
+    outage: bool,
 }
 
 impl Backoffs {
@@ -50,11 +64,21 @@ impl Backoffs {
         }
     }
 
-    /// A job of `key` failed at `now`.
-    pub fn failed(&mut self, key: &str, now: Instant) {
-        let failures = self.keys.get(key).map_or(0, |(n, _)| *n) + 1;
+    /// A job of `key` failed at `now`; `outage` when the device or the log was unavailable.
+    pub fn failed(&mut self, key: &str, now: Instant, outage: bool) {
+        let failures = self.keys.get(key).map_or(0, |w| w.failures) + 1;
         let until = now + self.policy.delay(failures);
-        self.keys.insert(key.to_string(), (failures, until));
+        let waiting = Waiting {
+            failures,
+            until,
+            outage,
+        };
+        self.keys.insert(key.to_string(), waiting);
+    }
+
+    /// The device answered a reconcile pass's reads: waits after outages end now.
+    pub fn device_answered(&mut self) {
+        self.keys.retain(|_, w| !w.outage);
     }
 
     /// A job of `key` succeeded: its failures are forgotten.
@@ -64,7 +88,7 @@ impl Backoffs {
 
     /// Whether `key` is still waiting at `now`.
     pub fn holds(&self, key: &str, now: Instant) -> bool {
-        self.keys.get(key).is_some_and(|(_, until)| now < *until)
+        self.keys.get(key).is_some_and(|w| now < w.until)
     }
 }
 
@@ -103,21 +127,48 @@ mod tests {
         let mut b = Backoffs::new(policy(2.0, 300.0));
         let t0 = Instant::now();
         assert!(!b.holds("ns/p", t0));
-        b.failed("ns/p", t0);
+        b.failed("ns/p", t0, false);
         assert!(b.holds("ns/p", t0 + Duration::from_millis(1999)));
         assert!(!b.holds("ns/p", t0 + Duration::from_secs(2)));
         assert!(!b.holds("ns/other", t0), "per key");
-        b.failed("ns/p", t0);
+        b.failed("ns/p", t0, false);
         assert!(
             b.holds("ns/p", t0 + Duration::from_secs(3)),
             "second failure: 4 s"
         );
         b.succeeded("ns/p");
         assert!(!b.holds("ns/p", t0));
-        b.failed("ns/p", t0);
+        b.failed("ns/p", t0, false);
         assert!(
             !b.holds("ns/p", t0 + Duration::from_secs(2)),
             "counting starts over"
         );
+    }
+
+    #[test]
+    fn a_wait_after_an_outage_ends_when_the_device_answers() {
+        let mut b = Backoffs::new(policy(2.0, 300.0));
+        let t0 = Instant::now();
+        for _ in 0..8 {
+            b.failed("ns/down", t0, true);
+            b.failed("ns/bad", t0, false);
+        }
+        let later = t0 + Duration::from_secs(100);
+        assert!(b.holds("ns/down", later) && b.holds("ns/bad", later));
+        b.device_answered();
+        assert!(!b.holds("ns/down", t0), "outage forgotten");
+        assert!(
+            b.holds("ns/bad", later),
+            "the pod's own failure still waits"
+        );
+        b.failed("ns/down", t0, true);
+        assert!(
+            !b.holds("ns/down", t0 + Duration::from_secs(2)),
+            "counting started over"
+        );
+        // A pod failure after outages keeps its count and is not forgotten.
+        b.failed("ns/down", t0, false);
+        b.device_answered();
+        assert!(b.holds("ns/down", t0 + Duration::from_secs(3)), "4 s");
     }
 }

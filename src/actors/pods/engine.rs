@@ -63,6 +63,7 @@ impl Handler<DeviceObserved> for PodsActor {
     fn handle(&mut self, msg: DeviceObserved, _: &mut Context<Self>) {
         if let Some(engine) = self.engine.as_mut() {
             engine.seen = Some(msg.seen);
+            engine.backoff.device_answered();
         }
     }
 }
@@ -146,11 +147,13 @@ fn run(
         engine.seen.clone(),
     ));
     let done = async move {
-        job.await
-            .unwrap_or_else(|e| Err(JobError::Aborted(e.to_string())))
-            .map_err(|e| e.to_string())
+        let result = job
+            .await
+            .unwrap_or_else(|e| Err(JobError::Aborted(e.to_string())));
+        let outage = result.as_ref().is_err_and(JobError::is_outage);
+        (result.map_err(|e| e.to_string()), outage)
     };
-    Box::pin(done.into_actor(act).map(move |result, act, ctx| {
+    Box::pin(done.into_actor(act).map(move |(result, outage), act, ctx| {
         if let Some(engine) = act.engine.as_mut() {
             engine.busy.remove(&key);
             match &result {
@@ -158,7 +161,7 @@ fn run(
                     engine.backoff.succeeded(&key);
                     super::settled::announce(&act.state, &engine.deps.settled, &key, before);
                 }
-                Err(_) => engine.backoff.failed(&key, Instant::now()),
+                Err(_) => engine.backoff.failed(&key, Instant::now(), outage),
             }
             if engine.again.remove(&key) {
                 ctx.notify(Kick { key, force: true });

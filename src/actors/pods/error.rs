@@ -91,6 +91,36 @@ impl JobError {
         }
     }
 
+    /// Whether the job failed because the device or the event log was unavailable, not
+    /// because of the pod: such a failure is retried as soon as a reconcile pass reads the
+    /// device again (`backoff.rs`), however often it failed before.
+    pub fn is_outage(&self) -> bool {
+        let log_down = |e: &AppendError| matches!(e, AppendError::Unavailable(_));
+        match self {
+            JobError::Unreachable(_) => true,
+            JobError::ReadContainer { source, .. }
+            | JobError::CreateContainer { source, .. }
+            | JobError::RemoveContainer { source, .. }
+            | JobError::MoveAside { source, .. }
+            | JobError::ReadVeth { source, .. } => source.is_outage(),
+            JobError::Veth(v) => match v {
+                VethError::Create { source, .. }
+                | VethError::Bridge { source, .. }
+                | VethError::Delete { source, .. } => source.is_outage(),
+                VethError::Device(_) => true,
+                VethError::Log(e) => log_down(e),
+                VethError::Stopped => false,
+            },
+            JobError::Allocate {
+                source: AllocateError::Log(e),
+                ..
+            }
+            | JobError::Release { source: e, .. }
+            | JobError::Record(e) => log_down(e),
+            _ => false,
+        }
+    }
+
     /// Maps a mailbox error of `actor` (`.map_err(JobError::actor("ipam"))`).
     pub fn actor(actor: &'static str) -> impl FnOnce(MailboxError) -> JobError {
         move |source| JobError::Actor { actor, source }
@@ -141,5 +171,59 @@ mod tests {
             name: "cm".into(),
         });
         assert_eq!(missing.waiting_reason(), CONFIG_ERROR);
+    }
+
+    fn api(status: u16, kind: crate::routeros::ErrorKind) -> Box<RosError> {
+        Box::new(RosError::Api {
+            method: "POST",
+            path: "/container/add".into(),
+            status,
+            message: "m".into(),
+            detail: "d".into(),
+            kind,
+        })
+    }
+
+    // The soak's slow-recovery finding: failures of the device or the log are outages (retried
+    // when the device answers again); the pod's own failures keep their back-off.
+    #[test]
+    fn outages_are_the_device_or_the_log_being_unavailable() {
+        use crate::routeros::{ErrorKind, TransportKind};
+        let create = |source| JobError::CreateContainer {
+            name: "c".into(),
+            source,
+        };
+        let eof = || {
+            Box::new(RosError::Transport {
+                method: "GET",
+                path: "/container".into(),
+                kind: TransportKind::Eof,
+                message: "eof".into(),
+            })
+        };
+        let outages = [
+            create(api(500, ErrorKind::Other)),
+            create(api(503, ErrorKind::Other)),
+            create(api(400, ErrorKind::SessionClosed)),
+            create(eof()),
+            JobError::Unreachable(eof()),
+            JobError::Veth(VethError::Device(api(400, ErrorKind::Other))),
+            JobError::Record(AppendError::Unavailable("nats".into())),
+        ];
+        for e in &outages {
+            assert!(e.is_outage(), "{e}");
+        }
+        let own = [
+            create(api(400, ErrorKind::RootDirOverlap)),
+            create(api(404, ErrorKind::NotFound)),
+            JobError::Record(AppendError::Rejected("x".into())),
+            JobError::Spec("bad".into()),
+            JobError::NoImage {
+                container: "a".into(),
+            },
+        ];
+        for e in &own {
+            assert!(!e.is_outage(), "{e}");
+        }
     }
 }
