@@ -33,6 +33,13 @@ struct Args {
     /// Writes per second through the API (each waits for its answer).
     #[arg(long, default_value_t = 2.0)]
     writes_per_second: f64,
+    /// Faults injected per minute, on average; faults of different parts of the site overlap.
+    #[arg(long, default_value_t = 3.0)]
+    faults_per_minute: f64,
+    /// Never kill mkube, so one process lives through every fault (a leak check of its RSS
+    /// and descriptors).
+    #[arg(long)]
+    spare_mkube: bool,
     /// Print the fault schedule for the seed and exit.
     #[arg(long)]
     plan: bool,
@@ -43,12 +50,6 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.plan {
-        for f in soak::faults::schedule(args.seed, args.minutes * 60.0) {
-            println!("t={:.0}s {} for {:.0} s", f.at, f.kind.describe(), f.lasts);
-        }
-        return ExitCode::SUCCESS;
-    }
     let dir = args.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("mkube-soak-{}-{}", args.seed, std::process::id()))
     });
@@ -68,7 +69,15 @@ fn main() -> ExitCode {
         image_script: args.image_script,
         converge_seconds: args.converge_seconds,
         writes_per_second: args.writes_per_second,
+        faults_per_minute: args.faults_per_minute,
+        spare_mkube: args.spare_mkube,
     };
+    if args.plan {
+        for f in soak::faults::schedule(soak::run::plan(&opts)) {
+            println!("t={:.0}s {} for {:.0} s", f.at, f.kind.describe(), f.lasts);
+        }
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

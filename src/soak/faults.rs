@@ -1,7 +1,10 @@
 //! The seeded fault schedule and how each fault is injected and ended.
 //!
-//! One fault at a time: the schedule is a list of (start, kind, duration) drawn from a
-//! StdRng seeded with `--seed`, with quiet gaps between faults, covering the fault phase.
+//! The schedule is a list of (start, kind, duration) drawn from a StdRng seeded with
+//! `--seed`, arriving at `--faults-per-minute` on average. Faults overlap when they hit
+//! different parts of the site (the device errs while NATS is down); two faults of one part
+//! never do (a second kill of a process that is down means nothing), so a fault whose part is
+//! busy starts a little after the part is back.
 
 use super::http::control;
 use super::processes::{Program, Site};
@@ -58,21 +61,80 @@ pub struct Fault {
     pub lasts: f64,
 }
 
-/// The schedule for a fault phase of `phase` seconds.
-pub fn schedule(seed: u64, phase: f64) -> Vec<Fault> {
+/// The parts of the site a fault takes down; faults of disjoint parts may overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Mkube,
+    Nats,
+    Device,
+    Dns,
+    Registry,
+}
+
+impl FaultKind {
+    fn parts(&self) -> &'static [Part] {
+        match self {
+            FaultKind::KillMkube => &[Part::Mkube],
+            FaultKind::NatsDown => &[Part::Nats],
+            FaultKind::MkubeRestartWithoutNats => &[Part::Mkube, Part::Nats],
+            FaultKind::DeviceFaults { .. } | FaultKind::DeviceReboot => &[Part::Device],
+            FaultKind::DnsBlackhole | FaultKind::DnsWipe => &[Part::Dns],
+            FaultKind::RegistryDown => &[Part::Registry],
+        }
+    }
+}
+
+/// A part is left alone this long after its fault ends, so it is seen working in between.
+const PART_REST: f64 = 5.0;
+
+/// What the schedule draws from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    pub seed: u64,
+    /// Seconds of the fault phase.
+    pub phase: f64,
+    pub per_minute: f64,
+    /// No kill of mkube: one process lives through every fault (its RSS and descriptors then
+    /// say whether it leaks).
+    pub spare_mkube: bool,
+}
+
+/// The schedule for the plan's fault phase.
+pub fn schedule(plan: Plan) -> Vec<Fault> {
+    let Plan {
+        seed,
+        phase,
+        per_minute,
+        spare_mkube,
+    } = plan;
     let mut rng = StdRng::seed_from_u64(seed);
+    let mean_gap = 60.0 / per_minute.clamp(0.1, 60.0);
+    let mut free_at: Vec<(Part, f64)> = Vec::new();
     let mut out = Vec::new();
     // A quiet start, so the first pods exist before anything breaks.
-    let mut t = rng.random_range(8.0..15.0);
-    loop {
-        let kind = pick_kind(&mut rng);
-        let lasts = duration_of(kind, &mut rng);
-        if t + lasts > phase {
-            return out;
+    let mut arrival = rng.random_range(8.0..15.0);
+    while arrival < phase {
+        let mut kind = pick_kind(&mut rng);
+        while spare_mkube && kind.parts().contains(&Part::Mkube) {
+            kind = pick_kind(&mut rng);
         }
-        out.push(Fault { at: t, kind, lasts });
-        t += lasts + rng.random_range(5.0..15.0);
+        let lasts = duration_of(kind, &mut rng);
+        let parts = kind.parts();
+        let free = free_at
+            .iter()
+            .filter(|(p, _)| parts.contains(p))
+            .map(|(_, t)| *t)
+            .fold(0.0, f64::max);
+        let at = arrival.max(free);
+        if at + lasts <= phase {
+            out.push(Fault { at, kind, lasts });
+            free_at.retain(|(p, _)| !parts.contains(p));
+            free_at.extend(parts.iter().map(|p| (*p, at + lasts + PART_REST)));
+        }
+        arrival += rng.random_range(0.5 * mean_gap..1.5 * mean_gap);
     }
+    out.sort_by(|a, b| a.at.total_cmp(&b.at));
+    out
 }
 
 fn pick_kind(rng: &mut StdRng) -> FaultKind {
@@ -184,11 +246,48 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_schedule_inside_the_phase() {
-        let a = schedule(7, 120.0);
-        assert_eq!(a, schedule(7, 120.0));
-        assert_ne!(a, schedule(8, 120.0));
+        let plan = |seed| Plan {
+            seed,
+            phase: 120.0,
+            per_minute: 3.0,
+            spare_mkube: false,
+        };
+        let a = schedule(plan(7));
+        assert_eq!(a, schedule(plan(7)));
+        assert_ne!(a, schedule(plan(8)));
         assert!(!a.is_empty());
         assert!(a.iter().all(|f| f.at + f.lasts <= 120.0));
-        assert!(a.windows(2).all(|w| w[0].at + w[0].lasts < w[1].at));
+        assert!(a.windows(2).all(|w| w[0].at <= w[1].at), "in order");
+    }
+
+    #[test]
+    fn faults_overlap_only_on_different_parts_of_the_site() {
+        let a = schedule(Plan {
+            seed: 11,
+            phase: 1800.0,
+            per_minute: 7.5,
+            spare_mkube: false,
+        });
+        assert!(a.len() >= 200, "{} faults in 30 minutes", a.len());
+        let mut overlapping = 0;
+        for (i, f) in a.iter().enumerate() {
+            for g in &a[i + 1..] {
+                if g.at >= f.at + f.lasts {
+                    continue;
+                }
+                overlapping += 1;
+                let shared = f.kind.parts().iter().any(|p| g.kind.parts().contains(p));
+                assert!(!shared, "{f:?} and {g:?} hit the same part");
+            }
+        }
+        assert!(overlapping > 20, "{overlapping} overlaps");
+        let spared = schedule(Plan {
+            seed: 11,
+            phase: 600.0,
+            per_minute: 5.0,
+            spare_mkube: true,
+        });
+        assert!(spared.len() > 20);
+        assert!(spared.iter().all(|f| !f.kind.parts().contains(&Part::Mkube)));
     }
 }

@@ -7,6 +7,7 @@
 //! - `image`: new digests of the tiny image, pushed with skopeo;
 //! - `faults`: the seeded schedule, injection and clearing;
 //! - `observe` + `invariants`: the end read from outside and judged; `replay`: the log's fold;
+//! - `measure`: RSS, descriptors, API latency and passes to converge;
 //! - `report`: the summary line.
 
 pub mod config;
@@ -15,6 +16,7 @@ pub mod http;
 pub mod image;
 pub mod invariants;
 pub mod ledger;
+pub mod measure;
 pub mod observe;
 pub mod processes;
 pub mod replay;

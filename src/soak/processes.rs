@@ -72,8 +72,10 @@ pub struct Site {
     pub bins: PathBuf,
     pub ports: Ports,
     children: Vec<(Program, Child)>,
-    /// How many times each program was started, to name its log files.
+    /// How many times any program was started, to name its log files.
     starts: u32,
+    /// Every start: which program, when.
+    history: Vec<(Program, Instant)>,
 }
 
 impl Site {
@@ -84,6 +86,7 @@ impl Site {
             ports: Ports::pick()?,
             children: Vec::new(),
             starts: 0,
+            history: Vec::new(),
         })
     }
 
@@ -112,6 +115,21 @@ impl Site {
             .any(|(p, c)| *p == program && matches!(c.try_wait(), Ok(None)))
     }
 
+    /// The process id of the running `program`.
+    pub fn pid(&self, program: Program) -> Option<u32> {
+        self.children
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == program)
+            .and_then(|(_, c)| c.id())
+    }
+
+    /// How often `program` was started, and when last.
+    pub fn started(&self, program: Program) -> (usize, Option<Instant>) {
+        let mine = self.history.iter().filter(|(p, _)| *p == program);
+        (mine.clone().count(), mine.last().map(|(_, t)| *t))
+    }
+
     /// Starts `program` and waits until it answers its health check (mkube: `/healthz`).
     pub async fn start(&mut self, program: Program) -> Result<()> {
         self.starts += 1;
@@ -129,6 +147,7 @@ impl Site {
             .spawn()
             .with_context(|| format!("starting {}", program.name()))?;
         self.children.push((program, child));
+        self.history.push((program, Instant::now()));
         let health = self.health_url(program);
         wait_http(&health, Duration::from_secs(30))
             .await

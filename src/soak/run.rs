@@ -6,6 +6,7 @@ use super::faults::{self, Fault};
 use super::http::{client, control};
 use super::image::Pusher;
 use super::invariants;
+use super::measure::{self, ProcessSample};
 use super::observe::{Observed, observe};
 use super::processes::{Program, Site, wait_http};
 use super::replay;
@@ -31,6 +32,10 @@ pub struct Options {
     pub converge_seconds: u64,
     /// The workload's steady rate.
     pub writes_per_second: f64,
+    /// Faults injected per minute, on average (they overlap on different parts of the site).
+    pub faults_per_minute: f64,
+    /// Never kill mkube: one process lives through every fault.
+    pub spare_mkube: bool,
 }
 /// A new image digest every this long.
 const PUSH_EVERY: Duration = Duration::from_secs(30);
@@ -64,15 +69,30 @@ async fn soak(
         opts.pods,
         opts.seed,
     );
+    let at_start = warm_up(opts, site, http, pusher, &mut workload).await?;
     let faults = chaos(opts, site, http, pusher, &mut workload).await?;
 
     println!("soak: faults stopped; clearing and settling unanswered writes");
     faults::clear_all(site, http).await?;
     wait_ready(site).await?;
+    let faults_ended = Instant::now();
+    let passes_before = measure::reconcile_passes(http, &site.api()).await.ok();
     workload.settle_uncertain().await;
 
     let digest = pusher.served_digest(http).await.ok();
     let (converged, end) = converge(site, http, &workload, digest.as_deref(), opts).await?;
+    let passes_after = measure::reconcile_passes(http, &site.api()).await.ok();
+    let at_end = sample_mkube(site);
+    println!(
+        "soak: converged after the last fault in {} reconcile passes ({:.0} s)",
+        match (passes_before, passes_after) {
+            (Some(b), Some(a)) => a.saturating_sub(b).to_string(),
+            _ => "?".into(),
+        },
+        faults_ended.elapsed().as_secs_f64()
+    );
+    print_process_figures(site, at_start, at_end);
+    println!("soak: API latency {}", workload.latencies.describe());
     let mut outcome = Outcome {
         seed: opts.seed,
         minutes: opts.minutes,
@@ -145,6 +165,54 @@ async fn start_site(site: &mut Site, http: &reqwest::Client, pusher: &mut Pusher
     Ok(())
 }
 
+/// Every pod and ConfigMap written once, then a wait until the site shows them: mkube's
+/// figures at the start are taken from a site at work, not an empty one.
+async fn warm_up(
+    opts: &Options,
+    site: &Site,
+    http: &reqwest::Client,
+    pusher: &Pusher,
+    workload: &mut Workload,
+) -> Result<Option<ProcessSample>> {
+    println!("soak: warm-up: {} pods", opts.pods);
+    workload.populate().await;
+    let digest = pusher.served_digest(http).await.ok();
+    let (converged, _) = converge(site, http, workload, digest.as_deref(), opts).await?;
+    if !converged {
+        println!("soak: warm-up did not converge; faults start anyway");
+    }
+    let sample = sample_mkube(site);
+    if let Some(s) = sample {
+        println!("soak: mkube after warm-up: {}", s.describe());
+    }
+    Ok(sample)
+}
+
+fn sample_mkube(site: &Site) -> Option<ProcessSample> {
+    let pid = site.pid(Program::Mkube)?;
+    ProcessSample::of(pid).ok()
+}
+
+/// mkube's RSS and descriptors after warm-up and after convergence, and how much of the run
+/// the last process saw (a kill -9 starts a new one).
+fn print_process_figures(site: &Site, start: Option<ProcessSample>, end: Option<ProcessSample>) {
+    let (Some(a), Some(b)) = (start, end) else {
+        println!("soak: mkube's RSS and descriptors could not be read");
+        return;
+    };
+    let growth = |x: f64, y: f64| (y - x) / x.max(1.0) * 100.0;
+    let (starts, last) = site.started(Program::Mkube);
+    println!(
+        "soak: mkube start {} end {} (rss {:+.1}%, fds {:+.1}%); mkube started {} times, the last process up {:.0} s",
+        a.describe(),
+        b.describe(),
+        growth(a.rss_kib as f64, b.rss_kib as f64),
+        growth(a.fds as f64, b.fds as f64),
+        starts,
+        last.map_or(0.0, |t| t.elapsed().as_secs_f64())
+    );
+}
+
 async fn wait_ready(site: &Site) -> Result<()> {
     wait_http(&format!("{}/readyz", site.api()), Duration::from_secs(120)).await
 }
@@ -159,45 +227,49 @@ async fn chaos(
     workload: &mut Workload,
 ) -> Result<u32> {
     let phase = opts.minutes * 60.0;
-    let schedule = faults::schedule(opts.seed, phase);
+    let schedule = faults::schedule(plan(opts));
     println!(
         "soak: {} faults scheduled over {phase:.0} s",
         schedule.len()
     );
     let start = Instant::now();
     let mut next = schedule.iter().peekable();
-    let mut active: Option<&Fault> = None;
+    let mut active: Vec<&Fault> = Vec::new();
     let mut injected = 0;
     let mut last_push = Instant::now();
     let mut last_progress = Instant::now();
     let write_every = Duration::from_secs_f64(1.0 / opts.writes_per_second.clamp(0.1, 50.0));
     while start.elapsed().as_secs_f64() < phase {
         let now = start.elapsed().as_secs_f64();
-        if let Some(f) = active
-            && now >= f.at + f.lasts
-        {
-            match faults::clear(site, http, f).await {
-                Ok(()) => active = None,
-                Err(e) => println!(
+        let mut still = Vec::new();
+        for f in active.drain(..) {
+            if now < f.at + f.lasts {
+                still.push(f);
+                continue;
+            }
+            if let Err(e) = faults::clear(site, http, f).await {
+                println!(
                     "soak: ending {} failed (retrying): {e:#}",
                     f.kind.describe()
-                ),
+                );
+                still.push(f);
             }
         }
-        if active.is_none()
-            && let Some(f) = next.next_if(|f| now >= f.at)
-        {
+        active = still;
+        while let Some(f) = next.next_if(|f| now >= f.at) {
             injected += 1;
             println!(
-                "soak: t={now:.0}s fault {injected}: {} for {:.0} s",
+                "soak: t={now:.0}s fault {injected}: {} for {:.0} s ({} at once)",
                 f.kind.describe(),
-                f.lasts
+                f.lasts,
+                active.len() + 1
             );
             if let Err(e) = faults::inject(site, http, f).await {
                 println!("soak: injecting {} failed: {e:#}", f.kind.describe());
             }
-            active = Some(f);
+            active.push(f);
         }
+        workload.during_fault = !active.is_empty();
         let tick = Instant::now();
         workload.step().await;
         if last_push.elapsed() >= PUSH_EVERY {
@@ -209,9 +281,12 @@ async fn chaos(
         }
         if last_progress.elapsed() >= PROGRESS_EVERY {
             last_progress = Instant::now();
-            let current = active
-                .map(|f| f.kind.describe())
-                .unwrap_or_else(|| "none".into());
+            let current = if active.is_empty() {
+                "none".to_string()
+            } else {
+                let kinds: Vec<String> = active.iter().map(|f| f.kind.describe()).collect();
+                kinds.join(" + ")
+            };
             let l = &workload.ledger;
             println!(
                 "soak: t={now:.0}s faults={injected} acked={} refused={} unavailable={} unanswered={} current={current}",
@@ -221,6 +296,15 @@ async fn chaos(
         tokio::time::sleep(write_every.saturating_sub(tick.elapsed())).await;
     }
     Ok(injected)
+}
+
+pub fn plan(opts: &Options) -> faults::Plan {
+    faults::Plan {
+        seed: opts.seed,
+        phase: opts.minutes * 60.0,
+        per_minute: opts.faults_per_minute,
+        spare_mkube: opts.spare_mkube,
+    }
 }
 
 /// Reads the site until nothing is wrong or the bound passes; returns the last read.

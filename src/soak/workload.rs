@@ -3,6 +3,7 @@
 
 use super::config::{NAMESPACE, NETWORK};
 use super::ledger::{Answer, Kind, Ledger, Promise};
+use super::measure::Latencies;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
@@ -62,6 +63,9 @@ pub struct Workload {
     rng: StdRng,
     next_generation: u64,
     pub ledger: Ledger,
+    pub latencies: Latencies,
+    /// Whether a fault is in place now (the run loop says), for the latencies.
+    pub during_fault: bool,
 }
 
 impl Workload {
@@ -75,6 +79,8 @@ impl Workload {
             rng: StdRng::seed_from_u64(seed ^ 0x005e_ed0f_3017),
             next_generation: 1,
             ledger: Ledger::default(),
+            latencies: Latencies::default(),
+            during_fault: false,
         }
     }
 
@@ -101,6 +107,16 @@ impl Workload {
             self.update_pod(i).await;
         } else {
             self.delete_pod(i).await;
+        }
+    }
+
+    /// Every ConfigMap, then every pod, written once (the warm-up before the faults).
+    pub async fn populate(&mut self) {
+        for i in 0..CONFIGMAPS {
+            self.write_configmap(&configmap_name(i)).await;
+        }
+        for i in 0..self.pods {
+            self.create_pod(i).await;
         }
     }
 
@@ -147,7 +163,7 @@ impl Workload {
     async fn create_pod(&mut self, i: usize) {
         let generation = self.generation();
         let body = pod_body(i, generation, &self.image);
-        let answer = send(self.http.post(self.pods_url()).json(&body)).await;
+        let answer = self.send(self.http.post(self.pods_url()).json(&body)).await;
         let promise = Promise::Pod { generation };
         self.ledger.record(Kind::Pod, &pod_name(i), promise, answer);
     }
@@ -157,16 +173,26 @@ impl Workload {
         let generation = self.generation();
         let body = pod_body(i, generation, &self.image);
         let url = format!("{}/{}", self.pods_url(), pod_name(i));
-        let answer = send(self.http.put(url).json(&body)).await;
+        let answer = self.send(self.http.put(url).json(&body)).await;
         let promise = Promise::Pod { generation };
         self.ledger.record(Kind::Pod, &pod_name(i), promise, answer);
     }
 
     async fn delete_pod(&mut self, i: usize) {
         let url = format!("{}/{}", self.pods_url(), pod_name(i));
-        let answer = send(self.http.delete(url)).await;
+        let answer = self.send(self.http.delete(url)).await;
         self.ledger
             .record(Kind::Pod, &pod_name(i), Promise::Absent, answer);
+    }
+
+    /// Sends one write, timing it when it reached mkube (a timeout counts, at its length).
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+        let sent = std::time::Instant::now();
+        let (answer, reached) = send(req).await;
+        if reached {
+            self.latencies.record(sent.elapsed(), self.during_fault);
+        }
+        answer
     }
 
     /// A PUT when the ConfigMap is believed to exist, else a POST.
@@ -181,15 +207,16 @@ impl Workload {
         } else {
             self.http.post(self.configmaps_url()).json(&body)
         };
-        let answer = send(req).await;
+        let answer = self.send(req).await;
         self.ledger
             .record(Kind::ConfigMap, name, Promise::ConfigMap { value }, answer);
     }
 }
 
-/// Sends one write and classifies the answer; anything but an acknowledgement is printed
-/// (with the status and the start of the message), so a refusal can be told from a defect.
-async fn send(req: reqwest::RequestBuilder) -> Answer {
+/// Sends one write and classifies the answer, and whether it reached mkube; anything but
+/// an acknowledgement is printed (with the status and the start of the message), so a refusal
+/// can be told from a defect.
+async fn send(req: reqwest::RequestBuilder) -> (Answer, bool) {
     let what = req
         .try_clone()
         .and_then(|r| r.build().ok())
@@ -198,15 +225,15 @@ async fn send(req: reqwest::RequestBuilder) -> Answer {
     let r = match req.send().await {
         Ok(r) => r,
         // Connection refused: the request never reached mkube (it is down).
-        Err(e) if e.is_connect() => return Answer::Unavailable,
+        Err(e) if e.is_connect() => return (Answer::Unavailable, false),
         Err(e) => {
             println!("soak: write {what}: no answer: {e}");
-            return Answer::Unknown;
+            return (Answer::Unknown, true);
         }
     };
     let status = r.status();
     if status.is_success() {
-        return Answer::Acked;
+        return (Answer::Acked, true);
     }
     let text = r.text().await.unwrap_or_default();
     let message = serde_json::from_str::<Value>(&text)
@@ -215,9 +242,10 @@ async fn send(req: reqwest::RequestBuilder) -> Answer {
         .unwrap_or(text);
     let message: String = message.chars().take(160).collect();
     println!("soak: write {what}: {status}: {message}");
-    match status.as_u16() {
+    let answer = match status.as_u16() {
         503 => Answer::Unavailable,
         400..=499 => Answer::Refused,
         _ => Answer::Unknown,
-    }
+    };
+    (answer, true)
 }
