@@ -37,6 +37,7 @@ mod fuzz_answers;
 mod fuzz_api;
 mod fuzz_files;
 mod fuzz_registry;
+mod fuzz_webhook;
 mod generated_configmaps;
 mod images;
 mod images_api;

@@ -4,6 +4,7 @@
 
 use crate::config::StorageConfig;
 use crate::oci::reference;
+use crate::registry::names::{valid_name, valid_tag};
 use sha2::{Digest, Sha256};
 
 /// Rewrites local registry aliases to the primary address (§3.2).
@@ -110,9 +111,16 @@ pub fn host_visible(path: &str, storage: &StorageConfig) -> String {
 }
 
 /// A push notification's `image` (§4.1): `repo:tag`, `repo@sha256:…`, `repo:sha256:<64hex>`,
-/// or `repo` (tag `latest`). Returns (repository, tag or `None` for a digest).
+/// or `repo` (tag `latest`). Returns (repository, tag or `None` for a digest); `None` when it
+/// is not a reference the distribution grammar allows (a notification of junk would record a
+/// push of it).
 pub fn parse_pushed(image: &str) -> Option<(String, Option<String>)> {
-    let image = image.trim();
+    let (repo, tag) = split_pushed(image.trim())?;
+    let tag_ok = tag.as_deref().is_none_or(valid_tag);
+    (tag_ok && valid_repository(&repo)).then_some((repo, tag))
+}
+
+fn split_pushed(image: &str) -> Option<(String, Option<String>)> {
     if image.is_empty() {
         return None;
     }
@@ -136,6 +144,21 @@ pub fn parse_pushed(image: &str) -> Option<(String, Option<String>)> {
             .then(|| (parts.name.to_string(), Some(tag.to_string()))),
         None => Some((image.to_string(), Some("latest".to_string()))),
     }
+}
+
+/// `[host[:port]/]path[:tag]`: a host of name characters, a path the distribution grammar
+/// allows, and a tag (kept by digest notifications) that is one.
+fn valid_repository(repo: &str) -> bool {
+    let (host, path) = reference::split_registry(repo);
+    let host_ok = host.is_none_or(|h| {
+        h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+    });
+    let path = match path.rsplit_once(':') {
+        Some((p, tag)) if !p.ends_with('/') && valid_tag(tag) => p,
+        _ => path,
+    };
+    host_ok && valid_name(path)
 }
 
 #[cfg(test)]
@@ -226,10 +249,19 @@ mod tests {
             parse_pushed(&format!("h:1/app:v1@{d}")),
             Some(("h:1/app:v1".into(), None))
         );
-        assert_eq!(
-            parse_pushed(&format!(":{d}")),
-            Some((":sha256".into(), Some(d[7..].to_string())))
-        );
+        // Outside the distribution grammar: refused, not recorded as a push of junk.
+        for junk in [
+            format!(":{d}"),
+            "*\u{196ab}#\\".to_string(),
+            "App:v1".into(),
+            "app:-v1".into(),
+            "a//b:v1".into(),
+            "h/../x:v1".into(),
+            "h:1/app:v 1".into(),
+            "bad host!/app:v1".into(),
+        ] {
+            assert_eq!(parse_pushed(&junk), None, "{junk}");
+        }
         assert_eq!(
             parse_pushed("h:1/a/b:v2"),
             Some(("h:1/a/b".into(), Some("v2".into())))

@@ -56,7 +56,13 @@ struct PushBody {
 async fn push_notify(state: web::Data<ApiState>, payload: web::Payload) -> Reply {
     let cluster = cluster(&state)?;
     let body = status::read_body(payload, MAX_BODY).await?;
-    let parsed: PushBody = serde_json::from_slice(&body)
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    // An object only: serde would also read the struct from an array (`["app:v1"]`).
+    if !value.is_object() {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    }
+    let parsed: PushBody = serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
     let image = parsed
         .image
