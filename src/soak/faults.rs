@@ -288,6 +288,10 @@ mod tests {
             spare_mkube: true,
         });
         assert!(spared.len() > 20);
-        assert!(spared.iter().all(|f| !f.kind.parts().contains(&Part::Mkube)));
+        assert!(
+            spared
+                .iter()
+                .all(|f| !f.kind.parts().contains(&Part::Mkube))
+        );
     }
 }

@@ -24,7 +24,11 @@ impl ProcessSample {
     }
 
     pub fn describe(&self) -> String {
-        format!("rss={:.1}MiB fds={}", self.rss_kib as f64 / 1024.0, self.fds)
+        format!(
+            "rss={:.1}MiB fds={}",
+            self.rss_kib as f64 / 1024.0,
+            self.fds
+        )
     }
 }
 
@@ -126,7 +130,11 @@ mod tests {
 
     #[test]
     fn nearest_rank_percentiles() {
-        let ms = |v: &[u64]| v.iter().map(|m| Duration::from_millis(*m)).collect::<Vec<_>>();
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|m| Duration::from_millis(*m))
+                .collect::<Vec<_>>()
+        };
         let xs = ms(&(1..=100).collect::<Vec<_>>());
         assert_eq!(percentile(&xs, 99.0), Some(Duration::from_millis(99)));
         assert_eq!(percentile(&xs, 50.0), Some(Duration::from_millis(50)));

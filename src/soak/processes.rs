@@ -126,8 +126,8 @@ impl Site {
 
     /// How often `program` was started, and when last.
     pub fn started(&self, program: Program) -> (usize, Option<Instant>) {
-        let mine = self.history.iter().filter(|(p, _)| *p == program);
-        (mine.clone().count(), mine.last().map(|(_, t)| *t))
+        let mut mine = self.history.iter().filter(|(p, _)| *p == program);
+        (mine.clone().count(), mine.next_back().map(|(_, t)| *t))
     }
 
     /// Starts `program` and waits until it answers its health check (mkube: `/healthz`).

@@ -187,10 +187,18 @@ impl Workload {
 
     /// Sends one write, timing it when it reached mkube (a timeout counts, at its length).
     async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+        let what = describe(&req);
         let sent = std::time::Instant::now();
         let (answer, reached) = send(req).await;
+        let took = sent.elapsed();
         if reached {
-            self.latencies.record(sent.elapsed(), self.during_fault);
+            self.latencies.record(took, self.during_fault);
+        }
+        if took > SLOW {
+            println!(
+                "soak: slow write {what}: {} ms ({answer:?})",
+                took.as_millis()
+            );
         }
         answer
     }
@@ -213,15 +221,22 @@ impl Workload {
     }
 }
 
+/// A write slower than this is printed: the API's goal for mutating calls (p99 ≤ 1 s).
+const SLOW: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `PUT /api/v1/…` of a request.
+fn describe(req: &reqwest::RequestBuilder) -> String {
+    req.try_clone()
+        .and_then(|r| r.build().ok())
+        .map(|r| format!("{} {}", r.method(), r.url().path()))
+        .unwrap_or_default()
+}
+
 /// Sends one write and classifies the answer, and whether it reached mkube; anything but
 /// an acknowledgement is printed (with the status and the start of the message), so a refusal
 /// can be told from a defect.
 async fn send(req: reqwest::RequestBuilder) -> (Answer, bool) {
-    let what = req
-        .try_clone()
-        .and_then(|r| r.build().ok())
-        .map(|r| format!("{} {}", r.method(), r.url().path()))
-        .unwrap_or_default();
+    let what = describe(&req);
     let r = match req.send().await {
         Ok(r) => r,
         // Connection refused: the request never reached mkube (it is down).

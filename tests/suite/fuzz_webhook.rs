@@ -75,7 +75,10 @@ async fn generated_push_notifications_get_ok_or_a_status_and_refusals_append_not
     // The registry's own notification is accepted, with its extra fields ignored.
     let (code, ok) = api.post(PATH, &registry_body()).await;
     assert_eq!(code, 200, "{ok}");
-    assert_eq!(ok, json!({"status": "ok", "image": "127.0.0.1:5000/app:v1"}));
+    assert_eq!(
+        ok,
+        json!({"status": "ok", "image": "127.0.0.1:5000/app:v1"})
+    );
 
     let cases = draw(requests(), case_count());
     let mut codes = std::collections::BTreeMap::<u16, usize>::new();
@@ -127,7 +130,10 @@ async fn generated_push_notifications_get_ok_or_a_status_and_refusals_append_not
         }
     }
     eprintln!("{} cases, answers by code: {codes:?}", cases.len());
-    assert!(codes.contains_key(&200) && codes.contains_key(&400), "{codes:?}");
+    assert!(
+        codes.contains_key(&200) && codes.contains_key(&400),
+        "{codes:?}"
+    );
     // Still answering, and a valid notification is still taken.
     let (code, _) = api.post(PATH, &json!({"image": "localhost/app:v2"})).await;
     assert_eq!(code, 200);

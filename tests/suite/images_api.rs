@@ -88,8 +88,18 @@ async fn list_images_and_push_notify() {
         assert_eq!(item["inUse"], 0);
     }
 
-    // push-notify: bad bodies are 400 v1.Status.
-    for body in ["{not json", "{}", r#"{"image": ""}"#, "[1]"] {
+    // push-notify: bad bodies are 400 v1.Status: not JSON, no image, not an object (serde
+    // would read the struct from an array), a reference outside the distribution grammar.
+    for body in [
+        "{not json",
+        "{}",
+        r#"{"image": ""}"#,
+        "[1]",
+        r#"["alpha:test"]"#,
+        r#"{"image": "Alpha:test"}"#,
+        r#"{"image": "*#\\"}"#,
+        r#"{"image": "alpha:-x"}"#,
+    ] {
         let req = web_test::TestRequest::post()
             .uri("/api/v1/registry/push-notify")
             .set_payload(body)

@@ -103,7 +103,17 @@ impl Job {
                 units: &units,
                 seen,
             };
-            self.create_container(&ros, create).await?;
+            match self.create_container(&ros, create.clone()).await {
+                Err(e) if image_replaced_during_import(pod, &e) => {
+                    // A push invalidated the cached tarball (images.md §3.7) between the pull
+                    // and the import (found by the soak). The attempt was undone (L-7); the
+                    // next one pulls the pushed image.
+                    tracing::info!(pod = %format!("{}/{}", self.ns, self.name), error = %e,
+                        "image tarball gone during import (a push?); creating again");
+                    self.create_container(&ros, create).await?;
+                }
+                other => other?,
+            }
         }
         Ok(())
     }
@@ -273,7 +283,17 @@ impl Job {
     }
 }
 
+/// Whether a create failed because the device could not import the cached tarball, of an
+/// image the cache manages (not `vkube.io/file`): the one failure a second attempt with a
+/// fresh `EnsureImage` can cure at once.
+fn image_replaced_during_import(pod: &Pod, e: &JobError) -> bool {
+    let import_failed = matches!(e, JobError::CreateContainer { source, .. }
+        if matches!(**source, crate::routeros::RosError::ImportFailed { .. }));
+    import_failed && annotations::file(pod).is_none()
+}
+
 /// One container's create inputs.
+#[derive(Clone)]
 pub(super) struct Create<'a> {
     pub pod: &'a DesiredPod,
     pub index: usize,
@@ -283,4 +303,39 @@ pub(super) struct Create<'a> {
     pub how: How,
     pub units: &'a [String],
     pub seen: Option<&'a Observation>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pod::sample::SamplePod;
+    use crate::routeros::RosError;
+
+    // The soak's import race: only a failed import of a cache-managed image is tried again.
+    #[test]
+    fn a_failed_import_of_a_cached_image_is_tried_again() {
+        let import = || JobError::CreateContainer {
+            name: "ns_p_app".into(),
+            source: Box::new(RosError::ImportFailed {
+                name: "ns_p_app".into(),
+                reason: "file not found".into(),
+            }),
+        };
+        let cached = SamplePod::new("ns", "p").build();
+        let pinned = SamplePod::on_device("ns", "p", "raid1/cache/app.tar").build();
+        assert!(image_replaced_during_import(&cached, &import()));
+        assert!(
+            !image_replaced_during_import(&pinned, &import()),
+            "vkube.io/file"
+        );
+        let other = JobError::CreateContainer {
+            name: "ns_p_app".into(),
+            source: Box::new(RosError::Missing { what: "x".into() }),
+        };
+        assert!(!image_replaced_during_import(&cached, &other));
+        assert!(!image_replaced_during_import(
+            &cached,
+            &JobError::Spec("x".into())
+        ));
+    }
 }
