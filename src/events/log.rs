@@ -422,6 +422,11 @@ impl EventLog {
     /// Asked of the stream's leader, never a replica: on a cluster a replica may lag (one
     /// that just came back), and a stale answer would cost a conflict or a missed record.
     pub async fn last_sequence_of(&self, subject: &str) -> Result<Option<u64>, LogError> {
+        // Asked on API requests (resource versions): without a connection the request would
+        // wait out the JetStream timeout (5 s, found by the soak as 5 s ConfigMap PUTs).
+        if !self.is_connected() {
+            return Err(LogError::Unavailable("not connected to NATS".into()));
+        }
         let stream = self.stream().await?;
         match stream
             .raw_message_builder()

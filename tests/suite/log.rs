@@ -59,6 +59,28 @@ async fn appended_events_replay_in_order_with_their_subjects() {
     assert_eq!(fold.subject_seqs.len(), seqs.len());
 }
 
+// Found by the soak: a subject's last sequence (every API read's resourceVersion) asked while
+// NATS is down waited out the JetStream timeout; it now says at once that NATS is not there.
+#[actix_rt::test]
+async fn a_subject_read_without_nats_says_so_instead_of_timing_out() {
+    let mut nats = NatsServer::start();
+    let cfg = cluster::config(&nats.url());
+    let log = cluster::log(&cfg).await;
+    let subject = subject::for_key(cluster::NODE, "configmaps", &["default", "x"]);
+    assert_eq!(log.last_sequence_of(&subject).await.unwrap(), None);
+    nats.kill();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while log.is_connected() {
+        assert!(std::time::Instant::now() < deadline, "disconnect not seen");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let err = log.last_sequence_of(&subject).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "event log unavailable: not connected to NATS"
+    );
+}
+
 #[actix_rt::test]
 async fn a_retried_append_is_stored_once() {
     let nats = NatsServer::start();
