@@ -1,5 +1,6 @@
-//! Bearer-token authentication (`api.tokenFile`): every route but `/healthz` and `/readyz`
-//! needs `Authorization: Bearer <token>`; anything else is a 401 `Status`.
+//! Bearer-token authentication (`api.tokenFile`): every route but `/healthz`, `/readyz` and
+//! the console's static files (`/ui/…`) needs `Authorization: Bearer <token>`; anything else
+//! is a 401 `Status`.
 
 use crate::api::machinery::status::ApiError;
 use actix_web::body::{BoxBody, MessageBody};
@@ -43,7 +44,9 @@ pub async fn check(
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if OPEN.contains(&req.path()) || authorized(&token, header) {
+    // The console's files hold no data; what they show comes from the API, with the token.
+    let open = OPEN.contains(&req.path()) || super::ui::is_console(req.path());
+    if open || authorized(&token, header) {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     }
     let response = ApiError::unauthorized().error_response();

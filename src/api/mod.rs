@@ -21,6 +21,7 @@ mod nodes;
 mod openapi;
 mod pods;
 mod tls;
+pub mod ui;
 pub mod update;
 
 use crate::actors::wiring::Cluster;
@@ -93,7 +94,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(configmaps::routes)
         .configure(namespaces::routes)
         .configure(nodes::routes)
-        .configure(events::routes);
+        .configure(events::routes)
+        .configure(ui::routes);
 }
 
 /// Binds the API listener and returns the server (run it by awaiting). With `api.tokenFile`

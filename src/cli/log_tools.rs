@@ -58,7 +58,7 @@ impl Filter {
             || self
                 .area
                 .iter()
-                .any(|a| record.subject.split('.').nth(2) == Some(a.as_str()));
+                .any(|a| subject::area_of(&record.subject) == Some(a.as_str()));
         let subject_ok = self
             .subject
             .as_deref()

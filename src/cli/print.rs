@@ -3,7 +3,7 @@
 use super::Format;
 use chrono::SecondsFormat;
 use mkube::actors::Fold;
-use mkube::events::{DecodeError, Envelope, Record};
+use mkube::events::{DecodeError, Envelope, Record, record_json};
 use serde_json::json;
 use std::io::Write;
 
@@ -26,26 +26,7 @@ impl Printer {
     pub fn event(&mut self, record: &Record, decoded: &Result<Envelope, DecodeError>) {
         let stored = record.stored.to_rfc3339_opts(SecondsFormat::Millis, true);
         let line = match (self.format, decoded) {
-            (Format::Json, Ok(env)) => json!({
-                "seq": record.seq,
-                "subject": record.subject,
-                "stored": stored,
-                "v": env.version,
-                "kind": env.kind(),
-                "time": env.time.to_rfc3339_opts(SecondsFormat::Millis, true),
-                "node": env.node,
-                "actor": env.actor,
-                "corr": env.correlation,
-                "payload": env.payload_json(),
-            })
-            .to_string(),
-            (Format::Json, Err(e)) => json!({
-                "seq": record.seq,
-                "subject": record.subject,
-                "stored": stored,
-                "error": e.reason,
-            })
-            .to_string(),
+            (Format::Json, _) => record_json(record, decoded).to_string(),
             (Format::Table, Ok(env)) => format!(
                 "{:>8}  {stored}  {:<28} {:<44} {}",
                 record.seq,

@@ -15,4 +15,4 @@ mod upcast;
 pub use catalogue::{Area, Event};
 pub use envelope::{DecodeError, Envelope, SCHEMA_VERSION};
 pub use log::{AppendError, EventLog, LogError};
-pub use record::Record;
+pub use record::{Record, record_json};

@@ -85,6 +85,11 @@ pub fn node_of(subject: &str) -> Option<String> {
     unescape_token(node)
 }
 
+/// The area of a subject: the third token of `mkube.<node>.<area>…`.
+pub fn area_of(subject: &str) -> Option<&str> {
+    subject.split('.').nth(2).filter(|a| !a.is_empty())
+}
+
 /// Whether every subject `inner` matches is also matched by `outer` (both may hold wildcards).
 pub fn covers(outer: &str, inner: &str) -> bool {
     let mut inner_tokens = inner.split('.');

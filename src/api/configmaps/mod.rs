@@ -235,7 +235,7 @@ async fn create(state: web::Data<ApiState>, req: HttpRequest, payload: web::Payl
     cluster(&state)?;
     let validation = FieldValidation::from_query(req.query_string())?;
     let body = status::read_body(payload, MAX_BODY).await?;
-    let value = decode::json_object(&body, "configmap")?;
+    let value = decode::object_body(&req, &body, "configmap")?;
     let mut cm = config_map_from(value, validation, &ns, None)?;
     let name = cm.metadata.name.clone().unwrap_or_default();
     if current(&state, &ns, &name).await.is_ok() {
@@ -260,7 +260,7 @@ async fn replace(state: web::Data<ApiState>, req: HttpRequest, payload: web::Pay
     let (ns, name) = ns_name(&req);
     let validation = FieldValidation::from_query(req.query_string())?;
     let body = status::read_body(payload, MAX_BODY).await?;
-    let value = decode::json_object(&body, "configmap")?;
+    let value = decode::object_body(&req, &body, "configmap")?;
     // The body's version is checked against the stored one (optimistic concurrency).
     let version = value
         .pointer("/metadata/resourceVersion")

@@ -73,6 +73,35 @@ where
     Ok(meta.name.clone().unwrap_or_default())
 }
 
+/// Parses a create or replace body: YAML when the request says so (`application/yaml`, as
+/// the Kubernetes API accepts; the console sends pasted manifests so), else JSON.
+pub fn object_body(
+    req: &actix_web::HttpRequest,
+    body: &[u8],
+    what: &str,
+) -> Result<Value, ApiError> {
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if !matches!(
+        essence,
+        "application/yaml" | "application/x-yaml" | "text/yaml"
+    ) {
+        return json_object(body, what);
+    }
+    let value: Value = serde_yaml_ng::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid {what} YAML: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "invalid {what} YAML: expected a mapping"
+        )));
+    }
+    Ok(value)
+}
+
 /// Parses a JSON object body; `what` names it in errors (`pod`, `configmap`).
 pub fn json_object(body: &[u8], what: &str) -> Result<Value, ApiError> {
     let value: Value = serde_json::from_slice(body)

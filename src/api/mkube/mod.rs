@@ -1,11 +1,12 @@
 //! mkube's own endpoints beside the Kubernetes API: health and metrics, the image cache and
 //! redeploys, DNS validation, the networks and their allocations, the consistency report
-//! and repair.
+//! and repair, the event log for the console.
 
 mod consistency;
 mod dns;
 mod health;
 mod images;
+mod log;
 mod networks;
 mod redeploy;
 
@@ -17,5 +18,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(redeploy::routes)
         .configure(dns::routes)
         .configure(networks::routes)
-        .configure(consistency::routes);
+        .configure(consistency::routes)
+        .configure(log::routes);
 }

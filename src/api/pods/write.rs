@@ -53,7 +53,7 @@ pub(super) async fn create(
     cluster(&state)?;
     let validation = FieldValidation::from_query(req.query_string())?;
     let body = status::read_body(payload, MAX_BODY).await?;
-    let value = decode::json_object(&body, "pod")?;
+    let value = decode::object_body(&req, &body, "pod")?;
     let mut pod = pod_from(value, validation, &ns, None)?;
     let name = pod.metadata.name.clone().unwrap_or_default();
     let view = pods_view(&state).await?;
@@ -113,7 +113,7 @@ pub(super) async fn replace(
     let (ns, name) = ns_name(&req);
     let validation = FieldValidation::from_query(req.query_string())?;
     let body = status::read_body(payload, MAX_BODY).await?;
-    let value = decode::json_object(&body, "pod")?;
+    let value = decode::object_body(&req, &body, "pod")?;
     let pod = pod_from(value, validation, &ns, Some(&name))?;
     update(&state, &req, &ns, &name, pod).await
 }

@@ -1,0 +1,1 @@
+// The mkube console (placeholder).
