@@ -137,3 +137,24 @@ ensure_static_libc() {
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libc6-dev >&2
   fi
 }
+
+# Chromium (Debian's package) for the console's browser tests (tests/console, issue 18).
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo ">> installing chromium" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+  fi
+  command -v chromium >/dev/null || { echo "chromium still missing" >&2; return 1; }
+}
+
+# playwright-core (no browser download: it drives Debian's chromium) for tests/console,
+# installed from its lock file when missing or stale.
+ensure_console_tests() {
+  command -v npm >/dev/null || { echo "npm is required for the console tests" >&2; return 1; }
+  if [ ! -d tests/console/node_modules/playwright-core ] ||
+     [ tests/console/package-lock.json -nt tests/console/node_modules/.package-lock.json ]; then
+    echo ">> installing the console tests' node modules (npm ci)" >&2
+    (cd tests/console && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent) >&2
+  fi
+}

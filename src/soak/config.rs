@@ -14,6 +14,11 @@ pub const CONFIGMAP_DIR: &str = "device/raid1/mkube/configmaps";
 
 /// Writes nats.conf and mkube.yaml into the site's directory and creates its folders.
 pub fn write(site: &Site) -> Result<()> {
+    write_with_token(site, None)
+}
+
+/// [`write`], with `api.tokenFile` set when `token_file` is given.
+pub fn write_with_token(site: &Site, token_file: Option<&std::path::Path>) -> Result<()> {
     let d = &site.dir;
     for sub in [
         "nats",
@@ -24,7 +29,14 @@ pub fn write(site: &Site) -> Result<()> {
         std::fs::create_dir_all(d.join(sub)).with_context(|| format!("creating {sub}"))?;
     }
     std::fs::write(d.join("nats.conf"), nats_conf(site)).context("writing nats.conf")?;
-    std::fs::write(d.join("mkube.yaml"), mkube_yaml(site)).context("writing mkube.yaml")?;
+    let mut yaml = mkube_yaml(site);
+    if let Some(token) = token_file {
+        yaml = yaml.replace(
+            "api:\n",
+            &format!("api:\n  tokenFile: \"{}\"\n", token.display()),
+        );
+    }
+    std::fs::write(d.join("mkube.yaml"), yaml).context("writing mkube.yaml")?;
     Ok(())
 }
 

@@ -133,7 +133,13 @@ async fn soak(
     Ok(outcome)
 }
 
-async fn start_site(site: &mut Site, http: &reqwest::Client, pusher: &mut Pusher) -> Result<()> {
+/// NATS, the device (bridge and gateway seeded, some latency), microdns, the registry with a
+/// first image, and mkube, ready (also the console's browser test's site).
+pub async fn start_site(
+    site: &mut Site,
+    http: &reqwest::Client,
+    pusher: &mut Pusher,
+) -> Result<()> {
     site.start(Program::Nats).await?;
     site.start(Program::Device).await?;
     // The operator pre-creates the network's bridge with the gateway's address.
@@ -213,7 +219,7 @@ fn print_process_figures(site: &Site, start: Option<ProcessSample>, end: Option<
     );
 }
 
-async fn wait_ready(site: &Site) -> Result<()> {
+pub async fn wait_ready(site: &Site) -> Result<()> {
     wait_http(&format!("{}/readyz", site.api()), Duration::from_secs(120)).await
 }
 

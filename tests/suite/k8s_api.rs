@@ -1066,6 +1066,7 @@ async fn bearer_token_guards_every_route_but_health() {
         "/openapi/v3",
         "/api/v1/pods",
         "/api/v1/namespaces",
+        "/api/v1/log",
         "/metrics",
         "/nowhere",
     ] {
@@ -1094,6 +1095,37 @@ async fn bearer_token_guards_every_route_but_health() {
         let expected = if path == "/nowhere" { 404 } else { 200 };
         assert_eq!(r.status(), expected, "{path}");
     }
+    // The console's files hold no data and load without the token (it asks for it), under
+    // a strict Content-Security-Policy (issue 18).
+    for (path, ctype) in [
+        ("/ui/", "text/html"),
+        ("/ui/console.js", "text/javascript"),
+        ("/ui/console.css", "text/css"),
+    ] {
+        let r = http.get(mk.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers();
+        assert!(
+            h["content-type"].to_str().unwrap().starts_with(ctype),
+            "{path}"
+        );
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"));
+        assert_eq!(h["x-content-type-options"], "nosniff");
+    }
+    assert_eq!(
+        http.get(mk.url("/ui/x.js")).send().await.unwrap().status(),
+        404
+    );
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirect.get(mk.url("/ui")).send().await.unwrap();
+    assert_eq!(
+        (r.status().as_u16(), &r.headers()["location"]),
+        (301, &"/ui/".parse().unwrap())
+    );
     // Writes too.
     let r = http
         .post(mk.url("/api/v1/namespaces/default/pods"))

@@ -25,6 +25,8 @@ mod config_load;
 mod consistency_guards;
 mod consistency_repair;
 mod consistency_report;
+mod console_api;
+mod console_browser;
 mod dns_api_key;
 mod dns_cli;
 mod dns_namespaces;
