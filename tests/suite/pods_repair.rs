@@ -121,6 +121,46 @@ async fn a_create_refused_by_an_unwell_device_is_retried_by_the_next_pass() {
         .expect("running");
 }
 
+// The same for the event log: a job that could not record (NATS down) is left alone while
+// NATS stays down — passes that read the device do not hammer it with retries — and runs
+// with the first pass after NATS is back.
+#[actix_rt::test]
+async fn a_create_refused_by_the_log_is_retried_once_the_log_is_back() {
+    let mut env = env().await;
+    let mut cfg = env.cfg.clone();
+    cfg.lifecycle.create_backoff_seconds = 300.0;
+    let c = cluster::boot(&cfg).await;
+    env.h
+        .fault(json!({"method": "POST", "path": "/rest/container/add", "kind": "error",
+                      "status": 500, "count": 2}))
+        .await;
+    // Refused twice: the create the declaration starts, and the one `settle` runs after it.
+    declare(&c, pod("quiet", &[])).await;
+    assert!(settle(&c, "default/quiet").await.is_err(), "device refused");
+    env.nats.kill();
+    let down = Instant::now() + Duration::from_secs(10);
+    while c.log.is_connected() {
+        assert!(Instant::now() < down, "disconnect not seen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The device answers: the device's wait ends and the pod runs, failing on the log now.
+    let report = pass(&c).await;
+    assert_eq!(report.ran.len(), 1, "{report:?}");
+    let err = report.ran[0].1.as_ref().unwrap_err();
+    assert!(err.contains("event log unavailable"), "{err}");
+    // NATS still down: the pod waits.
+    let report = pass(&c).await;
+    assert!(report.ran.is_empty(), "retried while the log is down: {report:?}");
+    env.nats.restart();
+    let up = Instant::now() + Duration::from_secs(20);
+    while !c.log.is_connected() {
+        assert!(Instant::now() < up, "reconnect not seen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let report = pass(&c).await;
+    assert_eq!(report.ran, vec![("default/quiet".to_string(), Ok(()))]);
+}
+
 // §5 step 4b: IPAM holds another address than the pod's static IP (learned from the device,
 // IPAM-5) → the pod is torn down and recreated on its static IP.
 #[actix_rt::test]

@@ -3,12 +3,13 @@
 //! failure up to `lifecycle.createBackoffMaxSeconds` (5 min); a successful job forgets the
 //! failures. A user change (a forced kick) runs the pod whatever the back-off says.
 //!
-//! A failure that was the device's or the log's (an outage, `JobError::is_outage`) says
-//! nothing about the pod: it is forgotten as soon as a reconcile pass reads the device again,
-//! so pods come back with the device instead of minutes later (found by the soak: a pod
-//! stayed `ContainerCreating` ~80 s after a 500 window ended). During a full outage no pass
-//! reads the device, so nothing is retried against it.
+//! A failure that was the device's or the log's (an outage, `JobError::outage`) says nothing
+//! about the pod: it is forgotten as soon as a reconcile pass finds that part answering again
+//! (the device read, the log connected), so pods come back with it instead of minutes later
+//! (found by the soak: a pod stayed `ContainerCreating` ~80 s after a 500 window ended).
+//! While the part is still down the wait keeps doubling, so nothing hammers the device.
 
+use super::error::Outage;
 use crate::config::LifecycleConfig;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -52,8 +53,8 @@ pub struct Backoffs {
 struct Waiting {
     failures: u32,
     until: Instant,
-    /// The last failure was an outage.
-    outage: bool,
+    /// The last failure was an outage of this part.
+    outage: Option<Outage>,
 }
 
 impl Backoffs {
@@ -65,7 +66,7 @@ impl Backoffs {
     }
 
     /// A job of `key` failed at `now`; `outage` when the device or the log was unavailable.
-    pub fn failed(&mut self, key: &str, now: Instant, outage: bool) {
+    pub fn failed(&mut self, key: &str, now: Instant, outage: Option<Outage>) {
         let failures = self.keys.get(key).map_or(0, |w| w.failures) + 1;
         let until = now + self.policy.delay(failures);
         let waiting = Waiting {
@@ -76,9 +77,14 @@ impl Backoffs {
         self.keys.insert(key.to_string(), waiting);
     }
 
-    /// The device answered a reconcile pass's reads: waits after outages end now.
-    pub fn device_answered(&mut self) {
-        self.keys.retain(|_, w| !w.outage);
+    /// A reconcile pass read the device; `log_up` when the log is connected: the waits after
+    /// outages of what answers end now.
+    pub fn answered(&mut self, log_up: bool) {
+        self.keys.retain(|_, w| match w.outage {
+            Some(Outage::Device) => false,
+            Some(Outage::Log) => !log_up,
+            None => true,
+        });
     }
 
     /// A job of `key` succeeded: its failures are forgotten.
@@ -127,18 +133,18 @@ mod tests {
         let mut b = Backoffs::new(policy(2.0, 300.0));
         let t0 = Instant::now();
         assert!(!b.holds("ns/p", t0));
-        b.failed("ns/p", t0, false);
+        b.failed("ns/p", t0, None);
         assert!(b.holds("ns/p", t0 + Duration::from_millis(1999)));
         assert!(!b.holds("ns/p", t0 + Duration::from_secs(2)));
         assert!(!b.holds("ns/other", t0), "per key");
-        b.failed("ns/p", t0, false);
+        b.failed("ns/p", t0, None);
         assert!(
             b.holds("ns/p", t0 + Duration::from_secs(3)),
             "second failure: 4 s"
         );
         b.succeeded("ns/p");
         assert!(!b.holds("ns/p", t0));
-        b.failed("ns/p", t0, false);
+        b.failed("ns/p", t0, None);
         assert!(
             !b.holds("ns/p", t0 + Duration::from_secs(2)),
             "counting starts over"
@@ -146,29 +152,34 @@ mod tests {
     }
 
     #[test]
-    fn a_wait_after_an_outage_ends_when_the_device_answers() {
+    fn a_wait_after_an_outage_ends_when_that_part_answers() {
         let mut b = Backoffs::new(policy(2.0, 300.0));
         let t0 = Instant::now();
         for _ in 0..8 {
-            b.failed("ns/down", t0, true);
-            b.failed("ns/bad", t0, false);
+            b.failed("ns/device", t0, Some(Outage::Device));
+            b.failed("ns/log", t0, Some(Outage::Log));
+            b.failed("ns/bad", t0, None);
         }
         let later = t0 + Duration::from_secs(100);
-        assert!(b.holds("ns/down", later) && b.holds("ns/bad", later));
-        b.device_answered();
-        assert!(!b.holds("ns/down", t0), "outage forgotten");
+        // The device answers while NATS is still down: only the device's waits end.
+        b.answered(false);
+        assert!(!b.holds("ns/device", t0), "device outage forgotten");
+        assert!(b.holds("ns/log", later), "the log is still down");
         assert!(
             b.holds("ns/bad", later),
             "the pod's own failure still waits"
         );
-        b.failed("ns/down", t0, true);
+        b.answered(true);
+        assert!(!b.holds("ns/log", t0), "log outage forgotten");
+        assert!(b.holds("ns/bad", later));
+        b.failed("ns/device", t0, Some(Outage::Device));
         assert!(
-            !b.holds("ns/down", t0 + Duration::from_secs(2)),
+            !b.holds("ns/device", t0 + Duration::from_secs(2)),
             "counting started over"
         );
         // A pod failure after outages keeps its count and is not forgotten.
-        b.failed("ns/down", t0, false);
-        b.device_answered();
-        assert!(b.holds("ns/down", t0 + Duration::from_secs(3)), "4 s");
+        b.failed("ns/device", t0, None);
+        b.answered(true);
+        assert!(b.holds("ns/device", t0 + Duration::from_secs(3)), "4 s");
     }
 }

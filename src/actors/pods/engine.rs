@@ -61,9 +61,10 @@ impl Handler<DeviceObserved> for PodsActor {
     type Result = ();
 
     fn handle(&mut self, msg: DeviceObserved, _: &mut Context<Self>) {
+        let log_up = self.journal.log().is_connected();
         if let Some(engine) = self.engine.as_mut() {
             engine.seen = Some(msg.seen);
-            engine.backoff.device_answered();
+            engine.backoff.answered(log_up);
         }
     }
 }
@@ -150,7 +151,7 @@ fn run(
         let result = job
             .await
             .unwrap_or_else(|e| Err(JobError::Aborted(e.to_string())));
-        let outage = result.as_ref().is_err_and(JobError::is_outage);
+        let outage = result.as_ref().err().and_then(JobError::outage);
         (result.map_err(|e| e.to_string()), outage)
     };
     Box::pin(done.into_actor(act).map(move |(result, outage), act, ctx| {

@@ -14,6 +14,15 @@ use actix::MailboxError;
 /// ConfigMap or key its environment needs is missing).
 pub const CONFIG_ERROR: &str = "CreateContainerConfigError";
 
+/// Which part of the site was unavailable when a job failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// The device: no answer, `Session closed`, or a 5xx.
+    Device,
+    /// The event log (NATS).
+    Log,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     /// The environment does not resolve (a ConfigMap or key is missing): nothing was
@@ -92,32 +101,33 @@ impl JobError {
     }
 
     /// Whether the job failed because the device or the event log was unavailable, not
-    /// because of the pod: such a failure is retried as soon as a reconcile pass reads the
-    /// device again (`backoff.rs`), however often it failed before.
-    pub fn is_outage(&self) -> bool {
-        let log_down = |e: &AppendError| matches!(e, AppendError::Unavailable(_));
+    /// because of the pod: such a failure is retried as soon as a reconcile pass finds that
+    /// part answering again (`backoff.rs`), however often it failed before.
+    pub fn outage(&self) -> Option<Outage> {
+        let device = |e: &RosError| e.is_outage().then_some(Outage::Device);
+        let log = |e: &AppendError| matches!(e, AppendError::Unavailable(_)).then_some(Outage::Log);
         match self {
-            JobError::Unreachable(_) => true,
+            JobError::Unreachable(_) => Some(Outage::Device),
             JobError::ReadContainer { source, .. }
             | JobError::CreateContainer { source, .. }
             | JobError::RemoveContainer { source, .. }
             | JobError::MoveAside { source, .. }
-            | JobError::ReadVeth { source, .. } => source.is_outage(),
+            | JobError::ReadVeth { source, .. } => device(source),
             JobError::Veth(v) => match v {
                 VethError::Create { source, .. }
                 | VethError::Bridge { source, .. }
-                | VethError::Delete { source, .. } => source.is_outage(),
-                VethError::Device(_) => true,
-                VethError::Log(e) => log_down(e),
-                VethError::Stopped => false,
+                | VethError::Delete { source, .. } => device(source),
+                VethError::Device(_) => Some(Outage::Device),
+                VethError::Log(e) => log(e),
+                VethError::Stopped => None,
             },
             JobError::Allocate {
                 source: AllocateError::Log(e),
                 ..
             }
             | JobError::Release { source: e, .. }
-            | JobError::Record(e) => log_down(e),
-            _ => false,
+            | JobError::Record(e) => log(e),
+            _ => None,
         }
     }
 
@@ -201,18 +211,19 @@ mod tests {
                 message: "eof".into(),
             })
         };
-        let outages = [
+        let device = [
             create(api(500, ErrorKind::Other)),
             create(api(503, ErrorKind::Other)),
             create(api(400, ErrorKind::SessionClosed)),
             create(eof()),
             JobError::Unreachable(eof()),
             JobError::Veth(VethError::Device(api(400, ErrorKind::Other))),
-            JobError::Record(AppendError::Unavailable("nats".into())),
         ];
-        for e in &outages {
-            assert!(e.is_outage(), "{e}");
+        for e in &device {
+            assert_eq!(e.outage(), Some(Outage::Device), "{e}");
         }
+        let log = JobError::Record(AppendError::Unavailable("nats".into()));
+        assert_eq!(log.outage(), Some(Outage::Log));
         let own = [
             create(api(400, ErrorKind::RootDirOverlap)),
             create(api(404, ErrorKind::NotFound)),
@@ -223,7 +234,7 @@ mod tests {
             },
         ];
         for e in &own {
-            assert!(!e.is_outage(), "{e}");
+            assert_eq!(e.outage(), None, "{e}");
         }
     }
 }
