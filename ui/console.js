@@ -35,8 +35,8 @@
     }
     return add(el, kids);
   }
-  function add(el, kids) {
-    for (const k of [kids].flat(Infinity)) {
+  function add(el, ...kids) {
+    for (const k of kids.flat(Infinity)) {
       if (k == null || k === false) continue;
       el.append(k instanceof Node ? k : String(k));
     }
@@ -84,6 +84,7 @@
   const time = (ts) => (ts ? String(ts).replace('T', ' ').replace(/\.\d+/, '').replace('Z', '') : '');
   function fmtNum(v) {
     if (v == null || !isFinite(v)) return '—';
+    if (Number.isInteger(v)) return String(v);
     if (Math.abs(v) >= 100) return v.toFixed(0);
     if (Math.abs(v) >= 10) return v.toFixed(1);
     return (+v.toFixed(2)).toString();
@@ -145,7 +146,7 @@
       }
       if (buf.trim()) onLine(buf.trim());
     } finally {
-      try { reader.cancel(); } catch { /* already closed */ }
+      reader.cancel().catch(() => {}); // aborted or already closed
     }
   }
 
@@ -293,7 +294,11 @@
 
   // ---------- auth ----------
   function authNeeded(message) {
-    const first = !S.needToken;
+    if (S.needToken) { // already locked: only say why (keeps what the user typed)
+      const msg = $('#token-message');
+      if (msg && S.token) { msg.className = 'error'; msg.textContent = 'The token was refused: ' + (message || 'unauthorized'); }
+      return;
+    }
     S.needToken = true;
     S.gen++;
     for (const s of STORES) s.reset();
@@ -302,9 +307,9 @@
     S.nets = null;
     const dlg = $('#apply-dialog');
     if (dlg && dlg.open) dlg.close();
-    renderToken(message, first);
+    renderToken(message);
   }
-  function renderToken(message, first) {
+  function renderToken(message) {
     document.body.classList.add('locked');
     const page = $('#page');
     if (!page) return;
@@ -317,7 +322,6 @@
     fill(page, form);
     page.dataset.page = 'token';
     input.focus();
-    void first;
   }
   async function onToken(e) {
     e.preventDefault();
@@ -334,12 +338,14 @@
     }
     sessionStorage.setItem(TOKEN_KEY, v);
     S.needToken = false;
+    $('#sign-out').classList.remove('hidden');
     document.body.classList.remove('locked');
     route();
   }
   function signOut() {
     S.token = '';
     sessionStorage.removeItem(TOKEN_KEY);
+    $('#sign-out').classList.add('hidden');
     for (const s of STORES) s.reset();
     route();
   }
@@ -354,7 +360,7 @@
       h('span', { class: 'spacer' }),
       h('button', { id: 'nav-apply', type: 'button', class: 'primary small', onclick: openApply }, 'Apply YAML'),
       h('span', { id: 'conn', class: 'conn conn-idle' }, 'idle'),
-      h('button', { id: 'sign-out', type: 'button', class: 'small link', title: 'forget the token', onclick: signOut }, 'sign out'));
+      h('button', { id: 'sign-out', type: 'button', class: 'small link' + (S.token ? '' : ' hidden'), title: 'forget the token', onclick: signOut }, 'sign out'));
     const app = $('#app');
     fill(app, header, h('div', { id: 'banner', class: 'banner hidden', role: 'alert' }),
       h('section', { id: 'page', class: 'page' }), applyDialog());
@@ -451,12 +457,29 @@
         const ready = nodes.filter((n) => ((n.status || {}).conditions || []).some((c) => c.type === 'Ready' && c.status === 'True')).length;
         fill(fleetBox, h('p', { class: 'fleet-summary', 'data-testid': 'fleet' }, `Fleet of ${nodes.length} routers, ${ready} ready`));
       } else clear(fleetBox);
-      fill(nodesBox, nodes.length ? nodes.map((n) => nodeCard(n, podCount[n.metadata.name] || 0)) : h('p', { class: 'muted' }, 'no nodes'));
+      fill(nodesBox, nodes.length ? nodes.map((n) => nodeCard(n, podCount[n.metadata.name] || 0)) : h('p', { class: 'muted' }, 'no nodes'), workloadCard());
     });
-    onCleanup(pods.subscribe((ev) => { if (ev.type === 'list') load(); }));
+    onCleanup(pods.subscribe((ev) => { if (ev.type !== 'state') { const w = $('#workload'); if (w && pods.loaded) w.replaceWith(workloadCard()); } if (ev.type === 'list') load(); }));
     load();
     every(10000, load);
     startMetrics();
+  }
+  function workloadCard() {
+    const all = [...pods.items.values()];
+    const by = {};
+    for (const p of all) by[podPhase(p)] = (by[podPhase(p)] || 0) + 1;
+    const notReady = all.filter((p) => { const [r, n] = podReady(p); return r < n; });
+    const nss = {};
+    for (const p of all) nss[p.metadata.namespace] = (nss[p.metadata.namespace] || 0) + 1;
+    const top = all.filter((p) => restarts(p) > 0).sort((a, b) => restarts(b) - restarts(a)).slice(0, 5);
+    return h('article', { class: 'card', id: 'workload' },
+      h('header', { class: 'node-head' }, h('h2', null, 'Workload'), h('a', { href: '#/pods', class: 'muted' }, all.length + ' pods')),
+      kv([
+        ['Phases', h('span', null, Object.entries(by).map(([k, v]) => [badge(k + ' ' + v, k), ' ']))],
+        ['Namespaces', Object.entries(nss).sort().map(([k, v]) => k + ' (' + v + ')').join(', ')],
+        ['Not ready', notReady.length ? h('span', null, notReady.map((p) => [podLink(p.metadata.namespace, p.metadata.name, podKey(p)), ' '])) : 'none'],
+        ['Restarts', top.length ? h('span', null, top.map((p) => [podLink(p.metadata.namespace, p.metadata.name, podKey(p)), ' ' + restarts(p) + '  '])) : 'none'],
+      ]));
   }
   function nodeCard(n, podCount) {
     const st = n.status || {};
@@ -551,9 +574,9 @@
     for (let i = 1; i < samples.length; i++) {
       const a = samples[i - 1]; const b = samples[i];
       const dc = b[cntK] - a[cntK];
-      pts.push([b.t, a[cntK] == null || b[cntK] == null || dc <= 0 ? null : ((b[sumK] - a[sumK]) / dc) * 1000]);
+      if (a[cntK] != null && b[cntK] != null && dc > 0) pts.push([b.t, ((b[sumK] - a[sumK]) / dc) * 1000]);
     }
-    return pts;
+    return pts; // intervals without a pass or call are left out: the line joins its neighbours
   }
   function drawPlots() {
     const sm = S.metrics;
@@ -740,6 +763,7 @@
         if (pods.loaded && (seen || deleting)) {
           fill(status, h('div', { id: 'pod-gone', class: 'notice', 'data-testid': 'gone' }, `Pod ${key} is gone${deleting ? ' (deleted)' : ''}.`));
           fill($('#pod-phase'), badge('Deleted', 'failed'));
+          summary.classList.add('gone');
           del.disabled = true;
           const rows = conts.querySelectorAll('tr[data-container]');
           for (const r of rows) r.classList.add('gone');
@@ -810,11 +834,34 @@
       let list;
       try { list = await getJSON(`/api/v1/namespaces/${esc(ns)}/events`); } catch (e) { if (ok()) fill(evBox, errorBox(e)); return; }
       if (!ok()) return;
-      const evs = (list.items || []).filter((e) => e.involvedObject && e.involvedObject.name === name && (!e.involvedObject.kind || e.involvedObject.kind === 'Pod'))
+      const cur = pods.items.get(key) || seen;
+      const uid = cur && cur.metadata.uid;
+      const evs = (list.items || []).filter((e) => e.involvedObject && e.involvedObject.name === name && (!e.involvedObject.kind || e.involvedObject.kind === 'Pod') &&
+        (!uid || !e.involvedObject.uid || e.involvedObject.uid === uid)) // not an earlier pod of that name
         .sort((a, b) => String(b.lastTimestamp || b.eventTime).localeCompare(String(a.lastTimestamp || a.eventTime)));
       fill(evBox, table('pod-events-table', ['Last seen', 'Type', 'Reason', 'Message', 'Count'], evs.map((e) => h('tr', { class: e.type === 'Warning' ? 'warnrow' : '' },
         h('td', { class: 'nowrap', title: e.lastTimestamp || e.eventTime }, time(e.lastTimestamp || e.eventTime)),
         h('td', null, badge(e.type || 'Normal')), h('td', null, e.reason || ''), h('td', null, e.message || ''), h('td', { class: 'num' }, String(e.count || 1)))), { empty: 'no events' }));
+    });
+    const actBox = h('div', { id: 'pod-activity' });
+    evBox.after(actBox);
+    const loadActivity = live(async (ok) => {
+      let items;
+      try {
+        const rs = await Promise.all(['pods', 'lifecycle'].map((a) => getJSON('/api/v1/log?limit=300&area=' + a)));
+        items = rs.flatMap((r) => r.items || []).sort((a, b) => a.seq - b.seq);
+      } catch (e) { if (ok()) fill(actBox, errorBox(e)); return; }
+      if (!ok()) return;
+      const unit = `${ns}_${name}_`;
+      const mine = items.filter((x) => {
+        const t = (x.subject || '').split('.');
+        const pl = x.payload || {};
+        return (t[2] === 'pods' && t[3] === ns && t[4] === name) || (t[2] === 'lifecycle' && String(t[3]).startsWith(unit)) ||
+          (pl.namespace === ns && pl.name === name) || pl.pod === key;
+      }).slice(-25).reverse();
+      fill(actBox, h('h3', null, 'mkube event log'), table('pod-activity-table', ['#', 'Time', 'Kind', 'Payload'], mine.map((x) => h('tr', { 'data-seq': x.seq },
+        h('td', { class: 'num muted' }, String(x.seq)), h('td', { class: 'nowrap' }, time(x.time)), h('td', { class: 'mono' }, x.kind),
+        h('td', { class: 'mono small' }, summarize(x.payload)))), { empty: 'no records', cls: 'compact' }));
     });
     const loadNet = live(async (ok) => {
       let nets; let allocs = {};
@@ -843,7 +890,23 @@
       fill(netBox,
         table('pod-veths', ['Veth', 'Address', 'Network', 'Bridge', 'Hostname'], rows, { empty: 'no veth allocated' }),
         h('h3', null, 'DNS names'),
-        dns.length ? h('ul', { id: 'pod-dns', class: 'plain' }, [...new Set(dns)].map((d) => h('li', { class: 'mono', 'data-dns': d }, d))) : h('p', { class: 'muted', id: 'pod-dns' }, 'no DNS zone for this pod\'s network'));
+        dns.length ? h('ul', { id: 'pod-dns', class: 'plain' }, [...new Set(dns)].map((d) => h('li', { class: 'mono', 'data-dns': d }, d, h('span', { class: 'dns-st' })))) : h('p', { class: 'muted', id: 'pod-dns' }, 'no DNS zone for this pod\'s network'));
+      if (dns.length) loadDnsStatus(nets);
+    });
+    let dnsChecks = null;
+    const loadDnsStatus = live(async (ok, nets) => {
+      if (!dnsChecks) {
+        try { dnsChecks = (await getJSON('/api/v1/dns/validate')).checks || []; } catch { return; }
+      }
+      if (!ok()) return;
+      for (const li of document.querySelectorAll('#pod-dns li[data-dns]')) {
+        const fq = li.dataset.dns;
+        const net = nets.find((n) => n.dnsZone && fq.endsWith('.' + n.dnsZone));
+        if (!net) continue;
+        const rel = fq.slice(0, -net.dnsZone.length - 1);
+        const c = dnsChecks.find((x) => x.name === `zone/${net.name}/pod/${rel}`);
+        if (c) fill(li.querySelector('.dns-st'), badge(c.status, c.status === 'pass' ? 'running' : 'failed'), ' ', h('span', { class: 'muted small' }, [c.message, c.details].filter(Boolean).join(', ')));
+      }
     });
     logBtn.addEventListener('click', loadLog);
     logSel.addEventListener('change', loadLog);
@@ -864,32 +927,14 @@
       if (ev.type === 'list' || (ev.object && ev.object.metadata && podKey(ev.object) === key) || ev.type === 'state') render();
     }));
     render();
-    loadEvents(); loadNet();
+    loadEvents(); loadNet(); loadActivity();
     every(5000, loadEvents);
+    every(10000, loadActivity);
     every(15000, loadNet);
   }
 
   // ---------- networks ----------
   const ip2n = (s) => s.split('.').reduce((a, o) => a * 256 + (+o), 0);
-  const n2ip = (n) => [24, 16, 8, 0].map((b) => Math.floor(n / 2 ** b) % 256).join('.');
-  function freeRanges(cidr, used) {
-    const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(cidr || '');
-    if (!m) return null;
-    const bits = +m[2];
-    const size = 2 ** (32 - bits);
-    const base = Math.floor(ip2n(m[1]) / size) * size;
-    const first = size > 2 ? base + 1 : base;
-    const last = size > 2 ? base + size - 2 : base + size - 1;
-    const taken = new Set(used.map(ip2n));
-    const ranges = [];
-    let free = 0;
-    let start = null;
-    for (let i = first; i <= last + 1; i++) {
-      const isFree = i <= last && !taken.has(i);
-      if (isFree) { free++; if (start == null) start = i; } else if (start != null) { ranges.push([start, i - 1]); start = null; }
-    }
-    return { total: last - first + 1, free, ranges };
-  }
   function pageNetworks(page) {
     const box = h('div', { id: 'networks' }, h('p', { class: 'muted' }, 'loading…'));
     const dnsBox = section('DNS zone health', 'dns-health', h('p', { class: 'muted' }, 'checking the zones…'));
@@ -906,6 +951,7 @@
       try { r = await getJSON('/api/v1/dns/validate'); } catch (e) { if (ok()) fill(dnsBox, h('h2', null, 'DNS zone health'), errorBox(e)); return; }
       if (ok()) fill(dnsBox, h('h2', null, 'DNS zone health'), report(r, 'dns'));
     });
+    onCleanup(pods.subscribe((ev) => { if (ev.type === 'list') load(); })); // pod links of the veths
     load(); loadDns();
     every(10000, load);
     every(30000, loadDns);
@@ -915,23 +961,23 @@
     const portNames = new Set(ports.map((p) => p.name));
     const extra = Object.entries(allocs).filter(([v, ip]) => !portNames.has(v) && typeof ip === 'string' && inCidr(ip, n.cidr));
     const all = ports.concat(extra.map(([v, ip]) => ({ name: v, ip })));
-    const used = all.map((p) => p.ip).filter(Boolean);
-    if (n.gateway) used.push(n.gateway);
-    const fr = freeRanges(n.cidr, used);
+    const u = n.ipam; // the dynamic range's usage, as IPAM counts it
     const podOf = (veth) => {
       const m = /^veth_(.+)_(\d+)$/.exec(veth || '');
       if (!m) return null;
       for (const p of pods.items.values()) if (m[1] === p.metadata.namespace + '_' + p.metadata.name) return p;
       return null;
     };
-    const rangeText = fr ? fr.ranges.map(([a, b]) => (a === b ? n2ip(a) : n2ip(a) + ' – ' + n2ip(b))).join(', ') : '—';
+    const rangeText = u ? u.freeRuns.map(([a, b]) => (a === b ? a : a + ' – ' + b)).join(', ') + (u.free > 0 && u.freeRuns.length >= 64 ? ', …' : '') : '—';
     return h('article', { class: 'card network', 'data-network': n.name, id: 'network-' + n.name },
       h('header', { class: 'node-head' }, h('h2', null, n.name), h('span', { class: 'mono muted' }, n.cidr || '')),
       kv([
         ['CIDR', n.cidr], ['Gateway', n.gateway], ['Bridge', n.bridge], ['DNS zone', n.dnsZone || '—'],
-        ['Used', h('span', { 'data-testid': 'used' }, String(all.length) + ' allocated' + (n.gateway ? ' + gateway' : ''))],
-        ['Free', h('span', { 'data-testid': 'free' }, fr ? `${fr.free} of ${fr.total} host addresses` : '—')],
-        ['Free addresses', h('span', { class: 'mono small', 'data-testid': 'free-addresses' }, rangeText || 'none')],
+        ['IPAM range', u ? h('span', { class: 'mono' }, u.first + ' – ' + u.last) : '—'],
+        ['Used', h('span', { 'data-testid': 'used' }, u ? `${u.used} of ${u.size}` + (all.length > u.used ? ` (+${all.length - u.used} outside the range)` : '') : String(all.length))],
+        ['Free', h('span', { 'data-testid': 'free' }, u ? String(u.free) : '—')],
+        ['Free addresses', h('span', null, h('span', { class: 'mono small', 'data-testid': 'free-addresses' }, rangeText || 'none'),
+          h('div', { class: 'muted small' }, 'addresses of the IPAM range that are neither held nor the gateway'))],
       ]),
       table('allocations-' + n.name, ['Veth', 'Address', 'Hostname', 'Pod'], all.sort((a, b) => ip2n(a.ip || '0.0.0.0') - ip2n(b.ip || '0.0.0.0')).map((p) => {
         const pod = podOf(p.name);
@@ -961,7 +1007,7 @@
         if (!shown.length && onlyBad.checked) return null;
         const bad = cs.filter((c) => c.status !== 'pass').length;
         return h('div', { class: 'group', 'data-group': g },
-          groups.length > 1 ? h('h3', null, g, h('span', { class: 'muted' }, ` ${cs.length} checks${bad ? ', ' + bad + ' not passing' : ''}`)) : null,
+          groups.length > 1 ? h('h3', null, g, h('span', { class: 'muted' }, ` · ${cs.length} check${cs.length === 1 ? '' : 's'}${bad ? ', ' + bad + ' not passing' : ''}`)) : null,
           table(null, ['Status', 'Check', 'Message', 'Details'], shown.map((c) => h('tr', { class: 'st-' + c.status, 'data-check': c.name || '' },
             h('td', null, badge(c.status || '?', c.status === 'pass' ? 'running' : c.status === 'warn' ? 'pending' : 'failed')),
             h('td', { class: 'mono' }, c.name || ''), h('td', null, c.message || ''),
@@ -1143,6 +1189,7 @@
       } catch (e) { if (ok()) fill(status, errorBox(e)); }
     }));
     text.addEventListener('input', full);
+    tbody.addEventListener('click', (e) => { const tr = e.target.closest('tr[data-seq]'); if (tr) tr.classList.toggle('open'); });
     follow.addEventListener('click', () => {
       following = !following;
       follow.classList.toggle('on', following);
@@ -1158,7 +1205,7 @@
     });
     wrap.addEventListener('scroll', () => {
       const atEnd = wrap.scrollTop + wrap.clientHeight >= wrap.scrollHeight - 4;
-      if (!atEnd && following && wrap.dataset.auto !== '1') { following = false; follow.classList.remove('on'); follow.setAttribute('aria-pressed', 'false'); }
+      if (!atEnd && following) { following = false; follow.classList.remove('on'); follow.setAttribute('aria-pressed', 'false'); }
       if (atEnd && !following) { following = true; follow.classList.add('on'); follow.setAttribute('aria-pressed', 'true'); }
     });
     onCleanup(feed.subscribe(onEvent));
@@ -1172,7 +1219,7 @@
   // ---------- apply ----------
   function applyDialog() {
     const ns = h('input', { id: 'apply-namespace', value: 'default', 'aria-label': 'namespace', spellcheck: 'false' });
-    const ta = h('textarea', { id: 'apply-yaml', rows: 18, spellcheck: 'false', placeholder: 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\n  annotations:\n    vkube.io/network: demo\nspec:\n  containers:\n  - name: hello\n    image: registry/hello:latest' });
+    const ta = h('textarea', { id: 'apply-yaml', rows: 18, spellcheck: 'false', placeholder: 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: my-app\n  annotations:\n    vkube.io/network: <network>\nspec:\n  containers:\n  - name: app\n    image: <registry>/<image>:<tag>' });
     const result = h('div', { id: 'apply-result', class: 'result', 'aria-live': 'polite' });
     let nsTouched = false;
     ns.addEventListener('input', () => { nsTouched = true; });

@@ -88,7 +88,7 @@ async fn the_console_in_headless_chromium() {
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
     config::write_with_token(&site, Some(&token_file)).unwrap();
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let mut pusher = Pusher::new(
         repo().join("scripts/make-demo-image.py"),
         dir.path().join("images"),
@@ -124,6 +124,7 @@ async fn the_console_in_headless_chromium() {
         .env("CHROMIUM", &chromium)
         .env("CRASH_POD", format!("{NAMESPACE}/{}", pod_name(0)))
         .env("DELETE_POD", format!("{NAMESPACE}/{}", pod_name(PODS - 1)))
+        .env("RESTORE", "0")
         .kill_on_drop(true);
     if let Ok(shots) = std::env::var("MKUBE_CONSOLE_SCREENSHOTS") {
         node.env("SCREENSHOTS", shots);

@@ -14,9 +14,13 @@ async fn networks_and_allocations_show_config_and_ipam() {
 
     let (code, list) = api.get("/api/v1/networks").await;
     assert_eq!(code, 200);
+    // The configuration, the zone, and the dynamic range's usage (one address held).
     assert_eq!(
         list[0],
-        json!({"name": "t", "bridge": "t", "cidr": "127.77.0.0/24", "gateway": "127.77.0.1"})
+        json!({"name": "t", "bridge": "t", "cidr": "127.77.0.0/24", "gateway": "127.77.0.1",
+               "dnsZone": "t.lo",
+               "ipam": {"first": "127.77.0.100", "last": "127.77.0.102", "size": 3, "used": 1,
+                        "free": 2, "freeRuns": [["127.77.0.101", "127.77.0.102"]]}})
     );
     assert_eq!(list.as_array().unwrap().len(), env.cfg.networks.len());
 

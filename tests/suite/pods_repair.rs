@@ -131,8 +131,10 @@ async fn a_create_refused_by_the_log_is_retried_once_the_log_is_back() {
     cfg.lifecycle.create_backoff_seconds = 300.0;
     let c = cluster::boot(&cfg).await;
     env.h
-        .fault(json!({"method": "POST", "path": "/rest/container/add", "kind": "error",
-                      "status": 500, "count": 2}))
+        .fault(
+            json!({"method": "POST", "path": "/rest/container/add", "kind": "error",
+                      "status": 500, "count": 2}),
+        )
         .await;
     // Refused twice: the create the declaration starts, and the one `settle` runs after it.
     declare(&c, pod("quiet", &[])).await;
@@ -150,7 +152,10 @@ async fn a_create_refused_by_the_log_is_retried_once_the_log_is_back() {
     assert!(err.contains("event log unavailable"), "{err}");
     // NATS still down: the pod waits.
     let report = pass(&c).await;
-    assert!(report.ran.is_empty(), "retried while the log is down: {report:?}");
+    assert!(
+        report.ran.is_empty(),
+        "retried while the log is down: {report:?}"
+    );
     env.nats.restart();
     let up = Instant::now() + Duration::from_secs(20);
     while !c.log.is_connected() {

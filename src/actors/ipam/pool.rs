@@ -1,6 +1,9 @@
 //! One network's address pool: the pure decisions of IPAM-1…IPAM-3 (no I/O, no events).
 
+use crate::config::Network;
 use ipnet::Ipv4Net;
+use serde::Serialize;
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,7 +37,66 @@ pub struct Pool {
     cursor: u32,
 }
 
+/// How much of a network's dynamic range is taken (`GET /api/v1/networks`, the console).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub first: Ipv4Addr,
+    pub last: Ipv4Addr,
+    /// Addresses in `first..=last`.
+    pub size: u32,
+    /// Held addresses in the range.
+    pub used: u32,
+    /// Neither held nor the gateway: what dynamic allocations can still take.
+    pub free: u32,
+    /// The free addresses as `[first, last]` runs, in order (at most [`MAX_RUNS`]).
+    pub free_runs: Vec<[Ipv4Addr; 2]>,
+}
+
+/// Runs listed per network; a fragmented /16 says the rest by its `free` count.
+pub const MAX_RUNS: usize = 64;
+
 impl Pool {
+    /// The pool of a configured network (its subnet, gateway and dynamic range).
+    pub fn of(n: &Network) -> Result<Pool, String> {
+        let subnet = n.try_subnet()?;
+        let gateway = n.try_gateway_ip()?;
+        let (first, last) = n.try_ipam_range()?;
+        Ok(Pool::new(subnet, gateway, first, last))
+    }
+
+    /// The range's usage when `held` are the network's held addresses.
+    pub fn usage(&self, held: &BTreeSet<Ipv4Addr>) -> Usage {
+        let (first, last) = (u32::from(self.first), u32::from(self.last));
+        let mut usage = Usage {
+            first: self.first,
+            last: self.last,
+            size: last.checked_sub(first).map_or(0, |s| s.saturating_add(1)),
+            used: 0,
+            free: 0,
+            free_runs: Vec::new(),
+        };
+        let mut run: Option<[Ipv4Addr; 2]> = None;
+        // An inverted range (refused by config validation) has no addresses.
+        let range = if usage.size > 0 { first..=last } else { 1..=0 };
+        for v in range {
+            let ip = Ipv4Addr::from(v);
+            let taken = held.contains(&ip);
+            usage.used += u32::from(taken);
+            if taken || ip == self.gateway {
+                if let Some(r) = run.take() {
+                    usage.free_runs.push(r);
+                }
+                continue;
+            }
+            usage.free += 1;
+            run = Some(run.map_or([ip, ip], |[a, _]| [a, ip]));
+        }
+        usage.free_runs.extend(run);
+        usage.free_runs.truncate(MAX_RUNS);
+        usage
+    }
+
     pub fn new(subnet: Ipv4Net, gateway: Ipv4Addr, first: Ipv4Addr, last: Ipv4Addr) -> Self {
         Pool {
             subnet,
@@ -100,5 +162,30 @@ impl Pool {
             }),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_counts_the_range_and_lists_free_runs() {
+        let ip = |d: u8| Ipv4Addr::new(10, 0, 0, d);
+        let pool = Pool::new("10.0.0.0/24".parse().unwrap(), ip(1), ip(1), ip(10));
+        let held: BTreeSet<Ipv4Addr> = [ip(3), ip(4), ip(8), ip(200)].into();
+        let u = pool.usage(&held);
+        assert_eq!(
+            (u.size, u.used, u.free),
+            (10, 3, 6),
+            "gateway neither used nor free"
+        );
+        assert_eq!(
+            u.free_runs,
+            vec![[ip(2), ip(2)], [ip(5), ip(7)], [ip(9), ip(10)]]
+        );
+        let empty = Pool::new("10.0.0.0/24".parse().unwrap(), ip(1), ip(10), ip(5));
+        let u = empty.usage(&held);
+        assert_eq!((u.size, u.used, u.free, u.free_runs.len()), (0, 0, 0, 0));
     }
 }

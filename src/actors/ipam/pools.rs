@@ -21,18 +21,11 @@ impl Pools {
         let pools = config
             .networks
             .iter()
-            .filter_map(|n| {
-                let built = n.try_subnet().and_then(|subnet| {
-                    let gateway = n.try_gateway_ip()?;
-                    let (first, last) = n.try_ipam_range()?;
-                    Ok(Pool::new(subnet, gateway, first, last))
-                });
-                match built {
-                    Ok(pool) => Some((n.name.clone(), pool)),
-                    Err(reason) => {
-                        tracing::error!(network = %n.name, %reason, "IPAM pool left out");
-                        None
-                    }
+            .filter_map(|n| match Pool::of(n) {
+                Ok(pool) => Some((n.name.clone(), pool)),
+                Err(reason) => {
+                    tracing::error!(network = %n.name, %reason, "IPAM pool left out");
+                    None
                 }
             })
             .collect();

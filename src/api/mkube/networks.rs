@@ -3,6 +3,7 @@
 //! `/api/v1/networks/{name}/ports` and `GET /api/v1/allocations`, from the configuration and
 //! IPAM's published fold. Other methods are 405.
 
+use crate::actors::ipam::pool::{Pool, Usage};
 use crate::actors::ipam::state::{IpamState, Port};
 use crate::api::machinery::status::{ApiError, method_not_allowed};
 use crate::api::{ApiState, cluster};
@@ -27,27 +28,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 type Reply = Result<HttpResponse, ApiError>;
 
-/// A network as the list shows it.
+/// A network as the list shows it: the configuration, its DNS zone and how much of its
+/// dynamic range IPAM handed out.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Summary<'a> {
     name: &'a str,
     bridge: &'a str,
     cidr: String,
     gateway: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dns_zone: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ipam: Option<Usage>,
 }
 
-/// One network with its zone and its ports.
+/// One network with its ports.
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct Detail<'a> {
     #[serde(flatten)]
     summary: Summary<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dns_zone: Option<&'a str>,
     ports: Vec<Port>,
 }
 
-fn summary(n: &Network) -> Summary<'_> {
+fn summary<'a>(n: &'a Network, ipam: &IpamState) -> Summary<'a> {
+    let zone = n.dns.zone.trim();
+    let held = ipam
+        .pools
+        .get(&n.name)
+        .map(|p| p.values().map(|a| a.ip).collect())
+        .unwrap_or_default();
     Summary {
         name: &n.name,
         bridge: &n.bridge,
@@ -58,6 +68,8 @@ fn summary(n: &Network) -> Summary<'_> {
             .try_gateway_ip()
             .map(|g| g.to_string())
             .unwrap_or_default(),
+        dns_zone: (!zone.is_empty()).then_some(zone),
+        ipam: Pool::of(n).ok().map(|p| p.usage(&held)),
     }
 }
 
@@ -79,20 +91,20 @@ async fn ipam(state: &ApiState) -> Result<Arc<IpamState>, ApiError> {
         .map_err(|e| ApiError::internal(format!("ipam actor unavailable: {e}")))
 }
 
-/// 200 `[{name, bridge, cidr, gateway}]` in configuration order.
+/// 200 `[{name, bridge, cidr, gateway, dnsZone?, ipam}]` in configuration order; `ipam` is
+/// `{first, last, size, used, free, freeRuns: [[a, b], …]}` of the dynamic range.
 async fn list(state: web::Data<ApiState>) -> Reply {
-    let all: Vec<Summary> = state.networks.iter().map(summary).collect();
+    let ipam = ipam(&state).await?;
+    let all: Vec<Summary> = state.networks.iter().map(|n| summary(n, &ipam)).collect();
     Ok(HttpResponse::Ok().json(all))
 }
 
-/// 200 `{name, bridge, cidr, gateway, dnsZone?, ports}`; 404 for an unknown network.
+/// 200 the list's entry plus `ports`; 404 for an unknown network.
 async fn get(state: web::Data<ApiState>, name: web::Path<String>) -> Reply {
     let net = network(&state, &name)?;
     let ipam = ipam(&state).await?;
-    let zone = net.dns.zone.trim();
     Ok(HttpResponse::Ok().json(Detail {
-        summary: summary(net),
-        dns_zone: (!zone.is_empty()).then_some(zone),
+        summary: summary(net, &ipam),
         ports: ipam.ports(&net.name),
     }))
 }
