@@ -266,3 +266,80 @@ async fn a_broken_or_foreign_snapshot_falls_back_to_full_replay() {
     assert_eq!(r.snapshot_seq, None);
     assert!(r.fold.state.veths.veths.contains_key("v"));
 }
+
+/// Found by the soak: a controller killed (no final snapshot) before `snapshotEvery` new
+/// events, again and again, never wrote a snapshot, so every boot replayed a longer tail. The
+/// count runs from the snapshot boot replayed from: two lives of 6 events with
+/// `snapshotEvery: 10` write one at the 10th; and a boot that replays 10 or more past the
+/// last snapshot (the setting was lowered) writes one at once.
+#[actix_rt::test]
+async fn the_snapshot_count_survives_restarts() {
+    let nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let every = |n: u32| {
+        let url = nats.url();
+        move |listen: &str| {
+            common::mkube::config_text(cluster::NODE, &url, listen, "")
+                .replace("snapshotEvery: 1000", &format!("snapshotEvery: {n}"))
+        }
+    };
+    let http = common::http();
+    let cfg = cluster::config(&nats.url());
+    let log = cluster::log(&cfg).await;
+    let store = SnapshotStore::open(&log).await.unwrap();
+    let mut next = 0u32;
+    let mut life = |text: &dyn Fn(&str) -> String, events: u32| {
+        let mut mk = common::mkube::MkubeProcess::start_config(dir.path(), text);
+        let http = http.clone();
+        let first = next;
+        next += events;
+        async move {
+            mk.wait_ready(&http).await;
+            for i in first..first + events {
+                let pod = serde_json::json!({"metadata": {"name": format!("p{i}")},
+                    "spec": {"containers": [{"name": "c", "image": "img"}]}});
+                let r = http
+                    .post(mk.url("/api/v1/namespaces/default/pods"))
+                    .json(&pod)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+            mk
+        }
+    };
+    let snapshot_at = async |seq: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let snap = store.load::<ClusterState>().await.unwrap();
+            if snap.as_ref().is_some_and(|s| s.last_seq == seq) {
+                return snap.unwrap();
+            }
+            let got = snap.map(|s| s.last_seq);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no snapshot at {seq}: {got:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    life(&every(10), 6).await.kill();
+    assert!(store.load::<ClusterState>().await.unwrap().is_none());
+    let mut mk = life(&every(10), 6).await;
+    assert_eq!(snapshot_at(10).await.state.pods.pods.len(), 10);
+    mk.kill();
+    // 13 more events with a high setting, then a boot with the low one: it replays 15 events
+    // past the snapshot and writes one without waiting for a new event.
+    life(&every(1000), 13).await.kill();
+    let last = log.last_sequence().await.unwrap();
+    assert_eq!(last, 25);
+    let mk = common::mkube::MkubeProcess::start_config(dir.path(), every(10));
+    mk.wait_ready(&http).await;
+    assert_eq!(snapshot_at(last).await.state.pods.pods.len(), 25);
+    assert_eq!(
+        log.last_sequence().await.unwrap(),
+        last,
+        "no new event needed"
+    );
+}
