@@ -77,9 +77,8 @@ impl Pool {
             free_runs: Vec::new(),
         };
         let mut run: Option<[Ipv4Addr; 2]> = None;
-        // An inverted range (refused by config validation) has no addresses.
-        let range = if usage.size > 0 { first..=last } else { 1..=0 };
-        for v in range {
+        // An inverted range (refused by config validation) iterates nothing.
+        for v in first..=last {
             let ip = Ipv4Addr::from(v);
             let taken = held.contains(&ip);
             usage.used += u32::from(taken);
