@@ -289,7 +289,7 @@ async fn the_snapshot_count_survives_restarts() {
     let store = SnapshotStore::open(&log).await.unwrap();
     let mut next = 0u32;
     let mut life = |text: &dyn Fn(&str) -> String, events: u32| {
-        let mut mk = common::mkube::MkubeProcess::start_config(dir.path(), text);
+        let mk = common::mkube::MkubeProcess::start_config(dir.path(), text);
         let http = http.clone();
         let first = next;
         next += events;
