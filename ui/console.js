@@ -1060,16 +1060,26 @@
     const result = h('div', { id: 'redeploy-result', class: 'result' });
     add(page, h('h1', null, 'Images'), h('p', { class: 'muted' }, 'The image cache on the router. Redeploy recreates the pods that use an image on its current digest.'), result, h('div', { class: 'card flush' }, box));
     let imgs = null;
+    let pushes = []; // the log's images.PushNotified records, newest last
+    // The last push of an image's repository (and tag, when the push named one) from the log.
+    const lastPush = (ref) => {
+      const at = ref.lastIndexOf(':');
+      const [repo, tag] = at > ref.lastIndexOf('/') ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, 'latest'];
+      const hit = pushes.filter((r) => r.payload && r.payload.repository === repo && (!r.payload.tag || r.payload.tag === tag)).pop();
+      return hit ? hit.time : null;
+    };
     const render = () => {
       if (!imgs || S.needToken) return;
       const allPods = [...pods.items.values()];
-      fill(box, table('images-table', ['Image', 'Digest', 'Size', 'Pulled', 'In use', 'Pods', 'Tarball', ''], imgs.map((im) => {
+      fill(box, table('images-table', ['Image', 'Digest', 'Size', 'Pulled', 'Last push', 'In use', 'Pods', 'Tarball', ''], imgs.map((im) => {
+        const pushed = lastPush(im.ref);
         const users = allPods.filter((p) => podImages(p).some((c) => c.image === im.ref || (im.digest && c.digest && c.digest.endsWith(im.digest.replace(/^.*sha256:/, '')))));
         return h('tr', { 'data-image': im.ref },
           h('td', { class: 'mono name' }, im.ref),
           h('td', { class: 'mono', title: im.digest || '' }, shortDigest(im.digest)),
           h('td', { class: 'num' }, im.size != null ? bytes(im.size) : ''),
           h('td', { class: 'nowrap', title: im.pulledAt || '' }, im.pulledAt ? age(im.pulledAt) + ' ago' : ''),
+          h('td', { class: 'nowrap', title: pushed || '', 'data-testid': 'last-push' }, pushed ? age(pushed) + ' ago' : h('span', { class: 'muted' }, '—')),
           h('td', { class: 'num' }, im.inUse != null ? String(im.inUse) : ''),
           h('td', { 'data-testid': 'image-pods' }, users.length ? users.map((p) => h('div', null, podLink(p.metadata.namespace, p.metadata.name, podKey(p)))) : h('span', { class: 'muted' }, 'none')),
           h('td', { class: 'mono small muted' }, im.tarballPath || im.path || ''),
@@ -1090,9 +1100,10 @@
     });
     const load = live(async (ok) => {
       try {
-        const r = await getJSON('/api/v1/images');
+        const [r, log] = await Promise.all([getJSON('/api/v1/images'), getJSON('/api/v1/log?area=images&limit=1000')]);
         if (!ok()) return;
         imgs = Array.isArray(r) ? r : r.items || [];
+        pushes = (log.items || []).filter((x) => x.kind === 'images.PushNotified');
         render();
       } catch (e) { if (ok()) fill(box, errorBox(e)); }
     });
