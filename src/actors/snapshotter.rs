@@ -5,13 +5,16 @@
 //!
 //! The N counts from the snapshot boot replayed from, not from the start of the process: a
 //! controller killed again and again before N new events (the soak's kill -9s) otherwise
-//! never wrote one, and each boot replayed a longer tail (8,000 events after 30 minutes).
+//! never wrote one, and each boot replayed a longer tail (8,000 events after 30 minutes). A
+//! due snapshot whose write fails is tried again on a timer (1 s doubling to 30 s), not only
+//! when the next event comes: a log gone quiet right after a NATS restart kept a stale one.
 
 use super::cluster::Fold;
 use crate::events::log::{EventLog, LogError};
 use crate::events::snapshot::SnapshotStore;
 use crate::metrics::Metrics;
 use futures::StreamExt;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 #[derive(Clone)]
@@ -56,12 +59,17 @@ async fn run(
 ) {
     // What boot replayed past the last snapshot counts (a kill -9 writes no final one).
     let mut since_snapshot = fold.folded;
-    if since_snapshot >= every && save(&store, &fold, &metrics).await.is_ok() {
-        since_snapshot = 0;
+    // A due snapshot whose write failed (the store not answering yet after a NATS restart)
+    // is tried again after this wait, doubling, even if no new event comes.
+    let mut retry: Option<(tokio::time::Instant, Duration)> = None;
+    let due = |since: u64| since >= every;
+    if due(since_snapshot) {
+        retry = attempt(&store, &fold, &metrics, &mut since_snapshot, None).await;
     }
     let records = log.follow(fold.last_seq + 1);
     futures::pin_mut!(records);
     loop {
+        let retry_at = retry.map(|(at, _)| at);
         tokio::select! {
             Some(record) = records.next() => {
                 if record.seq <= fold.last_seq {
@@ -70,9 +78,13 @@ async fn run(
                 let _ = fold.record(&record);
                 fold.undecodable.clear();
                 since_snapshot += 1;
-                if since_snapshot >= every && save(&store, &fold, &metrics).await.is_ok() {
-                    since_snapshot = 0;
+                if due(since_snapshot) && retry.is_none() {
+                    retry = attempt(&store, &fold, &metrics, &mut since_snapshot, None).await;
                 }
+            }
+            _ = sleep_until_some(retry_at) => {
+                let wait = retry.map(|(_, w)| w);
+                retry = attempt(&store, &fold, &metrics, &mut since_snapshot, wait).await;
             }
             request = requests.recv() => {
                 let Some(reply) = request else { return };
@@ -82,10 +94,39 @@ async fn run(
                 };
                 if result.is_ok() {
                     since_snapshot = 0;
+                    retry = None;
                 }
                 let _ = reply.send(result);
             }
         }
+    }
+}
+
+/// How long after a failed snapshot write the first retry comes, and the longest wait.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Writes a due snapshot; on failure answers when to try again (`waited`: the last wait).
+async fn attempt(
+    store: &SnapshotStore,
+    fold: &Fold,
+    metrics: &Metrics,
+    since_snapshot: &mut u64,
+    waited: Option<Duration>,
+) -> Option<(tokio::time::Instant, Duration)> {
+    if save(store, fold, metrics).await.is_ok() {
+        *since_snapshot = 0;
+        return None;
+    }
+    let wait = waited.map_or(RETRY_FIRST, |w| (w * 2).min(RETRY_MAX));
+    Some((tokio::time::Instant::now() + wait, wait))
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

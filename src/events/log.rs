@@ -24,9 +24,14 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
-    /// NATS is not reachable (or did not answer in time); nothing was applied.
+    /// NATS is not reachable: the append was not sent, nothing was stored.
     #[error("event log unavailable: {0}")]
     Unavailable(String),
+    /// The append was sent but never acknowledged (the server or the connection went away
+    /// meanwhile): it may or may not be stored. Not applied here; a stored one comes back to
+    /// the writer as a conflict on its next append, and to every reader on replay.
+    #[error("event log did not acknowledge the append (it may be stored): {0}")]
+    Unknown(String),
     /// Another writer appended to this subject since `expected`; catch up and decide again.
     #[error("conflicting append on {subject}: expected last subject sequence {expected}")]
     Conflict { subject: String, expected: u64 },
@@ -354,10 +359,11 @@ impl EventLog {
                     PublishErrorKind::StreamNotFound if attempt < 3 => {
                         self.ensure_stream().await.map_err(AppendError::from)?;
                     }
-                    PublishErrorKind::TimedOut
-                    | PublishErrorKind::BrokenPipe
-                    | PublishErrorKind::StreamNotFound => {
+                    PublishErrorKind::StreamNotFound => {
                         return Err(AppendError::Unavailable(e.to_string()));
+                    }
+                    PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe => {
+                        return Err(AppendError::Unknown(e.to_string()));
                     }
                     _ => return Err(AppendError::Rejected(e.to_string())),
                 },

@@ -52,7 +52,8 @@ async fn nats_killed_mid_stream_loses_no_acknowledged_event() {
                     .unwrap()
                 {
                     Ok(_) => ok_while_down += 1,
-                    Err(AppendError::Unavailable(_)) => refused += 1,
+                    // Sent before the client saw the server go: not acknowledged, maybe stored.
+                    Err(AppendError::Unavailable(_) | AppendError::Unknown(_)) => refused += 1,
                     Err(e) => panic!("unexpected error while down: {e}"),
                 }
             }
@@ -77,7 +78,12 @@ async fn nats_killed_mid_stream_loses_no_acknowledged_event() {
                 acked.insert(format!("veth_{i}"));
                 i += 1;
             }
-            Err(AppendError::Unavailable(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(AppendError::Unavailable(_) | AppendError::Unknown(_)) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            // An unacknowledged append of the outage (sent before the client saw the server
+            // go) was stored after all: the actor caught up; append again.
+            Err(AppendError::Conflict { .. }) => {}
             Err(e) => panic!("unexpected append error: {e}"),
         }
         if acked.len() >= 80 {
@@ -110,10 +116,13 @@ async fn nats_killed_mid_stream_loses_no_acknowledged_event() {
     // every 10 events past the restart point, and a flush covers everything.
     let store = SnapshotStore::open(&log).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
+    // A read may time out while the restarted server settles (seen on a loaded machine):
+    // that is "not yet", not a failure.
     while store
         .load::<ClusterState>()
         .await
-        .unwrap()
+        .ok()
+        .flatten()
         .is_none_or(|s| s.last_seq < 70)
     {
         assert!(

@@ -105,7 +105,10 @@ impl JobError {
     /// part answering again (`backoff.rs`), however often it failed before.
     pub fn outage(&self) -> Option<Outage> {
         let device = |e: &RosError| e.is_outage().then_some(Outage::Device);
-        let log = |e: &AppendError| matches!(e, AppendError::Unavailable(_)).then_some(Outage::Log);
+        let log = |e: &AppendError| {
+            matches!(e, AppendError::Unavailable(_) | AppendError::Unknown(_))
+                .then_some(Outage::Log)
+        };
         match self {
             JobError::Unreachable(_) => Some(Outage::Device),
             JobError::ReadContainer { source, .. }
@@ -224,6 +227,8 @@ mod tests {
         }
         let log = JobError::Record(AppendError::Unavailable("nats".into()));
         assert_eq!(log.outage(), Some(Outage::Log));
+        let unacked = JobError::Record(AppendError::Unknown("timed out".into()));
+        assert_eq!(unacked.outage(), Some(Outage::Log));
         let own = [
             create(api(400, ErrorKind::RootDirOverlap)),
             create(api(404, ErrorKind::NotFound)),

@@ -105,6 +105,14 @@ impl From<&AppendError> for ApiError {
                 "ServiceUnavailable",
                 format!("write refused, nothing changed: {err}"),
             ),
+            // Kubernetes' answer to a write whose outcome is unknown: 504, read before retrying.
+            AppendError::Unknown(_) => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "Timeout",
+                format!(
+                    "the write may or may not have been recorded: {err}; read the object before retrying"
+                ),
+            ),
             AppendError::Conflict { .. } => Self::new(
                 StatusCode::CONFLICT,
                 "Conflict",
