@@ -96,7 +96,8 @@ impl ApiError {
     }
 }
 
-/// A write the log did not take: unavailable → 503, conflict → 409, anything else → 500.
+/// A write the log did not take: unavailable → 503 (nothing changed), sent but not
+/// acknowledged → 504 (it may be recorded), conflict → 409, anything else → 500.
 impl From<&AppendError> for ApiError {
     fn from(err: &AppendError) -> Self {
         match err {
@@ -231,4 +232,24 @@ pub async fn not_found_route(req: HttpRequest) -> HttpResponse {
         req.path()
     ))
     .error_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unacknowledged_write_is_504_not_503() {
+        let code = |e: AppendError| ApiError::from(&e).status_code().as_u16();
+        assert_eq!(code(AppendError::Unavailable("down".into())), 503);
+        assert_eq!(code(AppendError::Unknown("timed out".into())), 504);
+        assert_eq!(code(AppendError::Rejected("x".into())), 500);
+        let e = ApiError::from(&AppendError::Unknown("timed out".into()));
+        assert_eq!(e.reason, "Timeout");
+        assert!(
+            e.message.contains("may or may not have been recorded"),
+            "{}",
+            e.message
+        );
+    }
 }
