@@ -19,8 +19,13 @@ use tokio::io::AsyncReadExt;
 
 /// The one object of versions before per-node snapshots.
 const LEGACY_OBJECT: &str = "state";
-/// Upper bound for one snapshot read or write.
+/// Upper bound for one snapshot write.
 const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// Upper bound for one try at reading a snapshot, and the tries: a read whose object is
+/// replaced meanwhile (the snapshotter writing the next one) waits for chunks that are gone
+/// until it times out, so it is read again rather than waited on for the whole bound.
+const READ_TRY: std::time::Duration = std::time::Duration::from_secs(5);
+const READ_TRIES: u32 = 3;
 /// Bumped when the snapshot layout changes; older snapshots are ignored (full replay instead).
 const FORMAT: u32 = 1;
 
@@ -128,10 +133,14 @@ impl SnapshotStore {
     /// The newest snapshot, or `None` when there is none or it cannot be read (then the caller
     /// replays the whole log: a broken snapshot costs time, never state).
     pub async fn load<T: DeserializeOwned>(&self) -> Result<Option<Snapshot<T>>, LogError> {
-        // Object reads go through a consumer that can stall across a NATS restart: bounded.
-        tokio::time::timeout(STORE_TIMEOUT, self.load_inner())
-            .await
-            .map_err(|_| LogError::Unavailable("reading snapshot timed out".into()))?
+        // Object reads go through a consumer that can stall (across a NATS restart, or when
+        // the object is replaced under the read): bounded, and tried again.
+        for _ in 0..READ_TRIES {
+            if let Ok(result) = tokio::time::timeout(READ_TRY, self.load_inner()).await {
+                return result;
+            }
+        }
+        Err(LogError::Unavailable("reading snapshot timed out".into()))
     }
 
     async fn load_inner<T: DeserializeOwned>(&self) -> Result<Option<Snapshot<T>>, LogError> {
