@@ -74,12 +74,12 @@ fn serve(name: &str) -> HttpResponse {
             .content_type("text/plain; charset=utf-8")
             .body(format!("no such console file: {name}\n"));
     };
-    let body = match std::env::var_os("MKUBE_UI_DIR") {
-        Some(dir) => match std::fs::read(std::path::Path::new(&dir).join(name)) {
-            Ok(bytes) => bytes,
-            Err(_) => embedded.to_vec(),
-        },
-        None => embedded.to_vec(),
+    // The embedded bytes are served as they are, without a copy.
+    let from_disk = std::env::var_os("MKUBE_UI_DIR")
+        .and_then(|dir| std::fs::read(std::path::Path::new(&dir).join(name)).ok());
+    let body = match from_disk {
+        Some(bytes) => web::Bytes::from(bytes),
+        None => web::Bytes::from_static(embedded),
     };
     secured(HttpResponse::Ok())
         .content_type(*content_type)

@@ -189,7 +189,7 @@ impl Workload {
     async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
         let what = describe(&req);
         let sent = std::time::Instant::now();
-        let (answer, reached) = send(req).await;
+        let (answer, reached) = send(req, &what).await;
         let took = sent.elapsed();
         if reached {
             self.latencies.record(took, self.during_fault);
@@ -235,8 +235,7 @@ fn describe(req: &reqwest::RequestBuilder) -> String {
 /// Sends one write and classifies the answer, and whether it reached mkube; anything but
 /// an acknowledgement is printed (with the status and the start of the message), so a refusal
 /// can be told from a defect.
-async fn send(req: reqwest::RequestBuilder) -> (Answer, bool) {
-    let what = describe(&req);
+async fn send(req: reqwest::RequestBuilder, what: &str) -> (Answer, bool) {
     let r = match req.send().await {
         Ok(r) => r,
         // Connection refused: the request never reached mkube (it is down).
